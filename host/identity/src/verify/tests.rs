@@ -1,0 +1,158 @@
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ed25519_dalek::{Signer, SigningKey};
+
+use super::{Verifier, VerifierConfig};
+use crate::token::{Actor, Audience, Claims, mint};
+use crate::TokenError;
+
+const NOW: u64 = 1_800_000_000;
+
+fn key(seed: u8) -> SigningKey {
+    SigningKey::from_bytes(&[seed; 32])
+}
+
+fn verifier() -> Verifier {
+    Verifier::new(VerifierConfig {
+        issuer: "steward-test".into(),
+        audience: "steward".into(),
+        leeway_seconds: 30,
+        keys: vec![("k1".into(), key(1).verifying_key().to_bytes())],
+    })
+    .unwrap()
+}
+
+fn claims() -> Claims {
+    Claims::new("steward-test", "alice", "steward", NOW, 600)
+}
+
+fn b64(v: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(v)
+}
+
+/// A token with an arbitrary header, signed with `sign` over the signing input.
+fn forge(header: &str, claims: &Claims, sign: impl Fn(&[u8]) -> Vec<u8>) -> String {
+    let input = format!("{}.{}", b64(header.as_bytes()), b64(&serde_json::to_vec(claims).unwrap()));
+    let sig = sign(input.as_bytes());
+    format!("{input}.{}", b64(&sig))
+}
+
+#[test]
+fn a_valid_token_verifies_and_agent_chain_is_kept() {
+    let mut c = claims();
+    c.act = Some(Actor { sub: "copilot".into(), act: None });
+    c.sid = Some("s-1".into());
+    c.turn = Some("t-7".into());
+    let token = mint(&key(1), "k1", &c);
+    let got = verifier().verify(&token, NOW).unwrap();
+    assert_eq!(*got, c);
+}
+
+#[test]
+fn bad_signature_is_refused() {
+    let token = mint(&key(2), "k1", &claims());
+    assert_eq!(verifier().verify(&token, NOW).unwrap_err(), TokenError::BadSignature);
+    let mut token = mint(&key(1), "k1", &claims());
+    let last = token.pop().unwrap();
+    token.push(if last == 'A' { 'B' } else { 'A' });
+    assert!(verifier().verify(&token, NOW).is_err());
+}
+
+#[test]
+fn expired_and_not_yet_valid_are_refused() {
+    let v = verifier();
+    let token = mint(&key(1), "k1", &claims());
+    assert!(v.verify(&token, NOW + 600 + 29).is_ok(), "inside the leeway");
+    assert_eq!(v.verify(&token, NOW + 600 + 30).unwrap_err(), TokenError::Expired);
+    let mut future = claims();
+    future.nbf = Some(NOW + 3600);
+    future.exp = NOW + 7200;
+    let token = mint(&key(1), "k1", &future);
+    assert_eq!(v.verify(&token, NOW).unwrap_err(), TokenError::NotYetValid);
+}
+
+#[test]
+fn a_cached_token_still_expires() {
+    let v = verifier();
+    let token = mint(&key(1), "k1", &claims());
+    assert!(v.verify(&token, NOW).is_ok());
+    assert_eq!(v.verify(&token, NOW + 10_000).unwrap_err(), TokenError::Expired);
+}
+
+#[test]
+fn wrong_audience_and_issuer_are_refused() {
+    let mut c = claims();
+    c.aud = Audience::Many(vec!["other".into(), "billing".into()]);
+    assert_eq!(verifier().verify(&mint(&key(1), "k1", &c), NOW).unwrap_err(), TokenError::WrongAudience);
+    c.aud = Audience::Many(vec!["other".into(), "steward".into()]);
+    assert!(verifier().verify(&mint(&key(1), "k1", &c), NOW).is_ok());
+    let mut c = claims();
+    c.iss = "evil".into();
+    assert!(matches!(verifier().verify(&mint(&key(1), "k1", &c), NOW), Err(TokenError::WrongIssuer(_))));
+}
+
+#[test]
+fn unknown_or_missing_key_id_is_refused() {
+    let token = mint(&key(1), "k9", &claims());
+    assert_eq!(verifier().verify(&token, NOW).unwrap_err(), TokenError::UnknownKeyId("k9".into()));
+    let token = forge(r#"{"alg":"EdDSA","typ":"JWT"}"#, &claims(), |m| key(1).sign(m).to_bytes().to_vec());
+    assert_eq!(verifier().verify(&token, NOW).unwrap_err(), TokenError::MissingKeyId);
+}
+
+#[test]
+fn alg_none_is_refused() {
+    let token = forge(r#"{"alg":"none","kid":"k1"}"#, &claims(), |_| Vec::new());
+    assert_eq!(verifier().verify(&token, NOW).unwrap_err(), TokenError::AlgorithmNotAllowed("none".into()));
+    let unsigned = format!("{}.", token.rsplit_once('.').unwrap().0);
+    assert!(verifier().verify(&unsigned, NOW).is_err());
+    let lower = forge(r#"{"alg":"eddsa","kid":"k1"}"#, &claims(), |m| key(1).sign(m).to_bytes().to_vec());
+    assert!(matches!(verifier().verify(&lower, NOW), Err(TokenError::AlgorithmNotAllowed(_))));
+}
+
+#[test]
+fn hmac_with_the_public_key_as_secret_is_refused() {
+    // The classic confusion: HS256 keyed with the verifier's public key bytes.
+    use sha2::{Digest, Sha256};
+    let public = key(1).verifying_key().to_bytes();
+    let hmac = |m: &[u8]| {
+        let mut k = [0u8; 64];
+        k[..32].copy_from_slice(&public);
+        let inner: Vec<u8> = k.iter().map(|b| b ^ 0x36).chain(m.iter().copied()).collect();
+        let inner = Sha256::digest(inner);
+        let outer: Vec<u8> = k.iter().map(|b| b ^ 0x5c).chain(inner.iter().copied()).collect();
+        Sha256::digest(outer).to_vec()
+    };
+    let token = forge(r#"{"alg":"HS256","kid":"k1"}"#, &claims(), hmac);
+    assert_eq!(verifier().verify(&token, NOW).unwrap_err(), TokenError::AlgorithmNotAllowed("HS256".into()));
+    // Same MAC under an EdDSA header is just a bad signature.
+    let token = forge(r#"{"alg":"EdDSA","kid":"k1"}"#, &claims(), hmac);
+    assert!(verifier().verify(&token, NOW).is_err());
+}
+
+#[test]
+fn tampered_claims_are_refused() {
+    let token = mint(&key(1), "k1", &claims());
+    let (header, rest) = token.split_once('.').unwrap();
+    let (_, sig) = rest.split_once('.').unwrap();
+    let mut c = claims();
+    c.sub = "root".into();
+    let tampered = format!("{header}.{}.{sig}", b64(&serde_json::to_vec(&c).unwrap()));
+    assert_eq!(verifier().verify(&tampered, NOW).unwrap_err(), TokenError::BadSignature);
+    let mut c = claims();
+    c.act = Some(Actor { sub: "copilot".into(), act: None });
+    let tampered = format!("{header}.{}.{sig}", b64(&serde_json::to_vec(&c).unwrap()));
+    assert_eq!(verifier().verify(&tampered, NOW).unwrap_err(), TokenError::BadSignature);
+}
+
+#[test]
+fn malformed_tokens_and_nested_delegation_are_refused() {
+    let v = verifier();
+    for t in ["", "a", "a.b", "a.b.c.d", "!!.??.**"] {
+        assert!(v.verify(t, NOW).is_err(), "{t:?}");
+    }
+    let mut c = claims();
+    c.act = Some(Actor { sub: "copilot".into(), act: Some(Box::new(Actor { sub: "other".into(), act: None })) });
+    assert!(matches!(v.verify(&mint(&key(1), "k1", &c), NOW), Err(TokenError::BadClaims(_))));
+    let crit = forge(r#"{"alg":"EdDSA","kid":"k1","crit":["exp"]}"#, &claims(), |m| key(1).sign(m).to_bytes().to_vec());
+    assert!(matches!(v.verify(&crit, NOW), Err(TokenError::BadHeader(_))));
+}

@@ -1,0 +1,219 @@
+//! The domain model shared by every stage of the request path: who asks
+//! ([`Principal`]), for what ([`Action`]) on which [`Asset`]s, and what was
+//! decided ([`Verdict`], [`Reason`], [`Obligation`]).
+//!
+//! These mirror the records of `wit/guardrail.wit`; the plugin runtime
+//! converts between the two.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IdentityKind {
+    Human,
+    Agent,
+    Service,
+}
+
+impl IdentityKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdentityKind::Human => "human",
+            IdentityKind::Agent => "agent",
+            IdentityKind::Service => "service",
+        }
+    }
+}
+
+/// A verified caller. Roles are resolved from policy, never taken from the
+/// token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Principal {
+    pub id: String,
+    pub kind: IdentityKind,
+    /// For agents: the human the agent acts for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_behalf_of: Option<String>,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turn_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RiskCategory {
+    Read,
+    Write,
+    Delete,
+    Execute,
+    Admin,
+    Identity,
+    Privilege,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Action {
+    pub name: String,
+    pub category: RiskCategory,
+    /// In [0, 1].
+    pub risk_score: f32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AssetKind {
+    Folder,
+    Table,
+    Column,
+    Dashboard,
+    Pipeline,
+    Service,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Asset {
+    pub path: String,
+    pub kind: AssetKind,
+    pub owner: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// In [0, 1].
+    pub significance: f32,
+}
+
+/// A request as the pipeline and plugins see it, after identity and parse.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Request {
+    pub request_id: String,
+    pub principal: Principal,
+    pub action: Action,
+    pub assets: Vec<Asset>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReasonCode {
+    NotPermitted,
+    OutsideTask,
+    MissingIntent,
+    RiskTooHigh,
+    SensitiveData,
+    NeedsReview,
+    Unauthenticated,
+    ForbiddenAction,
+    ForbiddenAsset,
+    UnknownAction,
+    UnknownAsset,
+    PluginFailure,
+    InternalError,
+    Other,
+}
+
+/// Why a verdict was reached, and which rule or plugin said so.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reason {
+    pub code: ReasonCode,
+    pub message: String,
+    /// The rule (`acl:agent-forbidden-actions`) or plugin
+    /// (`plugin:finance-sop@1.0.0`) that gave this reason.
+    pub source: String,
+}
+
+impl Reason {
+    pub fn new(code: ReasonCode, source: impl Into<String>, message: impl Into<String>) -> Self {
+        Reason { code, message: message.into(), source: source.into() }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MaskMethod {
+    Null,
+    Hash,
+    LastFour,
+    Redact,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Obligation {
+    MaxRows { rows: u32 },
+    MaskColumn { column: String, method: MaskMethod },
+    RowFilter { predicate: String },
+    NotifyOwner { message: String },
+}
+
+/// What one voter (a rule or a plugin) decided.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "verdict", rename_all = "lowercase")]
+pub enum Verdict {
+    Allow { obligations: Vec<Obligation> },
+    Deny { reason: Reason },
+    Escalate { reason: Reason },
+}
+
+/// The decision as it leaves the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    Allow,
+    Deny,
+    Escalate,
+}
+
+impl Decision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Allow => "allow",
+            Decision::Deny => "deny",
+            Decision::Escalate => "escalate",
+        }
+    }
+
+    /// Deny overrides; escalate beats allow.
+    pub fn combine(self, other: Decision) -> Decision {
+        use Decision::*;
+        match (self, other) {
+            (Deny, _) | (_, Deny) => Deny,
+            (Escalate, _) | (_, Escalate) => Escalate,
+            _ => Allow,
+        }
+    }
+}
+
+impl Verdict {
+    pub fn decision(&self) -> Decision {
+        match self {
+            Verdict::Allow { .. } => Decision::Allow,
+            Verdict::Deny { .. } => Decision::Deny,
+            Verdict::Escalate { .. } => Decision::Escalate,
+        }
+    }
+}
+
+/// Who took part in a decision: a policy rule or a plugin version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Voter {
+    Rule { id: String },
+    Plugin { name: String, version: String, digest: String, shadow: bool },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Decision::*;
+
+    #[test]
+    fn deny_overrides_and_escalate_beats_allow() {
+        assert_eq!(Allow.combine(Deny), Deny);
+        assert_eq!(Escalate.combine(Deny), Deny);
+        assert_eq!(Allow.combine(Escalate), Escalate);
+        assert_eq!(Escalate.combine(Allow), Escalate);
+        assert_eq!(Allow.combine(Allow), Allow);
+    }
+}

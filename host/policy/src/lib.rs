@@ -1,0 +1,243 @@
+//! Steward's policy: the catalog (folders and resources with owners, tags,
+//! significance and columns), identities and their roles, grants, action
+//! and asset ACLs, and risk ceilings per identity kind.
+//!
+//! [`Policy::load_dir`] reads `policies/*.toml`; a bad file is refused with
+//! its file, line and reason. The policy is immutable once loaded; reloads
+//! build a new one and swap it in.
+
+mod glob;
+mod load;
+mod source;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+pub use glob::PathGlob;
+use steward_model::{Action, Asset, AssetKind, IdentityKind};
+
+/// Significance of an asset nobody scored: the highest, so that an
+/// unannotated asset is treated as carefully as possible.
+pub const DEFAULT_SIGNIFICANCE: f32 = 1.0;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("{file}:{line}: {message}")]
+    Invalid { file: PathBuf, line: usize, message: String },
+    #[error("cannot read {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("no policy files (*.toml) in {0}")]
+    Empty(PathBuf),
+    #[error("the policy needs {0}")]
+    Missing(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct IdentityConfig {
+    pub issuer: String,
+    pub audience: String,
+    pub leeway_seconds: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct PublicKey {
+    pub kid: String,
+    pub ed25519: [u8; 32],
+}
+
+#[derive(Debug, Clone)]
+pub struct PrincipalRecord {
+    pub id: String,
+    pub kind: IdentityKind,
+    pub roles: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Column {
+    pub name: String,
+    pub data_type: String,
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CatalogEntry {
+    pub path: String,
+    pub kind: AssetKind,
+    pub owner: Option<String>,
+    pub tags: Vec<String>,
+    pub significance: Option<f32>,
+    pub columns: Vec<Column>,
+    file: PathBuf,
+    line: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Role {
+    pub name: String,
+    pub grants: Vec<Grant>,
+}
+
+/// A role may take `actions` on assets matching `assets`.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub role: String,
+    pub actions: Vec<String>,
+    pub assets: Vec<PathGlob>,
+}
+
+impl Grant {
+    pub fn covers(&self, action: &str, asset_path: &str) -> bool {
+        self.actions.iter().any(|a| a == "*" || a == action) && self.assets.iter().any(|g| g.matches(asset_path))
+    }
+
+    /// A stable id for audit records: `grant:<role>#<index>` is not stable
+    /// across edits, so name the role and the patterns.
+    pub fn id(&self) -> String {
+        let assets: Vec<&str> = self.assets.iter().map(PathGlob::as_str).collect();
+        format!("grant:{}:{}", self.role, assets.join(","))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ForbiddenAction {
+    pub kind: IdentityKind,
+    pub action: String,
+}
+
+/// An asset ACL: these identities may never take these actions on these
+/// assets.
+#[derive(Debug, Clone)]
+pub struct AssetAcl {
+    pub id: String,
+    pub kinds: Vec<IdentityKind>,
+    pub principals: Vec<String>,
+    pub actions: Vec<String>,
+    pub assets: Vec<PathGlob>,
+    pub reason: String,
+}
+
+impl AssetAcl {
+    pub fn applies(&self, kind: IdentityKind, principal_id: &str, action: &str, asset_path: &str) -> bool {
+        (self.kinds.is_empty() || self.kinds.contains(&kind))
+            && (self.principals.is_empty() || self.principals.iter().any(|p| p == principal_id))
+            && self.actions.iter().any(|a| a == "*" || a == action)
+            && self.assets.iter().any(|g| g.matches(asset_path))
+    }
+}
+
+/// Risk (action risk x asset significance) above `escalate_above` needs a
+/// human; above `deny_above` it is refused.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RiskThresholds {
+    pub escalate_above: f32,
+    pub deny_above: f32,
+}
+
+/// Without a `[risk.<kind>]` section nothing is escalated or denied on risk
+/// alone for humans; agents and services get conservative defaults.
+fn default_thresholds(kind: IdentityKind) -> RiskThresholds {
+    match kind {
+        IdentityKind::Human => RiskThresholds { escalate_above: 1.0, deny_above: 1.0 },
+        IdentityKind::Agent | IdentityKind::Service => RiskThresholds { escalate_above: 0.3, deny_above: 0.6 },
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    identity: Option<IdentityConfig>,
+    keys: Vec<PublicKey>,
+    principals: HashMap<String, PrincipalRecord>,
+    catalog: BTreeMap<String, CatalogEntry>,
+    actions: HashMap<String, Action>,
+    roles: HashMap<String, Role>,
+    forbidden: Vec<ForbiddenAction>,
+    asset_acls: Vec<AssetAcl>,
+    risk: HashMap<IdentityKind, RiskThresholds>,
+}
+
+impl Policy {
+    pub fn load_dir(dir: &Path) -> Result<Policy, PolicyError> {
+        load::load_dir(dir)
+    }
+
+    pub fn load_texts(files: Vec<(PathBuf, String)>) -> Result<Policy, PolicyError> {
+        load::load_texts(files)
+    }
+
+    pub fn identity(&self) -> &IdentityConfig {
+        self.identity.as_ref().expect("a loaded policy always has an identity section")
+    }
+
+    pub fn keys(&self) -> &[PublicKey] {
+        &self.keys
+    }
+
+    pub fn principal(&self, id: &str) -> Option<&PrincipalRecord> {
+        self.principals.get(id)
+    }
+
+    pub fn action(&self, name: &str) -> Option<&Action> {
+        self.actions.get(name)
+    }
+
+    pub fn actions(&self) -> impl Iterator<Item = &Action> {
+        self.actions.values()
+    }
+
+    pub fn catalog_entry(&self, path: &str) -> Option<&CatalogEntry> {
+        self.catalog.get(load::normalize(path).as_str())
+    }
+
+    /// The asset at `path`, with owner and significance inherited.
+    pub fn asset(&self, path: &str) -> Option<Asset> {
+        self.catalog_entry(path).map(CatalogEntry::to_asset)
+    }
+
+    /// Assets directly below the folder at `path`.
+    pub fn children(&self, path: &str) -> Vec<Asset> {
+        let folder = load::normalize(path);
+        self.catalog
+            .range(format!("{folder}/")..)
+            .take_while(|(p, _)| p.starts_with(&format!("{folder}/")))
+            .filter(|(p, _)| load::parent_of(p) == Some(folder.as_str()))
+            .map(|(_, e)| e.to_asset())
+            .collect()
+    }
+
+    pub fn assets(&self) -> impl Iterator<Item = Asset> + '_ {
+        self.catalog.values().map(CatalogEntry::to_asset)
+    }
+
+    pub fn role(&self, name: &str) -> Option<&Role> {
+        self.roles.get(name)
+    }
+
+    /// The first grant among `roles` that covers `action` on `asset_path`.
+    pub fn covering_grant(&self, roles: &[String], action: &str, asset_path: &str) -> Option<&Grant> {
+        roles
+            .iter()
+            .filter_map(|r| self.roles.get(r))
+            .flat_map(|r| r.grants.iter())
+            .find(|g| g.covers(action, asset_path))
+    }
+
+    pub fn is_forbidden(&self, kind: IdentityKind, action: &str) -> bool {
+        self.forbidden.iter().any(|f| f.kind == kind && f.action == action)
+    }
+
+    pub fn forbidden_actions(&self, kind: IdentityKind) -> impl Iterator<Item = &str> {
+        self.forbidden.iter().filter(move |f| f.kind == kind).map(|f| f.action.as_str())
+    }
+
+    /// The first asset ACL that forbids this.
+    pub fn asset_acl_denial(&self, kind: IdentityKind, principal_id: &str, action: &str, asset_path: &str) -> Option<&AssetAcl> {
+        self.asset_acls.iter().find(|acl| acl.applies(kind, principal_id, action, asset_path))
+    }
+
+    pub fn risk_thresholds(&self, kind: IdentityKind) -> RiskThresholds {
+        self.risk.get(&kind).copied().unwrap_or_else(|| default_thresholds(kind))
+    }
+}
+
+#[cfg(test)]
+mod tests;
