@@ -1,0 +1,155 @@
+//! The decision pipeline. This is the only place that knows the order of
+//! the stages:
+//!
+//! identity -> parse -> score -> hard guardrails -> grants -> owner SOPs ->
+//! output guardrail
+//!
+//! (recording is the caller's: it appends the [`Outcome`] to the audit log
+//! before answering.) Any stage can stop the request, and every failure is a
+//! deny with a reason.
+
+pub mod grants;
+pub mod guardrails;
+pub mod identity;
+pub mod output;
+pub mod parse;
+pub mod score;
+pub mod sop;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use serde::Serialize;
+use steward_identity::Verifier;
+use steward_model::{Action, Asset, Decision, Obligation, Principal, Reason, ReasonCode, Request, Verdict, Voter};
+use steward_policy::Policy;
+use tracing::Instrument;
+
+/// A plugin version as the pipeline sees it.
+pub trait PluginHandle: Sync {
+    fn digest(&self) -> &str;
+    /// `name@version`
+    fn label(&self) -> &str;
+    fn voter(&self) -> Voter;
+    fn is_shadow(&self) -> bool;
+    /// An SOP's verdict; `Err` is a failure message naming the plugin.
+    fn evaluate(&self, request: &Request, policy: &Arc<Policy>) -> impl Future<Output = Result<Verdict, String>> + Send;
+    /// A scorer's significance for `asset`; `Err` names the plugin.
+    fn score(&self, asset: &Asset, action: &Action, policy: &Arc<Policy>) -> impl Future<Output = Result<f32, String>> + Send;
+}
+
+/// The live plugins, as one snapshot for one request.
+pub trait Plugins: Sync {
+    type Plugin: PluginHandle;
+    fn sops_for(&self, asset_path: &str) -> Vec<&Self::Plugin>;
+    fn scorer_for(&self, asset_path: &str) -> Option<&Self::Plugin>;
+}
+
+/// What the caller asks.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecideInput {
+    pub action: String,
+    pub assets: Vec<String>,
+    #[serde(default)]
+    pub intent: Option<String>,
+}
+
+/// What a shadow-mode plugin would have decided.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ShadowVote {
+    pub voter: Voter,
+    pub would: Decision,
+    pub detail: String,
+}
+
+/// A finished decision, ready to be recorded and answered.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub request_id: String,
+    pub decision: Decision,
+    pub reasons: Vec<Reason>,
+    pub obligations: Vec<Obligation>,
+    pub decided_by: Vec<Voter>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub shadow: Vec<ShadowVote>,
+    #[serde(skip)]
+    pub principal: Option<Principal>,
+    #[serde(skip)]
+    pub action: String,
+    #[serde(skip)]
+    pub assets: Vec<String>,
+    #[serde(skip)]
+    pub intent: Option<String>,
+    #[serde(skip)]
+    pub risk: Option<f32>,
+    /// Whether the request failed authentication.
+    #[serde(skip)]
+    pub unauthenticated: bool,
+}
+
+/// Everything one decision reads: a policy generation, its verifier, and a
+/// snapshot of the live plugins.
+pub struct Context<'a, P: Plugins> {
+    pub policy: &'a Arc<Policy>,
+    pub verifier: &'a Verifier,
+    pub plugins: &'a P,
+}
+
+pub async fn decide<P: Plugins>(ctx: &Context<'_, P>, token: &str, input: &DecideInput, request_id: String, now: u64) -> Outcome {
+    let mut outcome = Outcome {
+        request_id,
+        decision: Decision::Deny,
+        reasons: Vec::new(),
+        obligations: Vec::new(),
+        decided_by: Vec::new(),
+        shadow: Vec::new(),
+        principal: None,
+        action: input.action.clone(),
+        assets: input.assets.clone(),
+        intent: input.intent.clone(),
+        risk: None,
+        unauthenticated: false,
+    };
+    let principal = match tracing::debug_span!("identity").in_scope(|| identity::authenticate(ctx.verifier, ctx.policy, token, now)) {
+        Ok(p) => p,
+        Err(e) => {
+            outcome.unauthenticated = true;
+            outcome.reasons.push(Reason::new(ReasonCode::Unauthenticated, "identity", e.to_string()));
+            return outcome;
+        }
+    };
+    outcome.principal = Some(principal.clone());
+    match run_stages(ctx, principal, input, &mut outcome).await {
+        Ok(combined) => {
+            outcome.decision = combined.decision;
+            outcome.reasons = combined.reasons;
+            outcome.obligations = combined.obligations;
+        }
+        Err(reason) => {
+            outcome.decision = Decision::Deny;
+            outcome.reasons = vec![reason];
+            outcome.obligations.clear();
+        }
+    }
+    outcome
+}
+
+async fn run_stages<P: Plugins>(ctx: &Context<'_, P>, principal: Principal, input: &DecideInput, outcome: &mut Outcome) -> Result<output::Combined, Reason> {
+    let voters = &mut outcome.decided_by;
+    let (action, mut assets) = tracing::debug_span!("parse").in_scope(|| parse::resolve(ctx.policy, &input.action, &input.assets))?;
+    score::apply(ctx.plugins, ctx.policy, &action, &mut assets, voters).instrument(tracing::debug_span!("score")).await?;
+    let ceiling = tracing::debug_span!("guardrails").in_scope(|| guardrails::check(ctx.policy, &principal, &action, &assets, voters))?;
+    outcome.risk = Some(ceiling.risk);
+    let coverage = tracing::debug_span!("grants").in_scope(|| grants::check(ctx.policy, &principal, &action.name, &assets, voters));
+    let request = Request {
+        request_id: outcome.request_id.clone(),
+        principal,
+        action,
+        assets,
+        intent: input.intent.clone(),
+    };
+    let votes = sop::consult(ctx.plugins, ctx.policy, &request, &coverage.uncovered, voters).instrument(tracing::debug_span!("sop")).await;
+    outcome.shadow = votes.shadow;
+    Ok(tracing::debug_span!("output").in_scope(|| output::combine(votes.verdicts, &ceiling)))
+}

@@ -1,0 +1,186 @@
+//! Host bindings for the `steward:guardrail` worlds, the host imports
+//! plugins may call (log, catalog), and conversions to and from
+//! `steward_model`.
+
+use steward_model as model;
+
+pub mod sop {
+    wasmtime::component::bindgen!({
+        path: "../../wit",
+        world: "sop",
+        exports: { default: async },
+    });
+}
+
+pub mod scorer {
+    wasmtime::component::bindgen!({
+        path: "../../wit",
+        world: "scorer",
+        exports: { default: async },
+        with: {
+            "steward:guardrail/types": super::sop::steward::guardrail::types,
+            "steward:guardrail/log": super::sop::steward::guardrail::log,
+            "steward:guardrail/catalog": super::sop::steward::guardrail::catalog,
+        },
+    });
+}
+
+pub mod tool {
+    wasmtime::component::bindgen!({
+        path: "../../wit",
+        world: "tool",
+        exports: { default: async },
+        with: {
+            "steward:guardrail/types": super::sop::steward::guardrail::types,
+            "steward:guardrail/log": super::sop::steward::guardrail::log,
+            "steward:guardrail/catalog": super::sop::steward::guardrail::catalog,
+        },
+    });
+}
+
+pub use sop::steward::guardrail::{catalog, log, types as wit};
+
+use crate::state::PluginState;
+
+impl log::Host for PluginState {
+    fn emit(&mut self, level: log::Level, message: String, fields: Vec<log::Field>) {
+        // Plugins cannot flood the host's log: cap what one call may write.
+        if self.log_budget == 0 {
+            return;
+        }
+        self.log_budget -= 1;
+        let message: String = message.chars().take(1024).collect();
+        let fields: Vec<(String, String)> = fields.into_iter().take(16).map(|f| (f.key, f.value)).collect();
+        let plugin = self.label.as_str();
+        match level {
+            log::Level::Debug => tracing::debug!(plugin, ?fields, "{message}"),
+            log::Level::Info => tracing::info!(plugin, ?fields, "{message}"),
+            log::Level::Warn => tracing::warn!(plugin, ?fields, "{message}"),
+            log::Level::Error => tracing::error!(plugin, ?fields, "{message}"),
+        }
+    }
+}
+
+impl catalog::Host for PluginState {
+    fn lookup(&mut self, path: String) -> Option<wit::Asset> {
+        self.policy.as_ref().and_then(|p| p.asset(&path)).map(|a| asset_to_wit(&a))
+    }
+
+    fn children(&mut self, path: String) -> Vec<wit::Asset> {
+        self.policy.as_ref().map(|p| p.children(&path).iter().map(asset_to_wit).collect()).unwrap_or_default()
+    }
+}
+
+impl wit::Host for PluginState {}
+
+pub fn request_to_wit(r: &model::Request) -> wit::Request {
+    let p = &r.principal;
+    wit::Request {
+        request_id: r.request_id.clone(),
+        principal: wit::Principal {
+            id: p.id.clone(),
+            kind: match p.kind {
+                model::IdentityKind::Human => wit::IdentityKind::Human,
+                model::IdentityKind::Agent => wit::IdentityKind::Agent,
+                model::IdentityKind::Service => wit::IdentityKind::Service,
+            },
+            on_behalf_of: p.on_behalf_of.clone(),
+            roles: p.roles.clone(),
+            session_id: p.session_id.clone(),
+            turn_id: p.turn_id.clone(),
+        },
+        action: action_to_wit(&r.action),
+        assets: r.assets.iter().map(asset_to_wit).collect(),
+        intent: r.intent.clone(),
+    }
+}
+
+pub fn principal_to_wit(p: &model::Principal) -> wit::Principal {
+    request_to_wit(&model::Request {
+        request_id: String::new(),
+        principal: p.clone(),
+        action: model::Action { name: String::new(), category: model::RiskCategory::Read, risk_score: 0.0 },
+        assets: Vec::new(),
+        intent: None,
+    })
+    .principal
+}
+
+pub fn action_to_wit(a: &model::Action) -> wit::Action {
+    use model::RiskCategory as M;
+    use wit::RiskCategory as W;
+    wit::Action {
+        name: a.name.clone(),
+        category: match a.category {
+            M::Read => W::Read,
+            M::Write => W::Write,
+            M::Delete => W::Delete,
+            M::Execute => W::Execute,
+            M::Admin => W::Admin,
+            M::Identity => W::Identity,
+            M::Privilege => W::Privilege,
+        },
+        risk_score: a.risk_score,
+    }
+}
+
+pub fn asset_to_wit(a: &model::Asset) -> wit::Asset {
+    use model::AssetKind as M;
+    use wit::AssetKind as W;
+    wit::Asset {
+        path: a.path.clone(),
+        kind: match a.kind {
+            M::Folder => W::Folder,
+            M::Table => W::Table,
+            M::Column => W::Column,
+            M::Dashboard => W::Dashboard,
+            M::Pipeline => W::Pipeline,
+            M::Service => W::Service,
+        },
+        owner: a.owner.clone(),
+        tags: a.tags.clone(),
+        significance: a.significance,
+    }
+}
+
+/// A plugin's verdict, attributed to `source`. Reasons without a message
+/// are refused as garbage by the caller.
+pub fn verdict_from_wit(v: wit::Verdict, source: &str) -> model::Verdict {
+    let reason = |r: wit::Reason| model::Reason {
+        code: match r.code {
+            wit::ReasonCode::NotPermitted => model::ReasonCode::NotPermitted,
+            wit::ReasonCode::OutsideTask => model::ReasonCode::OutsideTask,
+            wit::ReasonCode::MissingIntent => model::ReasonCode::MissingIntent,
+            wit::ReasonCode::RiskTooHigh => model::ReasonCode::RiskTooHigh,
+            wit::ReasonCode::SensitiveData => model::ReasonCode::SensitiveData,
+            wit::ReasonCode::NeedsReview => model::ReasonCode::NeedsReview,
+            wit::ReasonCode::Other => model::ReasonCode::Other,
+        },
+        message: r.message,
+        source: source.to_string(),
+    };
+    match v {
+        wit::Verdict::Allow(obligations) => model::Verdict::Allow {
+            obligations: obligations.into_iter().map(obligation_from_wit).collect(),
+        },
+        wit::Verdict::Deny(r) => model::Verdict::Deny { reason: reason(r) },
+        wit::Verdict::Escalate(r) => model::Verdict::Escalate { reason: reason(r) },
+    }
+}
+
+fn obligation_from_wit(o: wit::Obligation) -> model::Obligation {
+    match o {
+        wit::Obligation::MaxRows(rows) => model::Obligation::MaxRows { rows },
+        wit::Obligation::MaskColumn(m) => model::Obligation::MaskColumn {
+            column: m.column,
+            method: match m.method {
+                wit::MaskMethod::Null => model::MaskMethod::Null,
+                wit::MaskMethod::Hash => model::MaskMethod::Hash,
+                wit::MaskMethod::LastFour => model::MaskMethod::LastFour,
+                wit::MaskMethod::Redact => model::MaskMethod::Redact,
+            },
+        },
+        wit::Obligation::RowFilter(predicate) => model::Obligation::RowFilter { predicate },
+        wit::Obligation::NotifyOwner(message) => model::Obligation::NotifyOwner { message },
+    }
+}

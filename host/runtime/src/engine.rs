@@ -1,0 +1,187 @@
+//! The one wasmtime `Engine` of the process: pooling allocator (with a
+//! fallback), epoch interruption driven by a ticker thread, the linkers that
+//! define what plugins may import, and the compile cache.
+
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, HasData, HasSelf, Linker, ResourceTable};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use crate::bindings;
+use crate::manifest::MAX_MEMORY_MIB;
+use crate::state::PluginState;
+
+/// The epoch advances this often; deadlines are checked at each tick.
+pub const EPOCH_TICK: Duration = Duration::from_millis(1);
+
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Where compiled components are cached (`None`: no cache).
+    pub cache_dir: Option<PathBuf>,
+    /// Concurrent plugin instances the pooling allocator reserves.
+    pub max_instances: u32,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig { cache_dir: None, max_instances: 512 }
+    }
+}
+
+pub struct Runtime {
+    pub(crate) engine: Engine,
+    /// Imports every plugin gets: steward log + catalog, and the parts of
+    /// wasi:cli / wasi:io a Rust or Python guest's standard library links
+    /// (with an empty environment and null stdio).
+    pub(crate) linker: Linker<PluginState>,
+    /// The same plus wasi:filesystem, for plugins whose manifest grants a
+    /// read-only directory.
+    pub(crate) linker_with_fs: Linker<PluginState>,
+    cache_dir: Option<PathBuf>,
+    compat_hash: String,
+    pub pooling: bool,
+    stop_ticker: Arc<AtomicBool>,
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.stop_ticker.store(true, Ordering::Relaxed);
+    }
+}
+
+struct HasTable;
+impl HasData for HasTable {
+    type Data<'a> = &'a mut ResourceTable;
+}
+
+impl Runtime {
+    pub fn new(config: RuntimeConfig) -> anyhow::Result<Arc<Runtime>> {
+        let (engine, pooling) = match Engine::new(&engine_config(Some(config.max_instances))) {
+            Ok(engine) => (engine, true),
+            Err(e) => {
+                tracing::warn!(error = %e, "pooling allocator unavailable; falling back to on-demand instances");
+                (Engine::new(&engine_config(None)).map_err(anyhow::Error::from)?, false)
+            }
+        };
+        let linker = base_linker(&engine).map_err(anyhow::Error::from)?;
+        let mut linker_with_fs = base_linker(&engine).map_err(anyhow::Error::from)?;
+        {
+            use wasmtime_wasi::filesystem::{WasiFilesystem, WasiFilesystemView};
+            use wasmtime_wasi::p2::bindings::filesystem;
+            filesystem::types::add_to_linker::<PluginState, WasiFilesystem>(&mut linker_with_fs, PluginState::filesystem)
+                .map_err(anyhow::Error::from)?;
+            filesystem::preopens::add_to_linker::<PluginState, WasiFilesystem>(&mut linker_with_fs, PluginState::filesystem)
+                .map_err(anyhow::Error::from)?;
+        }
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        let compat_hash = format!("{:016x}", hasher.finish());
+
+        let stop_ticker = Arc::new(AtomicBool::new(false));
+        {
+            let engine = engine.clone();
+            let stop = stop_ticker.clone();
+            std::thread::Builder::new()
+                .name("steward-epoch".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(EPOCH_TICK);
+                        engine.increment_epoch();
+                    }
+                })?;
+        }
+        Ok(Arc::new(Runtime { engine, linker, linker_with_fs, cache_dir: config.cache_dir, compat_hash, pooling, stop_ticker }))
+    }
+
+    /// Compile `bytes` (whose sha256 is `digest`), through the cache when
+    /// there is one. Returns the component and whether it came from cache.
+    pub fn compile(&self, bytes: &[u8], digest: &str) -> anyhow::Result<(Component, bool)> {
+        let Some(dir) = &self.cache_dir else {
+            return Ok((Component::new(&self.engine, bytes).map_err(anyhow::Error::from)?, false));
+        };
+        let path = dir.join(format!("{digest}-{}.cwasm", self.compat_hash));
+        if path.exists() {
+            // SAFETY: files in the cache directory are written only by this
+            // host (below), from components it compiled itself, and are
+            // keyed by the engine's compatibility hash.
+            match unsafe { Component::deserialize_file(&self.engine, &path) } {
+                Ok(component) => return Ok((component, true)),
+                Err(e) => tracing::warn!(path = %path.display(), error = %e, "dropping unusable cache entry"),
+            }
+        }
+        let compiled = self.engine.precompile_component(bytes).map_err(anyhow::Error::from)?;
+        if let Err(e) = write_atomically(dir, &path, &compiled) {
+            tracing::warn!(path = %path.display(), error = %e, "could not write compile cache");
+        }
+        // SAFETY: `compiled` was produced by this engine just above.
+        let component = unsafe { Component::deserialize(&self.engine, &compiled) }.map_err(anyhow::Error::from)?;
+        Ok((component, false))
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+}
+
+fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(tmp, path)
+}
+
+fn engine_config(pool_instances: Option<u32>) -> Config {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+    if let Some(instances) = pool_instances {
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(instances);
+        pool.total_core_instances(instances * 4);
+        pool.total_memories(instances * 2);
+        pool.total_tables(instances * 2);
+        pool.total_stacks(instances);
+        pool.max_memory_size(MAX_MEMORY_MIB as usize * 1024 * 1024);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
+    config
+}
+
+fn base_linker(engine: &Engine) -> wasmtime::Result<Linker<PluginState>> {
+    use wasmtime_wasi::cli::{WasiCli, WasiCliView};
+    use wasmtime_wasi::p2::bindings::cli;
+    use wasmtime_wasi::WasiView;
+
+    let mut l = Linker::new(engine);
+    bindings::log::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut l, |s| s)?;
+    bindings::catalog::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut l, |s| s)?;
+    bindings::wit::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut l, |s| s)?;
+
+    use wasmtime_wasi_io::bindings::wasi::io;
+    io::error::add_to_linker::<PluginState, HasTable>(&mut l, |s| s.ctx().table)?;
+    io::poll::add_to_linker::<PluginState, HasTable>(&mut l, |s| s.ctx().table)?;
+    io::streams::add_to_linker::<PluginState, HasTable>(&mut l, |s| s.ctx().table)?;
+
+    cli::exit::add_to_linker::<PluginState, WasiCli>(&mut l, PluginState::cli)?;
+    cli::environment::add_to_linker::<PluginState, WasiCli>(&mut l, PluginState::cli)?;
+    cli::stdin::add_to_linker::<PluginState, WasiCli>(&mut l, PluginState::cli)?;
+    cli::stdout::add_to_linker::<PluginState, WasiCli>(&mut l, PluginState::cli)?;
+    cli::stderr::add_to_linker::<PluginState, WasiCli>(&mut l, PluginState::cli)?;
+    cli::terminal_input::add_to_linker::<PluginState, WasiCli>(&mut l, PluginState::cli)?;
+    cli::terminal_output::add_to_linker::<PluginState, WasiCli>(&mut l, PluginState::cli)?;
+    cli::terminal_stdin::add_to_linker::<PluginState, WasiCli>(&mut l, PluginState::cli)?;
+    cli::terminal_stdout::add_to_linker::<PluginState, WasiCli>(&mut l, PluginState::cli)?;
+    cli::terminal_stderr::add_to_linker::<PluginState, WasiCli>(&mut l, PluginState::cli)?;
+    Ok(l)
+}
+
+/// sha256 of a component, lowercase hex: a plugin version's identity.
+pub fn digest(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}

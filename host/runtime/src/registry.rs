@@ -1,0 +1,234 @@
+//! The set of live plugins and its changes: load (compile, link, run the
+//! version's own cases), activate, stage, roll back, remove.
+//!
+//! The live set is an immutable [`PluginSet`] behind an `ArcSwap`: a request
+//! takes one snapshot and finishes on the versions it holds, whatever is
+//! swapped in meanwhile. Changes are serialized by one lock and never block
+//! readers.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use steward_policy::Policy;
+
+use crate::cases::{self, CaseFile, CaseOutcome};
+use crate::engine::Runtime;
+use crate::manifest::{Manifest, World};
+use crate::plugin::LoadedPlugin;
+use crate::{LoadError, RegistryError};
+
+/// Where a plugin version came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A folder of the watched plugins directory.
+    Directory(PathBuf),
+    /// The admin API.
+    Upload,
+}
+
+/// Everything needed to load one plugin version.
+pub struct PluginSource {
+    pub manifest: Manifest,
+    pub component: Vec<u8>,
+    /// The text of its cases file.
+    pub cases: String,
+    /// The folder its `capabilities.read_dir` resolves against.
+    pub base_dir: Option<PathBuf>,
+    pub origin: Origin,
+}
+
+impl PluginSource {
+    /// Read a plugin folder: `plugin.toml`, its component and its cases.
+    pub fn from_dir(dir: &std::path::Path) -> Result<PluginSource, LoadError> {
+        let manifest = Manifest::read(dir)?;
+        let component_path = dir.join(&manifest.component);
+        let component = std::fs::read(&component_path)
+            .map_err(|e| LoadError::Io(format!("{}: {e} (was the plugin built?)", component_path.display())))?;
+        let cases_path = dir.join(&manifest.cases);
+        let cases = std::fs::read_to_string(&cases_path).map_err(|e| LoadError::Io(format!("{}: {e}", cases_path.display())))?;
+        Ok(PluginSource { manifest, component, cases, base_dir: Some(dir.to_path_buf()), origin: Origin::Directory(dir.to_path_buf()) })
+    }
+}
+
+#[derive(Clone)]
+pub struct Slot {
+    pub active: Arc<LoadedPlugin>,
+    /// What `rollback` returns to.
+    pub previous: Option<Arc<LoadedPlugin>>,
+    /// Versions uploaded and proven but not activated.
+    pub staged: Vec<Arc<LoadedPlugin>>,
+    pub origin: Origin,
+}
+
+/// An immutable snapshot of the live plugins.
+#[derive(Clone, Default)]
+pub struct PluginSet {
+    slots: BTreeMap<String, Slot>,
+}
+
+impl PluginSet {
+    pub fn slot(&self, name: &str) -> Option<&Slot> {
+        self.slots.get(name)
+    }
+
+    pub fn slots(&self) -> impl Iterator<Item = (&String, &Slot)> {
+        self.slots.iter()
+    }
+
+    /// SOP plugins (enforcing and shadow) whose scope covers `asset_path`.
+    pub fn sops_for<'a>(&'a self, asset_path: &'a str) -> impl Iterator<Item = &'a Arc<LoadedPlugin>> + 'a {
+        self.slots.values().map(|s| &s.active).filter(move |p| p.world() == World::Sop && p.governs(asset_path))
+    }
+
+    /// The enforcing scorer for `asset_path` (the first by name).
+    pub fn scorer_for(&self, asset_path: &str) -> Option<&Arc<LoadedPlugin>> {
+        self.slots
+            .values()
+            .map(|s| &s.active)
+            .find(|p| p.world() == World::Scorer && !p.is_shadow() && p.governs(asset_path))
+    }
+
+    pub fn tool(&self, name: &str) -> Option<&Arc<LoadedPlugin>> {
+        self.slots.get(name).map(|s| &s.active).filter(|p| p.world() == World::Tool)
+    }
+}
+
+/// A version that compiled, linked and passed its cases.
+pub struct Proven {
+    pub plugin: Arc<LoadedPlugin>,
+    pub outcomes: Vec<CaseOutcome>,
+    pub origin: Origin,
+}
+
+pub struct Registry {
+    runtime: Arc<Runtime>,
+    live: ArcSwap<PluginSet>,
+    changes: tokio::sync::Mutex<()>,
+}
+
+impl Registry {
+    pub fn new(runtime: Arc<Runtime>) -> Registry {
+        Registry { runtime, live: ArcSwap::from_pointee(PluginSet::default()), changes: tokio::sync::Mutex::new(()) }
+    }
+
+    pub fn runtime(&self) -> &Arc<Runtime> {
+        &self.runtime
+    }
+
+    /// The live set, for one request.
+    pub fn current(&self) -> Arc<PluginSet> {
+        self.live.load_full()
+    }
+
+    /// Compile, link and prove a version with its own cases. Does not
+    /// change the live set.
+    pub async fn prove(&self, source: PluginSource, policy: &Arc<Policy>) -> Result<Proven, LoadError> {
+        let case_file = CaseFile::parse(&source.cases)?;
+        let runtime = self.runtime.clone();
+        let read_dir = match (&source.manifest.capabilities.read_dir, &source.base_dir) {
+            (Some(dir), Some(base)) => Some(base.join(dir)),
+            _ => None,
+        };
+        let PluginSource { manifest, component, origin, .. } = source;
+        let plugin = tokio::task::spawn_blocking(move || LoadedPlugin::prepare(&runtime, manifest, &component, read_dir))
+            .await
+            .map_err(|e| LoadError::Compile(format!("compile task failed: {e}")))??;
+        let outcomes = cases::run(&plugin, &case_file, policy).await?;
+        if outcomes.iter().any(|o| !o.passed) {
+            return Err(LoadError::CasesFailed(outcomes));
+        }
+        Ok(Proven { plugin: Arc::new(plugin), outcomes, origin })
+    }
+
+    /// Make a proven version live. The old active version becomes the
+    /// rollback target. Returns the version it replaced.
+    pub async fn activate(&self, proven: Proven) -> Option<Arc<LoadedPlugin>> {
+        let _guard = self.changes.lock().await;
+        let mut set = (**self.live.load()).clone();
+        let name = proven.plugin.name().to_string();
+        let replaced = match set.slots.remove(&name) {
+            Some(mut slot) => {
+                let old = slot.active.clone();
+                slot.staged.retain(|p| p.digest != proven.plugin.digest);
+                if old.digest == proven.plugin.digest {
+                    slot.active = proven.plugin;
+                    slot.origin = proven.origin;
+                    set.slots.insert(name, slot);
+                    self.live.store(Arc::new(set));
+                    return None;
+                }
+                slot.previous = Some(old.clone());
+                slot.active = proven.plugin;
+                slot.origin = proven.origin;
+                set.slots.insert(name, slot);
+                Some(old)
+            }
+            None => {
+                set.slots.insert(name, Slot { active: proven.plugin, previous: None, staged: Vec::new(), origin: proven.origin });
+                None
+            }
+        };
+        self.live.store(Arc::new(set));
+        replaced
+    }
+
+    /// Keep a proven version beside the active one, to activate later.
+    /// A plugin not yet live is activated instead.
+    pub async fn stage(&self, proven: Proven) -> bool {
+        let guard = self.changes.lock().await;
+        let mut set = (**self.live.load()).clone();
+        let Some(slot) = set.slots.get_mut(proven.plugin.name()) else {
+            drop(guard);
+            self.activate(proven).await;
+            return false;
+        };
+        if slot.active.digest != proven.plugin.digest && !slot.staged.iter().any(|p| p.digest == proven.plugin.digest) {
+            slot.staged.push(proven.plugin);
+        }
+        self.live.store(Arc::new(set));
+        true
+    }
+
+    /// Activate a known version (staged or previous) by digest.
+    pub async fn activate_digest(&self, name: &str, digest: &str) -> Result<Arc<LoadedPlugin>, RegistryError> {
+        let _guard = self.changes.lock().await;
+        let mut set = (**self.live.load()).clone();
+        let slot = set.slots.get_mut(name).ok_or_else(|| RegistryError::UnknownPlugin(name.to_string()))?;
+        if slot.active.digest == digest {
+            return Ok(slot.active.clone());
+        }
+        let target = if let Some(i) = slot.staged.iter().position(|p| p.digest == digest) {
+            slot.staged.remove(i)
+        } else if slot.previous.as_ref().is_some_and(|p| p.digest == digest) {
+            slot.previous.take().expect("checked above")
+        } else {
+            return Err(RegistryError::UnknownVersion { plugin: name.to_string(), digest: digest.to_string() });
+        };
+        let old = std::mem::replace(&mut slot.active, target.clone());
+        slot.previous = Some(old);
+        self.live.store(Arc::new(set));
+        Ok(target)
+    }
+
+    /// Swap back to the previous version (twice returns to where it was).
+    pub async fn rollback(&self, name: &str) -> Result<Arc<LoadedPlugin>, RegistryError> {
+        let _guard = self.changes.lock().await;
+        let mut set = (**self.live.load()).clone();
+        let slot = set.slots.get_mut(name).ok_or_else(|| RegistryError::UnknownPlugin(name.to_string()))?;
+        let previous = slot.previous.take().ok_or_else(|| RegistryError::NoPrevious(name.to_string()))?;
+        let old = std::mem::replace(&mut slot.active, previous.clone());
+        slot.previous = Some(old);
+        self.live.store(Arc::new(set));
+        Ok(previous)
+    }
+
+    pub async fn remove(&self, name: &str) -> Result<(), RegistryError> {
+        let _guard = self.changes.lock().await;
+        let mut set = (**self.live.load()).clone();
+        set.slots.remove(name).ok_or_else(|| RegistryError::UnknownPlugin(name.to_string()))?;
+        self.live.store(Arc::new(set));
+        Ok(())
+    }
+}
