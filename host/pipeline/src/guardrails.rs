@@ -3,8 +3,8 @@
 //! ACLs, and the risk ceiling (action risk x asset significance against the
 //! identity kind's thresholds).
 
-use steward_model::{Action, Asset, Principal, Reason, ReasonCode, Voter};
-use steward_policy::Policy;
+use steward_model::{Action, Asset, IdentityKind, Principal, Reason, ReasonCode, Voter};
+use steward_policy::{Policy, RiskThresholds};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ceiling {
@@ -18,28 +18,35 @@ pub struct Ceiling {
 /// A deny, or the ceiling the rest of the pipeline must stay under.
 pub fn check(policy: &Policy, principal: &Principal, action: &Action, assets: &[Asset], voters: &mut Vec<Voter>) -> Result<Ceiling, Reason> {
     let kind = principal.kind;
-    let forbidden_rule = format!("acl:forbidden-actions.{}", kind.as_str());
-    if policy.is_forbidden(kind, &action.name) {
-        voters.push(Voter::Rule { id: forbidden_rule.clone() });
-        return Err(Reason::new(
-            ReasonCode::ForbiddenAction,
-            forbidden_rule,
-            format!("{} identities may never take the action {:?}", kind.as_str(), action.name),
-        ));
-    }
-    // An agent also inherits the asset ACLs of the human it acts for.
+    // An agent never exceeds the human it acts for: it is also bound by the
+    // human's forbidden actions, asset ACLs and risk thresholds.
     let acting_for = principal.on_behalf_of.as_deref();
+    let kinds: &[IdentityKind] = if acting_for.is_some() { &[kind, IdentityKind::Human] } else { &[kind] };
+    for &k in kinds {
+        if policy.is_forbidden(k, &action.name) {
+            let rule = format!("acl:forbidden-actions.{}", k.as_str());
+            voters.push(Voter::Rule { id: rule.clone() });
+            return Err(Reason::new(
+                ReasonCode::ForbiddenAction,
+                rule,
+                format!("{} identities may never take the action {:?}", k.as_str(), action.name),
+            ));
+        }
+    }
     for asset in assets {
         let denial = policy
             .asset_acl_denial(kind, &principal.id, &action.name, &asset.path)
-            .or_else(|| acting_for.and_then(|h| policy.asset_acl_denial(steward_model::IdentityKind::Human, h, &action.name, &asset.path)));
+            .or_else(|| acting_for.and_then(|h| policy.asset_acl_denial(IdentityKind::Human, h, &action.name, &asset.path)));
         if let Some(acl) = denial {
             let source = format!("acl:{}", acl.id);
             voters.push(Voter::Rule { id: source.clone() });
             return Err(Reason::new(ReasonCode::ForbiddenAsset, source, format!("{}: {}", asset.path, acl.reason)));
         }
     }
-    let thresholds = policy.risk_thresholds(kind);
+    let thresholds = kinds.iter().map(|&k| policy.risk_thresholds(k)).fold(policy.risk_thresholds(kind), |a, b| RiskThresholds {
+        escalate_above: a.escalate_above.min(b.escalate_above),
+        deny_above: a.deny_above.min(b.deny_above),
+    });
     let (risk, riskiest) = assets
         .iter()
         .map(|a| (action.risk_score * a.significance, a.path.as_str()))

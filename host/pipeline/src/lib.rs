@@ -153,3 +153,6 @@ async fn run_stages<P: Plugins>(ctx: &Context<'_, P>, principal: Principal, inpu
     outcome.shadow = votes.shadow;
     Ok(tracing::debug_span!("output").in_scope(|| output::combine(votes.verdicts, &ceiling)))
 }
+
+#[cfg(test)]
+mod tests;

@@ -30,7 +30,10 @@ pub async fn consult<P: Plugins>(
     for path in uncovered {
         let governing = plugins.sops_for(path);
         if !governing.iter().any(|p| !p.is_shadow()) {
-            voters.push(Voter::Rule { id: "grants".into() });
+            let rule = Voter::Rule { id: "grants".into() };
+            if !voters.contains(&rule) {
+                voters.push(rule);
+            }
             verdicts.push(Verdict::Deny {
                 reason: Reason::new(
                     ReasonCode::NotPermitted,

@@ -10,6 +10,7 @@ pub mod manifest;
 mod plugin;
 pub mod registry;
 mod state;
+mod voting;
 
 pub use cases::CaseOutcome;
 pub use engine::{EPOCH_TICK, Runtime, RuntimeConfig, digest};

@@ -77,11 +77,6 @@ impl PluginSet {
         self.slots.iter()
     }
 
-    /// SOP plugins (enforcing and shadow) whose scope covers `asset_path`.
-    pub fn sops_for<'a>(&'a self, asset_path: &'a str) -> impl Iterator<Item = &'a Arc<LoadedPlugin>> + 'a {
-        self.slots.values().map(|s| &s.active).filter(move |p| p.world() == World::Sop && p.governs(asset_path))
-    }
-
     /// The enforcing scorer for `asset_path` (the first by name).
     pub fn scorer_for(&self, asset_path: &str) -> Option<&Arc<LoadedPlugin>> {
         self.slots

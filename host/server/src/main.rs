@@ -1,1 +1,277 @@
-fn main() {}
+//! `steward`: the server and the operator's tools.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context as _, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use steward_audit::Durability;
+use steward_identity::{Actor, Claims, SigningKeyFile, mint};
+use steward_policy::Policy;
+use steward_runtime::{PluginSource, Registry, Runtime, RuntimeConfig};
+
+#[derive(Parser)]
+#[command(name = "steward", version, about = "The policy gate between AI agents and the data and infrastructure they act on")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve {
+        #[arg(long, env = "STEWARD_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        #[arg(long, env = "STEWARD_POLICIES", default_value = "policies")]
+        policies: PathBuf,
+        #[arg(long, env = "STEWARD_PLUGINS", default_value = "plugins")]
+        plugins: PathBuf,
+        /// Audit log, compile cache and the generated admin token.
+        #[arg(long, env = "STEWARD_DATA", default_value = "var")]
+        data: PathBuf,
+        /// Admin API token (default: the contents of DATA/admin.token, created if missing).
+        #[arg(long, env = "STEWARD_ADMIN_TOKEN", hide_env_values = true)]
+        admin_token: Option<String>,
+        #[arg(long, value_enum, default_value = "full")]
+        durability: DurabilityArg,
+        /// How often the plugins and policies directories are checked, in ms.
+        #[arg(long, default_value_t = 1000)]
+        watch_ms: u64,
+        /// Tokio worker threads (default: one per core).
+        #[arg(long)]
+        workers: Option<usize>,
+    },
+    /// Bearer tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Signing keys.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Plugin author tools.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DurabilityArg {
+    /// fsync every commit (survives power loss).
+    Full,
+    /// Survives the process being killed, not power loss.
+    Process,
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Sign a token with a private key file.
+    Mint {
+        /// The private key (base64 Ed25519 seed).
+        #[arg(long)]
+        key: PathBuf,
+        /// Subject: the human or service; for an agent token, the human it acts for.
+        #[arg(long)]
+        sub: String,
+        /// For agent tokens: the agent acting for SUB.
+        #[arg(long)]
+        act: Option<String>,
+        /// Agent session id.
+        #[arg(long)]
+        session: Option<String>,
+        /// Agent turn id.
+        #[arg(long)]
+        turn: Option<String>,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl: u64,
+        /// Key id (default: the policy key matching the private key).
+        #[arg(long)]
+        kid: Option<String>,
+        /// Where issuer, audience and key ids are read from.
+        #[arg(long, default_value = "policies")]
+        policies: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Generate an Ed25519 key pair: the private key goes to OUT, the
+    /// policy entry for its public half is printed.
+    Generate {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        kid: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain; exit 1 naming each tampered record.
+    Verify {
+        #[arg(long, default_value = "var/audit.db")]
+        db: PathBuf,
+    },
+    /// Print the last records as JSON lines.
+    Tail {
+        #[arg(long, default_value = "var/audit.db")]
+        db: PathBuf,
+        #[arg(short, long, default_value_t = 20)]
+        n: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Load a plugin folder in the host runtime and run its test cases,
+    /// without a server.
+    Test {
+        dir: PathBuf,
+        #[arg(long, default_value = "policies")]
+        policies: PathBuf,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("STEWARD_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Command::Serve { listen, policies, plugins, data, admin_token, durability, watch_ms, workers } => {
+            let mut rt = tokio::runtime::Builder::new_multi_thread();
+            if let Some(n) = workers {
+                rt.worker_threads(n);
+            }
+            let rt = rt.enable_all().build().context("starting tokio")?;
+            let config = steward::ServerConfig {
+                listen,
+                policies,
+                plugins,
+                data,
+                admin_token,
+                durability: match durability {
+                    DurabilityArg::Full => Durability::Full,
+                    DurabilityArg::Process => Durability::Process,
+                },
+                watch_every: Duration::from_millis(watch_ms.max(50)),
+            };
+            rt.block_on(steward::serve(config))
+        }
+        Command::Token { command: TokenCommand::Mint { key, sub, act, session, turn, ttl, kid, policies } } => {
+            let token = mint_token(&key, &sub, act, session, turn, ttl, kid, &policies)?;
+            println!("{token}");
+            Ok(())
+        }
+        Command::Key { command: KeyCommand::Generate { out, kid } } => {
+            if out.exists() {
+                bail!("{} exists; not overwriting a key", out.display());
+            }
+            let key = SigningKeyFile::generate();
+            std::fs::write(&out, format!("{}\n", SigningKeyFile::encode(&key))).with_context(|| format!("writing {}", out.display()))?;
+            println!("# private key written to {}; add this to a policy file:", out.display());
+            println!("[[key]]\nkid = {kid:?}\npublic_key = {:?}", SigningKeyFile::public_key_base64(&key));
+            Ok(())
+        }
+        Command::Audit { command: AuditCommand::Verify { db } } => {
+            let report = steward_audit::verify(&db).with_context(|| format!("reading {}", db.display()))?;
+            for p in &report.problems {
+                println!("TAMPERED {:?} at record {}: {}", p.kind, p.seq, p.detail);
+            }
+            if report.ok() {
+                println!("ok: {} records, chain intact, head {}", report.records, report.head_hash);
+                Ok(())
+            } else {
+                println!("{} problem(s) in {} records", report.problems.len(), report.records);
+                std::process::exit(1);
+            }
+        }
+        Command::Audit { command: AuditCommand::Tail { db, n } } => {
+            for r in steward_audit::tail(&db, n).with_context(|| format!("reading {}", db.display()))? {
+                println!("{}", serde_json::json!({ "seq": r.seq, "hash": r.hash, "record": r.record }));
+            }
+            Ok(())
+        }
+        Command::Plugin { command: PluginCommand::Test { dir, policies } } => {
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            rt.block_on(test_plugin(&dir, &policies))
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn mint_token(
+    key: &Path,
+    sub: &str,
+    act: Option<String>,
+    session: Option<String>,
+    turn: Option<String>,
+    ttl: u64,
+    kid: Option<String>,
+    policies: &Path,
+) -> anyhow::Result<String> {
+    let signing = SigningKeyFile::read(key)?;
+    let policy = Policy::load_dir(policies).with_context(|| format!("reading {}", policies.display()))?;
+    let public = signing.verifying_key().to_bytes();
+    let kid = match kid {
+        Some(k) => k,
+        None => policy
+            .keys()
+            .iter()
+            .find(|k| k.ed25519 == public)
+            .map(|k| k.kid.clone())
+            .with_context(|| format!("no key in {} matches {}; pass --kid", policies.display(), key.display()))?,
+    };
+    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+    let identity = policy.identity();
+    let mut claims = Claims::new(&identity.issuer, sub, &identity.audience, now, ttl);
+    claims.jti = Some(hex::encode(rand::random::<[u8; 8]>()));
+    if let Some(agent) = act {
+        claims.act = Some(Actor { sub: agent, act: None });
+        claims.sid = Some(session.unwrap_or_else(|| format!("session-{}", hex::encode(rand::random::<[u8; 4]>()))));
+        claims.turn = Some(turn.unwrap_or_else(|| "1".into()));
+    } else {
+        claims.sid = session;
+        claims.turn = turn;
+    }
+    Ok(mint(&signing, &kid, &claims))
+}
+
+async fn test_plugin(dir: &Path, policies: &Path) -> anyhow::Result<()> {
+    let policy = Arc::new(Policy::load_dir(policies).with_context(|| format!("reading {}", policies.display()))?);
+    let runtime = Runtime::new(RuntimeConfig::default())?;
+    let registry = Registry::new(runtime);
+    let source = PluginSource::from_dir(dir)?;
+    let label = format!("{}@{}", source.manifest.name, source.manifest.version);
+    match registry.prove(source, &policy).await {
+        Ok(proven) => {
+            for o in &proven.outcomes {
+                println!("PASS {:<48} {:>6} µs  {}", o.name, o.latency_us, o.detail);
+            }
+            println!("{label}: {} case(s) passed; digest {}", proven.outcomes.len(), proven.plugin.digest);
+            Ok(())
+        }
+        Err(steward_runtime::LoadError::CasesFailed(outcomes)) => {
+            for o in &outcomes {
+                println!("{} {:<48} {:>6} µs  {}", if o.passed { "PASS" } else { "FAIL" }, o.name, o.latency_us, o.detail);
+            }
+            bail!("{label}: {} of {} case(s) failed", outcomes.iter().filter(|o| !o.passed).count(), outcomes.len())
+        }
+        Err(e) => bail!("{label}: {e}"),
+    }
+}

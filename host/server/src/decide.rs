@@ -1,0 +1,61 @@
+//! One decision, end to end: run the pipeline on a snapshot of the live
+//! state, then record it (stage 8) before anyone sees the answer.
+
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use steward_audit::AuditRecord;
+use steward_model::{Decision, Reason, ReasonCode};
+use steward_pipeline::{Context, DecideInput, Outcome};
+use tracing::Instrument;
+
+use crate::state::AppState;
+
+/// Decide and record. If the record cannot be written the answer is a deny:
+/// nothing leaves the host unrecorded.
+pub async fn decide_and_record(state: &AppState, token: &str, input: &DecideInput) -> Outcome {
+    let started = Instant::now();
+    let request_id = state.next_request_id();
+    let span = tracing::info_span!("decide", request_id = %request_id, action = %input.action);
+    async move {
+        let generation = state.policy.load_full();
+        let plugins = state.registry.current();
+        let ctx = Context { policy: &generation.policy, verifier: &generation.verifier, plugins: &*plugins };
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let mut outcome = steward_pipeline::decide(&ctx, token, input, request_id, now).await;
+        let record = audit_record(&outcome, started.elapsed().as_micros() as u64);
+        let recorded = state.audit.append(record).instrument(tracing::debug_span!("record")).await;
+        if let Err(e) = recorded {
+            tracing::error!(error = %e, "decision not recorded; answering deny");
+            outcome.decision = Decision::Deny;
+            outcome.obligations.clear();
+            outcome.reasons = vec![Reason::new(ReasonCode::InternalError, "audit", format!("the decision could not be recorded: {e}"))];
+        }
+        tracing::debug!(decision = outcome.decision.as_str(), "decided");
+        outcome
+    }
+    .instrument(span)
+    .await
+}
+
+pub fn audit_record(outcome: &Outcome, latency_us: u64) -> AuditRecord {
+    let p = outcome.principal.as_ref();
+    AuditRecord {
+        request_id: outcome.request_id.clone(),
+        at_ms: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0),
+        principal: p.map(|p| p.id.clone()),
+        kind: p.map(|p| p.kind),
+        on_behalf_of: p.and_then(|p| p.on_behalf_of.clone()),
+        session_id: p.and_then(|p| p.session_id.clone()),
+        turn_id: p.and_then(|p| p.turn_id.clone()),
+        action: outcome.action.clone(),
+        assets: outcome.assets.clone(),
+        intent: outcome.intent.clone(),
+        decision: outcome.decision,
+        reasons: outcome.reasons.clone(),
+        obligations: outcome.obligations.clone(),
+        decided_by: outcome.decided_by.clone(),
+        shadow: outcome.shadow.iter().filter_map(|s| serde_json::to_value(s).ok()).collect(),
+        risk: outcome.risk,
+        latency_us,
+    }
+}

@@ -1,0 +1,224 @@
+//! The admin API: list, upload, activate, roll back and remove plugin
+//! versions; reload policy. Every call needs the admin token.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use steward_runtime::{LoadError, LoadedPlugin, Manifest, Origin, PluginSource, RegistryError};
+
+use super::error;
+use crate::state::AppState;
+
+fn authorized(state: &AppState, headers: &HeaderMap) -> Result<(), Response> {
+    let given = super::bearer(headers).as_bytes();
+    let expected = state.admin_token.as_bytes();
+    // Constant-time comparison.
+    let same = given.len() == expected.len() && given.iter().zip(expected).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+    if same && !expected.is_empty() {
+        Ok(())
+    } else {
+        Err(error(StatusCode::UNAUTHORIZED, "admin calls need the admin token"))
+    }
+}
+
+#[derive(Serialize)]
+pub struct VersionView {
+    name: String,
+    version: String,
+    digest: String,
+    world: &'static str,
+    mode: &'static str,
+}
+
+impl VersionView {
+    fn of(p: &LoadedPlugin) -> VersionView {
+        VersionView {
+            name: p.manifest.name.clone(),
+            version: p.manifest.version.clone(),
+            digest: p.digest.clone(),
+            world: p.world().as_str(),
+            mode: if p.is_shadow() { "shadow" } else { "enforce" },
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct SlotView {
+    active: VersionView,
+    previous: Option<VersionView>,
+    staged: Vec<VersionView>,
+    scope: Vec<String>,
+    origin: String,
+    calls: u64,
+    failures: u64,
+}
+
+pub async fn list(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Err(r) = authorized(&state, &headers) {
+        return r;
+    }
+    let set = state.registry.current();
+    let plugins: Vec<SlotView> = set
+        .slots()
+        .map(|(_, slot)| SlotView {
+            active: VersionView::of(&slot.active),
+            previous: slot.previous.as_deref().map(VersionView::of),
+            staged: slot.staged.iter().map(|p| VersionView::of(p)).collect(),
+            scope: slot.active.manifest.scope.clone(),
+            origin: match &slot.origin {
+                Origin::Directory(d) => d.display().to_string(),
+                Origin::Upload => "upload".into(),
+            },
+            calls: slot.active.calls(),
+            failures: slot.active.failures(),
+        })
+        .collect();
+    Json(serde_json::json!({ "plugins": plugins })).into_response()
+}
+
+pub async fn status(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Err(r) = authorized(&state, &headers) {
+        return r;
+    }
+    let policy_error = (**state.policy_error.load()).clone();
+    Json(serde_json::json!({
+        "policy_dir": state.policies_dir.display().to_string(),
+        "policy_error": policy_error,
+        "plugins": state.registry.current().slots().count(),
+        "pooling_allocator": state.registry.runtime().pooling,
+    }))
+    .into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Upload {
+    /// The text of `plugin.toml`.
+    manifest: String,
+    /// The component, base64.
+    component_base64: String,
+    /// The text of the cases file.
+    cases: String,
+    /// Make it live once proven (default); `false` stages it.
+    #[serde(default = "yes")]
+    activate: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn load_error_status(e: &LoadError) -> StatusCode {
+    match e {
+        LoadError::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    }
+}
+
+pub async fn upload(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Result<Json<Upload>, JsonRejection>) -> Response {
+    if let Err(r) = authorized(&state, &headers) {
+        return r;
+    }
+    let Json(upload) = match body {
+        Ok(b) => b,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+    };
+    let manifest = match Manifest::parse(&upload.manifest) {
+        Ok(m) => m,
+        Err(e) => return error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+    };
+    if manifest.capabilities.read_dir.is_some() {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "uploaded plugins cannot be granted a directory; ship them in the plugins folder");
+    }
+    let component = match base64::engine::general_purpose::STANDARD.decode(upload.component_base64.trim()) {
+        Ok(c) => c,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("component_base64: {e}")),
+    };
+    let label = format!("{}@{}", manifest.name, manifest.version);
+    let source = PluginSource { manifest, component, cases: upload.cases, base_dir: None, origin: Origin::Upload };
+    let policy = state.policy.load_full().policy.clone();
+    let proven = match state.registry.prove(source, &policy).await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(plugin = %label, error = %e, "upload refused");
+            return error(load_error_status(&e), format!("plugin {label} refused: {e}"));
+        }
+    };
+    let view = VersionView::of(&proven.plugin);
+    let cases = proven.outcomes.clone();
+    let activated = if upload.activate {
+        state.registry.activate(proven).await;
+        true
+    } else {
+        !state.registry.stage(proven).await
+    };
+    tracing::info!(plugin = %label, digest = %view.digest, activated, "plugin uploaded");
+    Json(serde_json::json!({ "plugin": view, "activated": activated, "cases": cases })).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct Activate {
+    digest: String,
+}
+
+fn registry_error(e: RegistryError) -> Response {
+    error(StatusCode::NOT_FOUND, e.to_string())
+}
+
+pub async fn activate(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    body: Result<Json<Activate>, JsonRejection>,
+) -> Response {
+    if let Err(r) = authorized(&state, &headers) {
+        return r;
+    }
+    let Json(body) = match body {
+        Ok(b) => b,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+    };
+    match state.registry.activate_digest(&name, &body.digest).await {
+        Ok(p) => Json(serde_json::json!({ "active": VersionView::of(&p) })).into_response(),
+        Err(e) => registry_error(e),
+    }
+}
+
+pub async fn rollback(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(name): Path<String>) -> Response {
+    if let Err(r) = authorized(&state, &headers) {
+        return r;
+    }
+    match state.registry.rollback(&name).await {
+        Ok(p) => {
+            tracing::info!(plugin = %p.label(), "rolled back");
+            Json(serde_json::json!({ "active": VersionView::of(&p) })).into_response()
+        }
+        Err(e) => registry_error(e),
+    }
+}
+
+pub async fn remove(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(name): Path<String>) -> Response {
+    if let Err(r) = authorized(&state, &headers) {
+        return r;
+    }
+    match state.registry.remove(&name).await {
+        Ok(()) => Json(serde_json::json!({ "removed": name })).into_response(),
+        Err(e) => registry_error(e),
+    }
+}
+
+pub async fn reload_policy(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Err(r) = authorized(&state, &headers) {
+        return r;
+    }
+    match state.reload_policy() {
+        Ok(()) => Json(serde_json::json!({ "reloaded": true })).into_response(),
+        Err(e) => error(StatusCode::UNPROCESSABLE_ENTITY, e),
+    }
+}

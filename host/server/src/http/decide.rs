@@ -1,0 +1,41 @@
+//! `POST /v1/decide` {action, assets, intent?} ->
+//! {decision, reasons[], obligations[], decided_by[], request_id}.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use steward_model::{Decision, ReasonCode};
+use steward_pipeline::DecideInput;
+
+use crate::state::AppState;
+
+pub async fn decide(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Result<Json<DecideInput>, JsonRejection>) -> Response {
+    let Json(input) = match body {
+        Ok(b) => b,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(serde_json::json!({
+                    "decision": "deny",
+                    "reasons": [{"code": "other", "source": "parse", "message": format!("bad request body: {}", e.body_text())}],
+                    "obligations": [],
+                    "decided_by": [],
+                })),
+            )
+                .into_response();
+        }
+    };
+    let outcome = crate::decide::decide_and_record(&state, super::bearer(&headers), &input).await;
+    let status = if outcome.unauthenticated {
+        StatusCode::UNAUTHORIZED
+    } else if outcome.decision == Decision::Deny && outcome.reasons.iter().any(|r| r.code == ReasonCode::InternalError) {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    (status, Json(outcome)).into_response()
+}

@@ -1,0 +1,52 @@
+//! The HTTP surface: `/v1/decide` for agents, `/admin/*` for operators,
+//! `/healthz`.
+
+mod admin;
+mod decide;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+
+use crate::state::AppState;
+
+/// Uploaded components may be large (Python and JavaScript plugins are
+/// 10-20 MB).
+const ADMIN_BODY_LIMIT: usize = 64 * 1024 * 1024;
+const AGENT_BODY_LIMIT: usize = 256 * 1024;
+
+pub fn router(state: Arc<AppState>) -> Router {
+    let admin = Router::new()
+        .route("/admin/status", get(admin::status))
+        .route("/admin/plugins", get(admin::list).post(admin::upload))
+        .route("/admin/plugins/{name}", delete(admin::remove))
+        .route("/admin/plugins/{name}/activate", post(admin::activate))
+        .route("/admin/plugins/{name}/rollback", post(admin::rollback))
+        .route("/admin/policy/reload", post(admin::reload_policy))
+        .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT));
+    Router::new()
+        .route("/v1/decide", post(decide::decide))
+        .route("/healthz", get(|| async { "ok" }))
+        .layer(DefaultBodyLimit::max(AGENT_BODY_LIMIT))
+        .merge(admin)
+        .with_state(state)
+}
+
+/// The bearer token of a request, or "" when there is none.
+pub(crate) fn bearer(headers: &HeaderMap) -> &str {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+        .unwrap_or("")
+}
+
+/// A JSON error body: `{"error": "..."}`.
+pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, axum::Json(serde_json::json!({ "error": message.into() }))).into_response()
+}

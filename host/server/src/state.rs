@@ -1,0 +1,92 @@
+//! The server's live state: the current policy generation (policy + token
+//! verifier), the plugin registry, and the audit writer. Each request reads
+//! one snapshot of each; reloads swap them without blocking requests.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::Context as _;
+use arc_swap::ArcSwap;
+use steward_audit::AuditWriter;
+use steward_identity::{Verifier, VerifierConfig};
+use steward_policy::Policy;
+use steward_runtime::Registry;
+
+/// One loaded policy and the verifier for its keys.
+pub struct PolicyGeneration {
+    pub policy: Arc<Policy>,
+    pub verifier: Verifier,
+}
+
+impl PolicyGeneration {
+    pub fn new(policy: Policy) -> anyhow::Result<PolicyGeneration> {
+        let identity = policy.identity().clone();
+        let verifier = Verifier::new(VerifierConfig {
+            issuer: identity.issuer,
+            audience: identity.audience,
+            leeway_seconds: identity.leeway_seconds,
+            keys: policy.keys().iter().map(|k| (k.kid.clone(), k.ed25519)).collect(),
+        })
+        .map_err(anyhow::Error::msg)
+        .context("policy keys")?;
+        Ok(PolicyGeneration { policy: Arc::new(policy), verifier })
+    }
+
+    pub fn load(dir: &std::path::Path) -> anyhow::Result<PolicyGeneration> {
+        PolicyGeneration::new(Policy::load_dir(dir)?)
+    }
+}
+
+pub struct AppState {
+    pub policy: ArcSwap<PolicyGeneration>,
+    /// Why the last policy reload was refused, if it was.
+    pub policy_error: ArcSwap<Option<String>>,
+    pub registry: Registry,
+    pub audit: AuditWriter,
+    pub admin_token: String,
+    pub policies_dir: PathBuf,
+    request_prefix: u64,
+    request_counter: AtomicU64,
+}
+
+impl AppState {
+    pub fn new(policy: PolicyGeneration, registry: Registry, audit: AuditWriter, admin_token: String, policies_dir: PathBuf) -> AppState {
+        AppState {
+            policy: ArcSwap::from_pointee(policy),
+            policy_error: ArcSwap::from_pointee(None),
+            registry,
+            audit,
+            admin_token,
+            policies_dir,
+            request_prefix: rand::random::<u32>() as u64,
+            request_counter: AtomicU64::new(0),
+        }
+    }
+
+    /// A request id unique within this process and unlikely to repeat
+    /// across restarts.
+    pub fn next_request_id(&self) -> String {
+        let n = self.request_counter.fetch_add(1, Ordering::Relaxed);
+        format!("{:08x}-{n:012x}", self.request_prefix)
+    }
+
+    /// Load the policy directory and swap it in; on error the last good
+    /// policy keeps serving and the error is kept for `/admin/status`.
+    pub fn reload_policy(&self) -> Result<(), String> {
+        match PolicyGeneration::load(&self.policies_dir) {
+            Ok(generation) => {
+                self.policy.store(Arc::new(generation));
+                self.policy_error.store(Arc::new(None));
+                tracing::info!(dir = %self.policies_dir.display(), "policy reloaded");
+                Ok(())
+            }
+            Err(e) => {
+                let message = format!("{e:#}");
+                tracing::error!(error = %message, "policy refused; the last good policy keeps serving");
+                self.policy_error.store(Arc::new(Some(message.clone())));
+                Err(message)
+            }
+        }
+    }
+}
