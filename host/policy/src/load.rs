@@ -240,8 +240,8 @@ impl Builder {
         Ok(())
     }
 
-    /// Folders need their parents; owners and significance inherit down the
-    /// hierarchy; every asset must end up with an owner.
+    /// Folders need their parents; owners, significance and tags inherit
+    /// down the hierarchy; every asset must end up with an owner.
     fn resolve_catalog(&mut self) -> Result<(), PolicyError> {
         let paths: Vec<String> = self.policy.catalog.keys().cloned().collect(); // BTreeMap: parents first
         for path in paths {
@@ -253,12 +253,12 @@ impl Builder {
                     .catalog
                     .get(p)
                     .filter(|e| e.kind == AssetKind::Folder)
-                    .map(|e| (e.owner.clone(), e.significance))
+                    .map(|e| (e.owner.clone(), e.significance, e.tags.clone()))
                     .ok_or_else(|| invalid(format!("{path}: its parent folder {p:?} is not declared")))
             });
-            let (parent_owner, parent_significance) = match parent {
+            let (parent_owner, parent_significance, parent_tags) = match parent {
                 Some(found) => found?,
-                None => (None, None),
+                None => (None, None, Vec::new()),
             };
             let entry = self.policy.catalog.get_mut(&path).expect("path taken from the catalog's own keys");
             if entry.owner.is_none() {
@@ -269,6 +269,11 @@ impl Builder {
             }
             if entry.significance.is_none() {
                 entry.significance = parent_significance;
+            }
+            for tag in parent_tags {
+                if !entry.tags.contains(&tag) {
+                    entry.tags.push(tag);
+                }
             }
         }
         Ok(())

@@ -46,6 +46,7 @@ fn demo_policy_loads_and_inherits_down_the_catalog() {
     assert_eq!(ledger.significance, 0.7);
     let dash = policy.asset("/finance/revenue-dashboard/").unwrap();
     assert_eq!(dash.owner, "finance-team");
+    assert_eq!(dash.tags, ["financial"], "tags inherit from folders");
     let orders = policy.asset("sales/orders").unwrap();
     assert_eq!(orders.significance, 0.3, "inherited from the sales folder");
     let children: Vec<String> = policy.children("finance").into_iter().map(|a| a.path).collect();
