@@ -1,1 +1,11 @@
+//! End-to-end tests: each starts the real `steward` binary and speaks HTTP
+//! to it.
 
+mod harness;
+
+mod audit;
+mod decide;
+mod hostile;
+mod reload;
+mod swap;
+mod tokens;

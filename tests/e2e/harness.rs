@@ -1,0 +1,269 @@
+//! Start the real `steward` binary on a free loopback port with its own
+//! data and plugins directories, and talk HTTP to it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+use steward_identity::{Actor, Claims, SigningKeyFile, mint};
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ sits in the repository").to_path_buf()
+}
+
+/// The `steward` binary of this build (`make test` builds it first).
+pub fn steward_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    // target/<profile>/deps/e2e-<hash> -> target/<profile>/steward
+    let bin = exe.parent().and_then(Path::parent).expect("target dir").join("steward");
+    assert!(bin.exists(), "{} is missing: build it first (`cargo build -p steward`, as `make test` does)", bin.display());
+    bin
+}
+
+/// The test guest components, built once per test run from tests/guests.
+pub struct Guests {
+    dir: PathBuf,
+}
+
+impl Guests {
+    pub fn component(&self, crate_name: &str) -> Vec<u8> {
+        let path = self.dir.join(format!("{}.wasm", crate_name.replace('-', "_")));
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+}
+
+pub fn guests() -> &'static Guests {
+    static GUESTS: OnceLock<Guests> = OnceLock::new();
+    GUESTS.get_or_init(|| {
+        let target_dir = repo().join("target/guests");
+        let crates = ["hostile-sop", "sneaky-sop", "swap-sop-v1", "swap-sop-v2", "finance-sop"];
+        let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        cmd.current_dir(repo())
+            .args(["build", "--target", "wasm32-wasip2", "--profile", "plugin", "--target-dir"])
+            .arg(&target_dir);
+        for c in crates {
+            cmd.args(["-p", c]);
+        }
+        let status = cmd.status().expect("running cargo to build the test guests");
+        assert!(status.success(), "building the test guests failed");
+        Guests { dir: target_dir.join("wasm32-wasip2/plugin") }
+    })
+}
+
+/// A token signed with the demo key.
+pub fn token(sub: &str) -> String {
+    sign(claims(sub))
+}
+
+/// An agent token: `agent` acting for `human`.
+pub fn agent_token(human: &str, agent: &str, turn: &str) -> String {
+    let mut c = claims(human);
+    c.act = Some(Actor { sub: agent.into(), act: None });
+    c.sid = Some("session-e2e".into());
+    c.turn = Some(turn.into());
+    sign(c)
+}
+
+pub fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+}
+
+pub fn claims(sub: &str) -> Claims {
+    Claims::new("steward-demo", sub, "steward", now(), 3600)
+}
+
+pub fn sign(claims: Claims) -> String {
+    let key = SigningKeyFile::read(&repo().join("policies/demo/issuer.key")).unwrap();
+    mint(&key, "demo-2026", &claims)
+}
+
+pub struct Server {
+    child: Option<Child>,
+    pub base: String,
+    pub data: tempfile::TempDir,
+    pub plugins_dir: PathBuf,
+    pub policies_dir: PathBuf,
+    admin_token: String,
+    agent: ureq::Agent,
+}
+
+pub struct Options<'a> {
+    /// Folders of plugins/ copied into the server's plugins directory.
+    pub plugins: &'a [&'a str],
+    pub durability: &'a str,
+    /// Copy the demo policies so the test may edit them.
+    pub own_policies: bool,
+}
+
+impl Default for Options<'_> {
+    fn default() -> Self {
+        Options { plugins: &["finance-sop", "significance-scorer"], durability: "process", own_policies: false }
+    }
+}
+
+impl Server {
+    pub fn start(opts: Options) -> Server {
+        let data = tempfile::tempdir().unwrap();
+        let plugins_dir = data.path().join("plugins");
+        std::fs::create_dir_all(&plugins_dir).unwrap();
+        for p in opts.plugins {
+            copy_plugin(&repo().join("plugins").join(p), &plugins_dir.join(p));
+        }
+        let policies_dir = if opts.own_policies {
+            let dir = data.path().join("policies");
+            std::fs::create_dir_all(&dir).unwrap();
+            for e in std::fs::read_dir(repo().join("policies")).unwrap() {
+                let p = e.unwrap().path();
+                if p.extension().is_some_and(|x| x == "toml") {
+                    std::fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
+                }
+            }
+            dir
+        } else {
+            repo().join("policies")
+        };
+        let port = free_port();
+        let admin_token = "e2e-admin-token".to_string();
+        let log = std::fs::File::create(data.path().join("server.log")).unwrap();
+        let child = Command::new(steward_bin())
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--watch-ms", "200", "--durability", opts.durability])
+            .arg("--policies")
+            .arg(&policies_dir)
+            .arg("--plugins")
+            .arg(&plugins_dir)
+            .arg("--data")
+            .arg(data.path().join("var"))
+            .env("STEWARD_ADMIN_TOKEN", &admin_token)
+            .env("STEWARD_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("starting steward");
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
+        let server = Server { child: Some(child), base: format!("http://127.0.0.1:{port}"), data, plugins_dir, policies_dir, admin_token, agent };
+        server.wait_ready();
+        server
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Ok(r) = self.agent.get(format!("{}/healthz", self.base)).call()
+                && r.status() == 200
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("server did not start:\n{}", self.log());
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.data.path().join("server.log")).unwrap_or_default()
+    }
+
+    pub fn audit_db(&self) -> PathBuf {
+        self.data.path().join("var/audit.db")
+    }
+
+    /// POST /v1/decide; returns (status, body).
+    pub fn decide(&self, token: &str, body: Value) -> (u16, Value) {
+        let mut r = self
+            .agent
+            .post(format!("{}/v1/decide", self.base))
+            .header("Authorization", &format!("Bearer {token}"))
+            .send_json(&body)
+            .unwrap_or_else(|e| panic!("decide failed: {e}\n{}", self.log()));
+        let status = r.status().as_u16();
+        (status, r.body_mut().read_json().unwrap_or(Value::Null))
+    }
+
+    pub fn admin(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        self.admin_as(&self.admin_token, method, path, body)
+    }
+
+    pub fn admin_as(&self, token: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let url = format!("{}{path}", self.base);
+        let auth = format!("Bearer {token}");
+        let result = match (method, body) {
+            ("GET", _) => self.agent.get(&url).header("Authorization", &auth).call(),
+            ("DELETE", _) => self.agent.delete(&url).header("Authorization", &auth).call(),
+            ("POST", Some(b)) => self.agent.post(&url).header("Authorization", &auth).send_json(&b),
+            ("POST", None) => self.agent.post(&url).header("Authorization", &auth).send_empty(),
+            other => panic!("unsupported {other:?}"),
+        };
+        let mut r = result.unwrap_or_else(|e| panic!("{method} {path} failed: {e}\n{}", self.log()));
+        let status = r.status().as_u16();
+        (status, r.body_mut().read_json().unwrap_or(Value::Null))
+    }
+
+    /// Upload a test guest through the admin API.
+    pub fn upload(&self, crate_name: &str, manifest: &str, cases: &str, activate: bool) -> (u16, Value) {
+        let component = base64::engine::general_purpose::STANDARD.encode(guests().component(crate_name));
+        self.admin(
+            "POST",
+            "/admin/plugins",
+            Some(json!({ "manifest": manifest, "component_base64": component, "cases": cases, "activate": activate })),
+        )
+    }
+
+    /// SIGKILL: no shutdown path runs.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Whether the process is still running.
+    pub fn alive(&mut self) -> bool {
+        self.child.as_mut().is_some_and(|c| c.try_wait().ok().flatten().is_none())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Copy a plugin folder (manifest, cases, built component).
+pub fn copy_plugin(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for name in ["plugin.toml", "cases.toml", "plugin.wasm"] {
+        let src = from.join(name);
+        assert!(src.exists(), "{} is missing (run `make plugins`)", src.display());
+        std::fs::copy(&src, to.join(name)).unwrap();
+    }
+}
+
+/// Poll `check` until it holds or `timeout` passes.
+pub fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    check()
+}
+
+pub fn decision(body: &Value) -> &str {
+    body["decision"].as_str().unwrap_or("<none>")
+}
+
+pub fn reason_codes(body: &Value) -> Vec<String> {
+    body["reasons"].as_array().map(|a| a.iter().filter_map(|r| r["code"].as_str().map(String::from)).collect()).unwrap_or_default()
+}
