@@ -93,7 +93,7 @@ fn swap_and_rollback_under_load_lose_no_request() {
     let failures = failures.lock().unwrap();
     eprintln!("swap under load: {a} allow, {e} escalate, {} failed", failures.len());
     assert!(failures.is_empty(), "no request may fail during swaps: {failures:?}");
-    assert!(a > 100 && e > 100, "both versions answered under load ({a} allow, {e} escalate)");
+    assert!(a > 50 && e > 50, "both versions answered under load ({a} allow, {e} escalate)");
 }
 
 #[test]

@@ -87,9 +87,11 @@ impl Builder {
         for (src, file) in &files {
             self.roles(src, file)?;
         }
-        // Pass 2: everything that refers to definitions.
         for (src, file) in &files {
             self.principals(src, file)?;
+        }
+        // Pass 2: everything that refers to definitions, in any file.
+        for (src, file) in &files {
             self.forbidden(src, file)?;
             self.asset_acls(src, file)?;
             self.risk(src, file)?;

@@ -118,3 +118,14 @@ fn missing_identity_section_is_refused() {
     let files = demo_files().into_iter().filter(|(p, _)| p != Path::new("identity.toml")).collect();
     assert!(matches!(Policy::load_texts(files), Err(PolicyError::Missing(_))));
 }
+
+#[test]
+fn references_resolve_across_files_whatever_their_order() {
+    // An asset ACL in actions.toml naming a principal defined in identity.toml
+    // (which sorts later).
+    let policy = demo_with("actions.toml", |t| {
+        t.replacen("kinds = [\"agent\"]\nassets = [\"hr/salaries\"]", "kinds = [\"agent\"]\nprincipals = [\"copilot\"]\nassets = [\"hr/salaries\"]", 1)
+    })
+    .expect("loads");
+    assert!(policy.asset_acl_denial(IdentityKind::Agent, "copilot", "sql.read", "hr/salaries").is_some());
+}

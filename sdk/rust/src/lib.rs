@@ -13,7 +13,7 @@
 //!         Verdict::Allow(vec![])
 //!     }
 //! }
-//! steward_sdk::export_sop!(MySop);
+//! steward_sdk::sop::export_sop!(MySop);
 //! ```
 //!
 //! Build with `cargo build --target wasm32-wasip2 --profile plugin`; the

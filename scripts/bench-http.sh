@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# /v1/decide throughput and latency on loopback with wrk (Debian package
+# `wrk`). Starts the release server on the demo policies and plugins with a
+# fresh data dir, runs a bounded load, prints wrk's figures, stops the server.
+#
+#   scripts/bench-http.sh [duration-seconds] [connections] [durability: full|process]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${1:-10}
+CONNECTIONS=${2:-64}
+DURABILITY=${3:-full}
+PORT=${PORT:-18181}
+BIN=./target/release/steward
+command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
+[ -x "$BIN" ] || { echo "$BIN is missing: make build" >&2; exit 1; }
+
+DATA=$(mktemp -d)
+trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; rm -rf "$DATA"' EXIT
+STEWARD_LOG=warn $BIN serve --listen 127.0.0.1:$PORT --data "$DATA" --durability "$DURABILITY" &
+SERVER=$!
+for _ in $(seq 100); do curl -sf localhost:$PORT/healthz >/dev/null && break; sleep 0.1; done
+
+TOKEN=$($BIN token mint --key policies/demo/issuer.key --sub alice --act copilot --session bench --turn 1)
+cat > "$DATA/decide.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '{"action":"sql.read","assets":["finance/ledger"],"intent":"task: bench"}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $TOKEN"
+LUA
+curl -s -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' localhost:$PORT/v1/decide \
+  -d '{"action":"sql.read","assets":["finance/ledger"],"intent":"task: bench"}'; echo
+echo "wrk: ${DURATION}s, ${CONNECTIONS} connections, 2 threads, audit durability ${DURABILITY}"
+wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$DATA/decide.lua" "http://127.0.0.1:$PORT/v1/decide"
+echo "audit records: $($BIN audit verify --db "$DATA/audit.db")"
