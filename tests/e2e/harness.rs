@@ -39,7 +39,7 @@ pub fn guests() -> &'static Guests {
     static GUESTS: OnceLock<Guests> = OnceLock::new();
     GUESTS.get_or_init(|| {
         let target_dir = repo().join("target/guests");
-        let crates = ["hostile-sop", "sneaky-sop", "swap-sop-v1", "swap-sop-v2", "finance-sop"];
+        let crates = ["hostile-sop", "sneaky-sop", "swap-sop-v1", "swap-sop-v2", "reader-sop", "finance-sop"];
         let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
         cmd.current_dir(repo())
             .args(["build", "--target", "wasm32-wasip2", "--profile", "plugin", "--target-dir"])

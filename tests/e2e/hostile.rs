@@ -110,3 +110,32 @@ fn admin_calls_need_the_admin_token() {
         assert_eq!(status, 401, "{method} {path} with an agent/human token");
     }
 }
+
+#[test]
+fn a_granted_directory_is_readable_and_nothing_else() {
+    let server = Server::start(Options { plugins: &[], ..Default::default() });
+    let dir = server.plugins_dir.join("reader");
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    std::fs::write(dir.join("data/allowlist.txt"), "copilot\n").unwrap();
+    std::fs::write(dir.join("plugin.wasm"), crate::harness::guests().component("reader-sop")).unwrap();
+    std::fs::write(
+        dir.join("plugin.toml"),
+        "name = \"reader\"\nversion = \"1.0.0\"\nworld = \"sop\"\nscope = [\"sales/**\"]\n[limits]\ntimeout_ms = 200\n[capabilities]\nread_dir = \"data\"\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("cases.toml"), BENIGN_CASE).unwrap();
+    assert!(
+        crate::harness::eventually(std::time::Duration::from_secs(15), || decision(&ask(&server, "benign")) == "allow"),
+        "{}",
+        server.log()
+    );
+    assert!(!dir.join("data/written-by-plugin").exists(), "the grant is read-only");
+    // The plugin reads the file at call time: take copilot off the list.
+    std::fs::write(dir.join("data/allowlist.txt"), "someone-else\n").unwrap();
+    let answer = ask(&server, "benign");
+    assert_eq!(decision(&answer), "deny", "{answer}");
+    assert!(answer["reasons"][0]["message"].as_str().unwrap().contains("not on the allowlist"), "{answer}");
+    // Uploads cannot be granted a directory.
+    let (status, body) = server.upload("reader-sop", &std::fs::read_to_string(dir.join("plugin.toml")).unwrap(), BENIGN_CASE, true);
+    assert_eq!(status, 422, "{body}");
+}
