@@ -94,4 +94,10 @@ fn bad_bodies_are_refused_not_guessed() {
     assert_eq!(decision(&answer), "deny");
     let (status, answer) = server.decide(&token("alice"), json!({"action": "sql.read", "assets": ["finance/ledger"], "extra": 1}));
     assert_eq!(status, 400, "{answer}");
+    // Refusals are decisions too: recorded, with the caller's identity.
+    let id = answer["request_id"].as_str().expect("a request id");
+    let records = steward_audit::tail(&server.audit_db(), 10).unwrap();
+    let record = &records.iter().find(|r| r.record.request_id == id).expect("the refusal was recorded").record;
+    assert_eq!(record.principal.as_deref(), Some("alice"));
+    assert_eq!(record.reasons[0].message, answer["reasons"][0]["message"].as_str().unwrap());
 }

@@ -37,6 +37,33 @@ pub async fn decide_and_record(state: &AppState, token: &str, input: &DecideInpu
     .await
 }
 
+/// A request the host could not even read (a malformed body) is still a
+/// decision: a deny, recorded with whatever identity its token proves.
+pub async fn refuse_and_record(state: &AppState, token: &str, message: String) -> Outcome {
+    let started = Instant::now();
+    let generation = state.policy.load_full();
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let principal = steward_pipeline::identity::authenticate(&generation.verifier, &generation.policy, token, now).ok();
+    let mut outcome = Outcome {
+        request_id: state.next_request_id(),
+        decision: Decision::Deny,
+        reasons: vec![Reason::new(ReasonCode::Other, "parse", message)],
+        obligations: Vec::new(),
+        decided_by: Vec::new(),
+        shadow: Vec::new(),
+        unauthenticated: principal.is_none(),
+        principal,
+        action: String::new(),
+        assets: Vec::new(),
+        intent: None,
+        risk: None,
+    };
+    if let Err(e) = state.audit.append(audit_record(&outcome, started.elapsed().as_micros() as u64)).await {
+        outcome.reasons.push(Reason::new(ReasonCode::InternalError, "audit", format!("the decision could not be recorded: {e}")));
+    }
+    outcome
+}
+
 pub fn audit_record(outcome: &Outcome, latency_us: u64) -> AuditRecord {
     let p = outcome.principal.as_ref();
     AuditRecord {

@@ -17,16 +17,9 @@ pub async fn decide(State(state): State<Arc<AppState>>, headers: HeaderMap, body
     let Json(input) = match body {
         Ok(b) => b,
         Err(e) => {
-            return (
-                StatusCode::BAD_REQUEST,
-                Json(serde_json::json!({
-                    "decision": "deny",
-                    "reasons": [{"code": "other", "source": "parse", "message": format!("bad request body: {}", e.body_text())}],
-                    "obligations": [],
-                    "decided_by": [],
-                })),
-            )
-                .into_response();
+            let message = format!("bad request body: {}", e.body_text());
+            let outcome = crate::decide::refuse_and_record(&state, super::bearer(&headers), message).await;
+            return (StatusCode::BAD_REQUEST, Json(outcome)).into_response();
         }
     };
     let outcome = crate::decide::decide_and_record(&state, super::bearer(&headers), &input).await;
