@@ -74,21 +74,9 @@ impl catalog::Host for PluginState {
 impl wit::Host for PluginState {}
 
 pub fn request_to_wit(r: &model::Request) -> wit::Request {
-    let p = &r.principal;
     wit::Request {
         request_id: r.request_id.clone(),
-        principal: wit::Principal {
-            id: p.id.clone(),
-            kind: match p.kind {
-                model::IdentityKind::Human => wit::IdentityKind::Human,
-                model::IdentityKind::Agent => wit::IdentityKind::Agent,
-                model::IdentityKind::Service => wit::IdentityKind::Service,
-            },
-            on_behalf_of: p.on_behalf_of.clone(),
-            roles: p.roles.clone(),
-            session_id: p.session_id.clone(),
-            turn_id: p.turn_id.clone(),
-        },
+        principal: principal_to_wit(&r.principal),
         action: action_to_wit(&r.action),
         assets: r.assets.iter().map(asset_to_wit).collect(),
         intent: r.intent.clone(),
@@ -96,14 +84,18 @@ pub fn request_to_wit(r: &model::Request) -> wit::Request {
 }
 
 pub fn principal_to_wit(p: &model::Principal) -> wit::Principal {
-    request_to_wit(&model::Request {
-        request_id: String::new(),
-        principal: p.clone(),
-        action: model::Action { name: String::new(), category: model::RiskCategory::Read, risk_score: 0.0 },
-        assets: Vec::new(),
-        intent: None,
-    })
-    .principal
+    wit::Principal {
+        id: p.id.clone(),
+        kind: match p.kind {
+            model::IdentityKind::Human => wit::IdentityKind::Human,
+            model::IdentityKind::Agent => wit::IdentityKind::Agent,
+            model::IdentityKind::Service => wit::IdentityKind::Service,
+        },
+        on_behalf_of: p.on_behalf_of.clone(),
+        roles: p.roles.clone(),
+        session_id: p.session_id.clone(),
+        turn_id: p.turn_id.clone(),
+    }
 }
 
 pub fn action_to_wit(a: &model::Action) -> wit::Action {

@@ -90,6 +90,13 @@ impl PluginSet {
     }
 }
 
+/// What [`Registry::stage`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Staged {
+    Staged,
+    ActivatedAsFirstVersion,
+}
+
 /// A version that compiled, linked and passed its cases.
 pub struct Proven {
     pub plugin: Arc<LoadedPlugin>,
@@ -170,20 +177,20 @@ impl Registry {
     }
 
     /// Keep a proven version beside the active one, to activate later.
-    /// A plugin not yet live is activated instead.
-    pub async fn stage(&self, proven: Proven) -> bool {
+    /// A plugin not yet live has nothing to stand beside: it is activated.
+    pub async fn stage(&self, proven: Proven) -> Staged {
         let guard = self.changes.lock().await;
         let mut set = (**self.live.load()).clone();
         let Some(slot) = set.slots.get_mut(proven.plugin.name()) else {
             drop(guard);
             self.activate(proven).await;
-            return false;
+            return Staged::ActivatedAsFirstVersion;
         };
         if slot.active.digest != proven.plugin.digest && !slot.staged.iter().any(|p| p.digest == proven.plugin.digest) {
             slot.staged.push(proven.plugin);
         }
         self.live.store(Arc::new(set));
-        true
+        Staged::Staged
     }
 
     /// Activate a known version (staged or previous) by digest.

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
-use steward_runtime::{LoadError, LoadedPlugin, Manifest, Origin, PluginSource, RegistryError};
+use steward_runtime::{LoadError, LoadedPlugin, Manifest, Origin, PluginSource, RegistryError, Staged};
 
 use super::error;
 use crate::state::AppState;
@@ -156,7 +156,7 @@ pub async fn upload(State(state): State<Arc<AppState>>, headers: HeaderMap, body
         state.registry.activate(proven).await;
         true
     } else {
-        !state.registry.stage(proven).await
+        state.registry.stage(proven).await == Staged::ActivatedAsFirstVersion
     };
     tracing::info!(plugin = %label, digest = %view.digest, activated, "plugin uploaded");
     Json(serde_json::json!({ "plugin": view, "activated": activated, "cases": cases })).into_response()
