@@ -88,6 +88,26 @@ pub struct Outcome {
     pub unauthenticated: bool,
 }
 
+impl Outcome {
+    /// A deny with no reasons, nothing asked and nobody voting yet.
+    pub fn empty(request_id: String) -> Outcome {
+        Outcome {
+            request_id,
+            decision: Decision::Deny,
+            reasons: Vec::new(),
+            obligations: Vec::new(),
+            decided_by: Vec::new(),
+            shadow: Vec::new(),
+            principal: None,
+            action: String::new(),
+            assets: Vec::new(),
+            intent: None,
+            risk: None,
+            unauthenticated: false,
+        }
+    }
+}
+
 /// Everything one decision reads: a policy generation, its verifier, and a
 /// snapshot of the live plugins.
 pub struct Context<'a, P: Plugins> {
@@ -97,20 +117,10 @@ pub struct Context<'a, P: Plugins> {
 }
 
 pub async fn decide<P: Plugins>(ctx: &Context<'_, P>, token: &str, input: &DecideInput, request_id: String, now: u64) -> Outcome {
-    let mut outcome = Outcome {
-        request_id,
-        decision: Decision::Deny,
-        reasons: Vec::new(),
-        obligations: Vec::new(),
-        decided_by: Vec::new(),
-        shadow: Vec::new(),
-        principal: None,
-        action: input.action.clone(),
-        assets: input.assets.clone(),
-        intent: input.intent.clone(),
-        risk: None,
-        unauthenticated: false,
-    };
+    let mut outcome = Outcome::empty(request_id);
+    outcome.action = input.action.clone();
+    outcome.assets = input.assets.clone();
+    outcome.intent = input.intent.clone();
     let principal = match tracing::debug_span!("identity").in_scope(|| identity::authenticate(ctx.verifier, ctx.policy, token, now)) {
         Ok(p) => p,
         Err(e) => {

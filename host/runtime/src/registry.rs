@@ -150,22 +150,16 @@ impl Registry {
         let _guard = self.changes.lock().await;
         let mut set = (**self.live.load()).clone();
         let name = proven.plugin.name().to_string();
-        let replaced = match set.slots.remove(&name) {
-            Some(mut slot) => {
-                let old = slot.active.clone();
+        let replaced = match set.slots.get_mut(&name) {
+            Some(slot) => {
                 slot.staged.retain(|p| p.digest != proven.plugin.digest);
-                if old.digest == proven.plugin.digest {
-                    slot.active = proven.plugin;
-                    slot.origin = proven.origin;
-                    set.slots.insert(name, slot);
-                    self.live.store(Arc::new(set));
-                    return None;
-                }
-                slot.previous = Some(old.clone());
-                slot.active = proven.plugin;
+                let old = std::mem::replace(&mut slot.active, proven.plugin);
                 slot.origin = proven.origin;
-                set.slots.insert(name, slot);
-                Some(old)
+                // Re-activating the same digest keeps the rollback target.
+                (old.digest != slot.active.digest).then(|| {
+                    slot.previous = Some(old.clone());
+                    old
+                })
             }
             None => {
                 set.slots.insert(name, Slot { active: proven.plugin, previous: None, staged: Vec::new(), origin: proven.origin });

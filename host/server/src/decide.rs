@@ -20,16 +20,8 @@ pub async fn decide_and_record(state: &AppState, token: &str, input: &DecideInpu
         let generation = state.policy.load_full();
         let plugins = state.registry.current();
         let ctx = Context { policy: &generation.policy, verifier: &generation.verifier, plugins: &*plugins };
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-        let mut outcome = steward_pipeline::decide(&ctx, token, input, request_id, now).await;
-        let record = audit_record(&outcome, started.elapsed().as_micros() as u64);
-        let recorded = state.audit.append(record).instrument(tracing::debug_span!("record")).await;
-        if let Err(e) = recorded {
-            tracing::error!(error = %e, "decision not recorded; answering deny");
-            outcome.decision = Decision::Deny;
-            outcome.obligations.clear();
-            outcome.reasons = vec![Reason::new(ReasonCode::InternalError, "audit", format!("the decision could not be recorded: {e}"))];
-        }
+        let mut outcome = steward_pipeline::decide(&ctx, token, input, request_id, unix_seconds()).await;
+        record_or_deny(state, &mut outcome, started).instrument(tracing::debug_span!("record")).await;
         tracing::debug!(decision = outcome.decision.as_str(), "decided");
         outcome
     }
@@ -42,26 +34,27 @@ pub async fn decide_and_record(state: &AppState, token: &str, input: &DecideInpu
 pub async fn refuse_and_record(state: &AppState, token: &str, message: String) -> Outcome {
     let started = Instant::now();
     let generation = state.policy.load_full();
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let principal = steward_pipeline::identity::authenticate(&generation.verifier, &generation.policy, token, now).ok();
-    let mut outcome = Outcome {
-        request_id: state.next_request_id(),
-        decision: Decision::Deny,
-        reasons: vec![Reason::new(ReasonCode::Other, "parse", message)],
-        obligations: Vec::new(),
-        decided_by: Vec::new(),
-        shadow: Vec::new(),
-        unauthenticated: principal.is_none(),
-        principal,
-        action: String::new(),
-        assets: Vec::new(),
-        intent: None,
-        risk: None,
-    };
-    if let Err(e) = state.audit.append(audit_record(&outcome, started.elapsed().as_micros() as u64)).await {
-        outcome.reasons.push(Reason::new(ReasonCode::InternalError, "audit", format!("the decision could not be recorded: {e}")));
-    }
+    let mut outcome = Outcome::empty(state.next_request_id());
+    outcome.principal = steward_pipeline::identity::authenticate(&generation.verifier, &generation.policy, token, unix_seconds()).ok();
+    outcome.unauthenticated = outcome.principal.is_none();
+    outcome.reasons.push(Reason::new(ReasonCode::Other, "parse", message));
+    record_or_deny(state, &mut outcome, started).await;
     outcome
+}
+
+/// Append the outcome to the audit log; if that fails the answer becomes a
+/// deny saying so.
+async fn record_or_deny(state: &AppState, outcome: &mut Outcome, started: Instant) {
+    if let Err(e) = state.audit.append(audit_record(outcome, started.elapsed().as_micros() as u64)).await {
+        tracing::error!(error = %e, "decision not recorded; answering deny");
+        outcome.decision = Decision::Deny;
+        outcome.obligations.clear();
+        outcome.reasons = vec![Reason::new(ReasonCode::InternalError, "audit", format!("the decision could not be recorded: {e}"))];
+    }
+}
+
+fn unix_seconds() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 pub fn audit_record(outcome: &Outcome, latency_us: u64) -> AuditRecord {

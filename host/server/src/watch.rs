@@ -2,9 +2,9 @@
 //! swapped in without a restart; a bad change is refused with its reason
 //! and the last good state keeps serving.
 //!
-//! Polling (by content fingerprint) rather than inotify: it works the same
-//! on every filesystem, and a refused version is not retried until its
-//! files change again.
+//! Polling (by a fingerprint of file sizes and modification times) rather
+//! than inotify: it works the same on every filesystem, and a refused
+//! version is not retried until its files change again.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -16,14 +16,20 @@ use steward_runtime::{Origin, PluginSource};
 
 use crate::state::AppState;
 
-/// sha256 over the names and contents of `files`.
+/// sha256 over the names, sizes and modification times of `files`: cheap
+/// enough to poll every second even for large components (their content
+/// digest is computed once, when a change is loaded).
 fn fingerprint(files: &[PathBuf]) -> String {
     let mut h = Sha256::new();
     for f in files {
         h.update(f.to_string_lossy().as_bytes());
-        match std::fs::read(f) {
-            Ok(bytes) => h.update(&bytes),
-            Err(_) => h.update(b"<unreadable>"),
+        match std::fs::metadata(f) {
+            Ok(m) => {
+                h.update(m.len().to_le_bytes());
+                let modified = m.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).unwrap_or_default();
+                h.update(modified.as_nanos().to_le_bytes());
+            }
+            Err(_) => h.update(b"<missing>"),
         }
     }
     hex::encode(h.finalize())
