@@ -67,6 +67,8 @@ pub struct CatalogEntry {
     pub tags: Vec<String>,
     pub significance: Option<f32>,
     pub columns: Vec<Column>,
+    /// Curated, less restricted assets with the same information.
+    pub alternatives: Vec<String>,
     file: PathBuf,
     line: usize,
 }
@@ -202,6 +204,10 @@ impl Policy {
             .filter(|(p, _)| load::parent_of(p) == Some(folder.as_str()))
             .map(|(_, e)| e.to_asset())
             .collect()
+    }
+
+    pub fn catalog_entries(&self) -> impl Iterator<Item = &CatalogEntry> {
+        self.catalog.values()
     }
 
     pub fn assets(&self) -> impl Iterator<Item = Asset> + '_ {

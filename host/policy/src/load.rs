@@ -173,6 +173,7 @@ impl Builder {
                     tags: f.tags.clone(),
                     significance,
                     columns: Vec::new(),
+                    alternatives: Vec::new(),
                     line: src.line(&f.path.span()),
                     file: src.path.clone(),
                 },
@@ -223,6 +224,7 @@ impl Builder {
                     tags: r.tags.clone(),
                     significance,
                     columns,
+                    alternatives: r.alternatives.iter().map(|a| normalize(a.get_ref())).collect(),
                     line: src.line(&r.path.span()),
                     file: src.path.clone(),
                 },
@@ -250,6 +252,11 @@ impl Builder {
             let entry = &self.policy.catalog[&path];
             let (file, line) = (entry.file.clone(), entry.line);
             let invalid = |message: String| PolicyError::Invalid { file: file.clone(), line, message };
+            for alternative in &entry.alternatives {
+                if self.policy.catalog.get(alternative).is_none_or(|e| e.kind != AssetKind::Table) {
+                    return Err(invalid(format!("{path}: alternative {alternative:?} is not a table in the catalog")));
+                }
+            }
             let parent = parent_of(&path).map(|p| {
                 self.policy
                     .catalog

@@ -80,6 +80,10 @@ pub struct ResourceEntry {
     pub significance: Option<Spanned<f32>>,
     #[serde(default)]
     pub columns: Vec<ColumnEntry>,
+    /// Curated, less restricted assets with the same information
+    /// (suggested when a query on this one is denied).
+    #[serde(default)]
+    pub alternatives: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

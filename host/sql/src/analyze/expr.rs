@@ -1,0 +1,342 @@
+//! Expressions: names, functions (aggregates, windows), subqueries.
+
+use sqlparser::ast::{
+    BinaryOperator, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentClause, FunctionArguments, Ident, ObjectNamePart, Query, Value,
+    WindowType,
+};
+
+use super::from::single;
+use super::{Analyzer, Flow, RelColumn, Scope, merge};
+use crate::error::AnalysisError;
+use crate::functions::{self, FunctionKind};
+use crate::shape::{ColRef, Via};
+
+fn unsupported(what: impl Into<String>) -> AnalysisError {
+    AnalysisError::Unsupported(what.into())
+}
+
+impl Analyzer<'_> {
+    /// The flow of an expression. `outputs`: unqualified names may fall
+    /// back to the SELECT's output aliases (HAVING, ORDER BY).
+    pub(super) fn expr(&mut self, e: &mut Expr, scope: &Scope, outputs: bool) -> Result<Flow, AnalysisError> {
+        let mut flow = Flow::new();
+        match e {
+            Expr::Identifier(ident) => {
+                let ident = ident.clone();
+                return self.unqualified(&ident, scope, outputs);
+            }
+            Expr::CompoundIdentifier(parts) => {
+                let parts = parts.clone();
+                return match parts.as_slice() {
+                    [relation, column] => Ok(self.qualified(None, relation, column, scope)?.0),
+                    [schema, relation, column] => {
+                        let (flow, alias) = self.qualified(Some(schema), relation, column, scope)?;
+                        *e = Expr::CompoundIdentifier(vec![alias, column.clone()]);
+                        Ok(flow)
+                    }
+                    _ => Err(unsupported(format!("name {e}"))),
+                };
+            }
+            Expr::Value(v) => {
+                if matches!(v.value, Value::Placeholder(_)) {
+                    return Err(unsupported("query parameters"));
+                }
+            }
+            Expr::TypedString(_) => {}
+            Expr::IsFalse(x)
+            | Expr::IsNotFalse(x)
+            | Expr::IsTrue(x)
+            | Expr::IsNotTrue(x)
+            | Expr::IsNull(x)
+            | Expr::IsNotNull(x)
+            | Expr::IsUnknown(x)
+            | Expr::IsNotUnknown(x)
+            | Expr::UnaryOp { expr: x, .. }
+            | Expr::Cast { expr: x, .. }
+            | Expr::Extract { expr: x, .. }
+            | Expr::Ceil { expr: x, .. }
+            | Expr::Floor { expr: x, .. }
+            | Expr::Collate { expr: x, .. }
+            | Expr::Nested(x) => return self.expr(x, scope, outputs),
+            Expr::IsDistinctFrom(a, b)
+            | Expr::IsNotDistinctFrom(a, b)
+            | Expr::BinaryOp { left: a, right: b, .. }
+            | Expr::AnyOp { left: a, right: b, .. }
+            | Expr::AllOp { left: a, right: b, .. }
+            | Expr::AtTimeZone { timestamp: a, time_zone: b }
+            | Expr::Position { expr: a, r#in: b }
+            | Expr::RLike { expr: a, pattern: b, .. } => {
+                merge(&mut flow, self.expr(a, scope, outputs)?);
+                merge(&mut flow, self.expr(b, scope, outputs)?);
+            }
+            Expr::Like { expr, pattern, escape_char, .. } | Expr::ILike { expr, pattern, escape_char, .. } | Expr::SimilarTo { expr, pattern, escape_char, .. } => {
+                merge(&mut flow, self.expr(expr, scope, outputs)?);
+                merge(&mut flow, self.expr(pattern, scope, outputs)?);
+                if let Some(esc) = escape_char {
+                    merge(&mut flow, self.expr(esc, scope, outputs)?);
+                }
+            }
+            Expr::InList { expr, list, .. } => {
+                merge(&mut flow, self.expr(expr, scope, outputs)?);
+                for item in list {
+                    merge(&mut flow, self.expr(item, scope, outputs)?);
+                }
+            }
+            Expr::InSubquery { expr, subquery, .. } => {
+                merge(&mut flow, self.expr(expr, scope, outputs)?);
+                merge(&mut flow, self.scalar_subquery(subquery, scope)?);
+            }
+            Expr::Between { expr, low, high, .. } => {
+                for x in [expr, low, high] {
+                    merge(&mut flow, self.expr(x, scope, outputs)?);
+                }
+            }
+            Expr::Substring { expr, substring_from, substring_for, .. } => {
+                merge(&mut flow, self.expr(expr, scope, outputs)?);
+                for x in [substring_from, substring_for].into_iter().flatten() {
+                    merge(&mut flow, self.expr(x, scope, outputs)?);
+                }
+            }
+            Expr::Trim { expr, trim_what, trim_characters, .. } => {
+                merge(&mut flow, self.expr(expr, scope, outputs)?);
+                if let Some(x) = trim_what {
+                    merge(&mut flow, self.expr(x, scope, outputs)?);
+                }
+                for x in trim_characters.iter_mut().flatten() {
+                    merge(&mut flow, self.expr(x, scope, outputs)?);
+                }
+            }
+            Expr::Overlay { expr, overlay_what, overlay_from, overlay_for } => {
+                for x in [Some(expr), Some(overlay_what), Some(overlay_from), overlay_for.as_mut()].into_iter().flatten() {
+                    merge(&mut flow, self.expr(x, scope, outputs)?);
+                }
+            }
+            Expr::Case { operand, conditions, else_result, .. } => {
+                // A condition's columns shape the value: they reach the output.
+                if let Some(x) = operand {
+                    merge(&mut flow, self.expr(x, scope, outputs)?);
+                }
+                for when in conditions {
+                    merge(&mut flow, self.expr(&mut when.condition, scope, outputs)?);
+                    merge(&mut flow, self.expr(&mut when.result, scope, outputs)?);
+                }
+                if let Some(x) = else_result {
+                    merge(&mut flow, self.expr(x, scope, outputs)?);
+                }
+            }
+            Expr::Tuple(items) => {
+                for x in items {
+                    merge(&mut flow, self.expr(x, scope, outputs)?);
+                }
+            }
+            Expr::Interval(interval) => return self.expr(&mut interval.value, scope, outputs),
+            Expr::Exists { subquery, .. } => {
+                let columns = self.query(subquery, Some(scope))?;
+                for c in &columns {
+                    self.record(&c.flow, true);
+                }
+            }
+            Expr::Subquery(query) => return self.scalar_subquery(query, scope),
+            Expr::Function(f) => return self.function(f, scope, outputs),
+            other => return Err(unsupported(format!("expression {}", truncate(&other.to_string())))),
+        }
+        Ok(flow)
+    }
+
+    fn scalar_subquery(&mut self, query: &mut Query, scope: &Scope) -> Result<Flow, AnalysisError> {
+        let mut columns = self.query(query, Some(scope))?;
+        match columns.len() {
+            1 => Ok(columns.remove(0).flow),
+            n => Err(unsupported(format!("a subquery used as a value returns {n} columns"))),
+        }
+    }
+
+    fn function(&mut self, f: &mut Function, scope: &Scope, outputs: bool) -> Result<Flow, AnalysisError> {
+        let name = match f.name.0.as_slice() {
+            [ObjectNamePart::Identifier(i)] => i.value.to_ascii_lowercase(),
+            _ => return Err(AnalysisError::FunctionNotAllowed(f.name.to_string())),
+        };
+        let mut kind = functions::kind(&name).ok_or_else(|| AnalysisError::FunctionNotAllowed(name.clone()))?;
+        if f.uses_odbc_syntax || !matches!(f.parameters, FunctionArguments::None) {
+            return Err(unsupported(format!("{name} with parameters")));
+        }
+        let mut flow = Flow::new();
+        let mut arguments = 0;
+        match &mut f.args {
+            FunctionArguments::None => {}
+            FunctionArguments::Subquery(query) => {
+                arguments = 1;
+                flow = self.scalar_subquery(query, scope)?;
+            }
+            FunctionArguments::List(list) => {
+                for arg in &mut list.args {
+                    arguments += 1;
+                    let arg = match arg {
+                        FunctionArg::Unnamed(a) | FunctionArg::Named { arg: a, .. } | FunctionArg::ExprNamed { arg: a, .. } => a,
+                    };
+                    match arg {
+                        FunctionArgExpr::Expr(x) => merge(&mut flow, self.expr(x, scope, outputs)?),
+                        FunctionArgExpr::Wildcard => {}
+                        _ => return Err(unsupported(format!("{name}(t.*)"))),
+                    }
+                }
+                for clause in &mut list.clauses {
+                    match clause {
+                        FunctionArgumentClause::OrderBy(order) => {
+                            for o in order {
+                                let f = self.expr(&mut o.expr, scope, outputs)?;
+                                self.record(&f, true);
+                            }
+                        }
+                        FunctionArgumentClause::Separator(_) | FunctionArgumentClause::IgnoreOrRespectNulls(_) => {}
+                        _ => return Err(unsupported(format!("{name} argument clause"))),
+                    }
+                }
+            }
+        }
+        for o in &mut f.within_group {
+            let f = self.expr(&mut o.expr, scope, outputs)?;
+            self.record(&f, true);
+        }
+        if let Some(filter) = &mut f.filter {
+            let f = self.expr(filter, scope, outputs)?;
+            self.record(&f, true);
+        }
+        let windowed = f.over.is_some();
+        if let Some(WindowType::WindowSpec(spec)) = &mut f.over {
+            self.window_spec(spec, scope)?;
+        }
+        if matches!(name.as_str(), "min" | "max") && arguments >= 2 {
+            kind = FunctionKind::Scalar;
+        }
+        Ok(match kind {
+            FunctionKind::Scalar => flow,
+            FunctionKind::Window if !windowed => return Err(unsupported(format!("{name} needs OVER (...)"))),
+            // Over a window a row's own value can come back: not hiding.
+            FunctionKind::Window => flow,
+            FunctionKind::HidingAggregate | FunctionKind::RevealingAggregate if windowed => flow,
+            FunctionKind::HidingAggregate => {
+                self.aggregate_seen = true;
+                flow.into_keys().map(|c| (c, Via::Aggregated)).collect()
+            }
+            FunctionKind::RevealingAggregate => {
+                self.aggregate_seen = true;
+                flow
+            }
+        })
+    }
+
+    /// An unqualified column: the innermost scope that has it wins; two
+    /// relations at the same level having it is ambiguous (unless USING
+    /// merged them).
+    pub(super) fn unqualified(&mut self, ident: &Ident, scope: &Scope, outputs: bool) -> Result<Flow, AnalysisError> {
+        let mut level = Some(scope);
+        let mut depth = 0;
+        while let Some(s) = level {
+            let hits: Vec<&RelColumn> = s.relations.iter().flat_map(|r| r.columns.iter()).filter(|c| self.dialect.matches(ident, &c.name)).collect();
+            match hits.as_slice() {
+                [] => {}
+                [one] => return Ok(self.found(one.flow.clone(), scope, depth)),
+                many if s.using.iter().any(|u| self.dialect.matches(ident, u)) => {
+                    let mut flow = Flow::new();
+                    for h in many {
+                        merge(&mut flow, h.flow.clone());
+                    }
+                    return Ok(self.found(flow, scope, depth));
+                }
+                _ => return Err(AnalysisError::Ambiguous(format!("column {} is in several tables; qualify it", ident.value))),
+            }
+            if depth == 0 && outputs {
+                let aliases: Vec<&RelColumn> = s.outputs.iter().filter(|c| self.dialect.matches(ident, &c.name)).collect();
+                match aliases.as_slice() {
+                    [] => {}
+                    [one] => return Ok(one.flow.clone()),
+                    _ => return Err(AnalysisError::Ambiguous(ident.value.clone())),
+                }
+            }
+            level = s.parent;
+            depth += 1;
+        }
+        Err(AnalysisError::UnknownColumn(ident.value.clone()))
+    }
+
+    /// `relation.column` or `schema.table.column`; also returns the name
+    /// the relation goes by, for rewriting three-part names.
+    pub(super) fn qualified(&mut self, schema: Option<&Ident>, relation: &Ident, column: &Ident, scope: &Scope) -> Result<(Flow, Ident), AnalysisError> {
+        let mut level = Some(scope);
+        let mut depth = 0;
+        let wanted = self.dialect.fold(relation);
+        while let Some(s) = level {
+            let relations: Vec<_> = s
+                .relations
+                .iter()
+                .filter(|r| r.name.as_ref().is_some_and(|n| self.dialect.same(&self.dialect.fold(n), &wanted)))
+                .filter(|r| schema.is_none_or(|sch| r.schema.as_ref().is_some_and(|rs| self.dialect.matches(sch, rs))))
+                .collect();
+            match relations.as_slice() {
+                [] => {}
+                [r] => {
+                    let columns: Vec<&RelColumn> = r.columns.iter().filter(|c| self.dialect.matches(column, &c.name)).collect();
+                    let alias = r.name.clone().unwrap_or_else(|| relation.clone());
+                    return match columns.as_slice() {
+                        [c] => Ok((self.found(c.flow.clone(), scope, depth), alias)),
+                        [] => Err(AnalysisError::UnknownColumn(format!("{}.{}", relation.value, column.value))),
+                        _ => Err(AnalysisError::Ambiguous(format!("{}.{}", relation.value, column.value))),
+                    };
+                }
+                _ => return Err(AnalysisError::Ambiguous(format!("{} names several relations", relation.value))),
+            }
+            level = s.parent;
+            depth += 1;
+        }
+        Err(AnalysisError::UnknownColumn(format!("{}.{}", relation.value, column.value)))
+    }
+
+    /// A column found `depth` scopes out: a correlated reference joins the
+    /// inner query's tables with the outer column's table.
+    fn found(&mut self, flow: Flow, scope: &Scope, depth: usize) -> Flow {
+        if depth > 0 {
+            for inner in scope.tables() {
+                for c in flow.keys() {
+                    self.pair(inner, c.table);
+                }
+            }
+        }
+        flow
+    }
+
+    /// Equality keys between tables in a condition (conjuncts only).
+    pub(super) fn keys_in(&mut self, e: &Expr, scope: &Scope) -> Result<(), AnalysisError> {
+        match e {
+            Expr::Nested(x) => self.keys_in(x, scope),
+            Expr::BinaryOp { left, op: BinaryOperator::And, right } => {
+                self.keys_in(left, scope)?;
+                self.keys_in(right, scope)
+            }
+            Expr::BinaryOp { left, op: BinaryOperator::Eq, right } => {
+                if let (Some(a), Some(b)) = (self.column_of(left, scope), self.column_of(right, scope)) {
+                    self.key(a, b);
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn column_of(&mut self, e: &Expr, scope: &Scope) -> Option<ColRef> {
+        let flow = match e {
+            Expr::Nested(x) => return self.column_of(x, scope),
+            Expr::Identifier(i) => self.unqualified(i, scope, false).ok()?,
+            Expr::CompoundIdentifier(parts) => match parts.as_slice() {
+                [r, c] => self.qualified(None, r, c, scope).ok()?.0,
+                _ => return None,
+            },
+            _ => return None,
+        };
+        single(&flow)
+    }
+}
+
+fn truncate(s: &str) -> String {
+    if s.len() <= 80 { s.to_string() } else { format!("{}...", &s[..s.char_indices().nth(77).map(|(i, _)| i).unwrap_or(s.len())]) }
+}

@@ -1,0 +1,272 @@
+//! One SELECT: FROM, WHERE, projection (with `*` expansion), GROUP BY,
+//! HAVING, windows, DISTINCT ON and ORDER BY.
+
+use std::collections::BTreeSet;
+
+use sqlparser::ast::{
+    Distinct, Expr, GroupByExpr, NamedWindowDefinition, NamedWindowExpr, ObjectNamePart, OrderBy, OrderByKind, Select, SelectFlavor, SelectItem,
+    SelectItemQualifiedWildcardKind, WildcardAdditionalOptions, WindowSpec,
+};
+
+use super::from::ident_for;
+use super::statement::position;
+use super::{Analyzer, Flow, Relation, RelColumn, Scope, TopSelect};
+use crate::error::AnalysisError;
+use crate::schema::TableId;
+use crate::shape::Via;
+
+fn unsupported(what: impl Into<String>) -> AnalysisError {
+    AnalysisError::Unsupported(what.into())
+}
+
+fn plain_wildcard(options: &WildcardAdditionalOptions) -> Result<(), AnalysisError> {
+    if options.opt_ilike.is_some() || options.opt_exclude.is_some() || options.opt_except.is_some() || options.opt_replace.is_some() || options.opt_rename.is_some() || options.opt_alias.is_some() {
+        return Err(unsupported("`*` with ILIKE, EXCLUDE, EXCEPT, REPLACE or RENAME"));
+    }
+    Ok(())
+}
+
+impl Analyzer<'_> {
+    pub(super) fn select(&mut self, select: &mut Select, order_by: Option<&mut OrderBy>, parent: Option<&Scope>) -> Result<Vec<RelColumn>, AnalysisError> {
+        if select.into.is_some() {
+            return Err(unsupported("SELECT INTO writes a table"));
+        }
+        if select.top.is_some()
+            || !select.lateral_views.is_empty()
+            || select.prewhere.is_some()
+            || !select.connect_by.is_empty()
+            || !select.cluster_by.is_empty()
+            || !select.distribute_by.is_empty()
+            || !select.sort_by.is_empty()
+            || select.qualify.is_some()
+            || select.value_table_mode.is_some()
+            || select.exclude.is_some()
+            || select.select_modifiers.is_some()
+            || !select.optimizer_hints.is_empty()
+            || select.flavor != SelectFlavor::Standard
+        {
+            return Err(unsupported("this SELECT form (TOP, LATERAL VIEW, PREWHERE, CONNECT BY, QUALIFY, hints...)"));
+        }
+        let outer_aggregate = std::mem::replace(&mut self.aggregate_seen, false);
+        let result = self.select_inner(select, order_by, parent);
+        self.aggregate_seen = outer_aggregate;
+        result
+    }
+
+    fn select_inner(&mut self, select: &mut Select, order_by: Option<&mut OrderBy>, parent: Option<&Scope>) -> Result<Vec<RelColumn>, AnalysisError> {
+        let mut scope = Scope::new(parent);
+        self.from_clause(&mut select.from, &mut scope, parent)?;
+
+        if let Some(selection) = &mut select.selection {
+            let flow = self.expr(selection, &scope, false)?;
+            self.record(&flow, true);
+            self.keys_in(selection, &scope)?;
+        }
+
+        let mut items = Vec::with_capacity(select.projection.len());
+        let mut outputs = Vec::with_capacity(select.projection.len());
+        for item in std::mem::take(&mut select.projection) {
+            match item {
+                SelectItem::UnnamedExpr(mut e) => {
+                    let flow = self.expr(&mut e, &scope, false)?;
+                    outputs.push(RelColumn { name: self.output_name(&e), flow });
+                    items.push(SelectItem::UnnamedExpr(e));
+                }
+                SelectItem::ExprWithAlias { mut expr, alias } => {
+                    let flow = self.expr(&mut expr, &scope, false)?;
+                    outputs.push(RelColumn { name: self.dialect.fold(&alias), flow });
+                    items.push(SelectItem::ExprWithAlias { expr, alias });
+                }
+                SelectItem::ExprWithAliases { .. } => return Err(unsupported("several aliases for one expression")),
+                SelectItem::Wildcard(options) => {
+                    plain_wildcard(&options)?;
+                    if scope.relations.is_empty() {
+                        return Err(unsupported("`*` without FROM"));
+                    }
+                    for relation in &scope.relations {
+                        self.expand(relation, &mut items, &mut outputs)?;
+                    }
+                }
+                SelectItem::QualifiedWildcard(kind, options) => {
+                    plain_wildcard(&options)?;
+                    let SelectItemQualifiedWildcardKind::ObjectName(name) = kind else {
+                        return Err(unsupported("`expr.*`"));
+                    };
+                    let parts: Vec<_> = name.0.iter().filter_map(ObjectNamePart::as_ident).collect();
+                    let matching: Vec<&Relation> = scope
+                        .relations
+                        .iter()
+                        .filter(|r| match parts.as_slice() {
+                            [rel] => r.name.as_ref().is_some_and(|n| self.dialect.same(&self.dialect.fold(n), &self.dialect.fold(rel))),
+                            [schema, rel] => {
+                                r.schema.as_ref().is_some_and(|s| self.dialect.matches(schema, s)) && r.name.as_ref().is_some_and(|n| self.dialect.same(&self.dialect.fold(n), &self.dialect.fold(rel)))
+                            }
+                            _ => false,
+                        })
+                        .collect();
+                    match matching.as_slice() {
+                        [relation] => self.expand(relation, &mut items, &mut outputs)?,
+                        [] => return Err(AnalysisError::UnknownTable(format!("{name} (in {name}.*)"))),
+                        _ => return Err(AnalysisError::Ambiguous(format!("{name}.*"))),
+                    }
+                }
+            }
+        }
+        if items.is_empty() {
+            return Err(unsupported("`*` leaves no column you may read"));
+        }
+        select.projection = items;
+        scope.outputs = outputs;
+
+        let mut group_keys = BTreeSet::new();
+        let grouped = match &mut select.group_by {
+            GroupByExpr::All(_) => return Err(unsupported("GROUP BY ALL")),
+            GroupByExpr::Expressions(exprs, modifiers) => {
+                if !modifiers.is_empty() {
+                    return Err(unsupported("GROUP BY modifiers (ROLLUP, CUBE, TOTALS)"));
+                }
+                for e in exprs.iter_mut() {
+                    if matches!(e, Expr::Rollup(_) | Expr::Cube(_) | Expr::GroupingSets(_)) {
+                        return Err(unsupported("ROLLUP, CUBE and GROUPING SETS"));
+                    }
+                    let flow = self.ordering_expr(e, &scope)?;
+                    self.record(&flow, true);
+                    group_keys.extend(flow.keys().copied());
+                }
+                !exprs.is_empty()
+            }
+        };
+        if let Some(having) = &mut select.having {
+            let flow = self.expr(having, &scope, true)?;
+            self.record(&flow, true);
+        }
+        for NamedWindowDefinition(_, window) in &mut select.named_window {
+            if let NamedWindowExpr::WindowSpec(spec) = window {
+                self.window_spec(spec, &scope)?;
+            }
+        }
+        if let Some(Distinct::On(exprs)) = &mut select.distinct {
+            for e in exprs.iter_mut() {
+                let flow = self.ordering_expr(e, &scope)?;
+                self.record(&flow, true);
+            }
+        }
+        if let Some(order_by) = order_by {
+            let OrderByKind::Expressions(exprs) = &mut order_by.kind else {
+                return Err(unsupported("ORDER BY ALL"));
+            };
+            for e in exprs.iter_mut() {
+                if e.with_fill.is_some() {
+                    return Err(unsupported("ORDER BY ... WITH FILL"));
+                }
+                let flow = self.ordering_expr(&mut e.expr, &scope)?;
+                self.record(&flow, true);
+            }
+        }
+
+        let aggregated = self.aggregate_seen || grouped || select.having.is_some();
+        let mut outputs = std::mem::take(&mut scope.outputs);
+        if aggregated {
+            for column in &mut outputs {
+                for (c, via) in column.flow.iter_mut() {
+                    if *via == Via::Raw && group_keys.contains(c) {
+                        *via = Via::GroupKey;
+                    }
+                }
+            }
+        }
+        if self.depth == 1 && self.top.is_none() {
+            self.top = Some(TopSelect { aggregated, group_keys: group_keys.iter().copied().collect() });
+        }
+        let direct: Vec<TableId> = scope.relations.iter().filter_map(|r| r.base).collect();
+        for &t in &direct {
+            let all = self.only_aggregated.entry(t).or_insert(true);
+            *all &= aggregated;
+        }
+        if self.substitute && !direct.is_empty() {
+            self.hooks.select(select, &direct, aggregated)?;
+        }
+        Ok(outputs)
+    }
+
+    /// `*` over one relation: its columns, qualified, minus hidden ones.
+    fn expand(&self, relation: &Relation, items: &mut Vec<SelectItem>, outputs: &mut Vec<RelColumn>) -> Result<(), AnalysisError> {
+        let qualifier = relation.name.clone().ok_or_else(|| unsupported("`*` over a relation without a name"))?;
+        for (i, column) in relation.columns.iter().enumerate() {
+            if relation.columns.iter().filter(|c| c.name == column.name).count() > 1 {
+                return Err(AnalysisError::Ambiguous(format!("{}.{} (in `*`)", qualifier.value, column.name)));
+            }
+            if let Some(t) = relation.base
+                && self.hooks.hidden(t, i)
+            {
+                continue;
+            }
+            items.push(SelectItem::UnnamedExpr(Expr::CompoundIdentifier(vec![qualifier.clone(), ident_for(&column.name)])));
+            outputs.push(column.clone());
+        }
+        Ok(())
+    }
+
+    /// A GROUP BY, DISTINCT ON or ORDER BY item: a position, an output
+    /// alias, or an expression over the input. A bare name that is both an
+    /// input column and an output alias of something else is ambiguous.
+    fn ordering_expr(&mut self, e: &mut Expr, scope: &Scope) -> Result<Flow, AnalysisError> {
+        match e {
+            Expr::Value(v) => match position(&v.value, scope.outputs.len()) {
+                Some(i) => Ok(scope.outputs[i].flow.clone()),
+                None => Ok(Flow::new()),
+            },
+            Expr::Identifier(ident) => {
+                let aliases: Vec<&RelColumn> = scope.outputs.iter().filter(|c| self.dialect.matches(ident, &c.name)).collect();
+                let ident = ident.clone();
+                match self.unqualified(&ident, scope, false) {
+                    Ok(input) => match aliases.as_slice() {
+                        [] => Ok(input),
+                        [alias] if alias.flow == input => Ok(input),
+                        _ if aliases.iter().all(|a| a.flow == input) => Ok(input),
+                        _ => Err(AnalysisError::Ambiguous(format!("{} is both a column and an output alias", ident.value))),
+                    },
+                    Err(AnalysisError::UnknownColumn(_)) => match aliases.as_slice() {
+                        [alias] => Ok(alias.flow.clone()),
+                        [] => Err(AnalysisError::UnknownColumn(ident.value.clone())),
+                        _ => Err(AnalysisError::Ambiguous(ident.value.clone())),
+                    },
+                    Err(other) => Err(other),
+                }
+            }
+            _ => self.expr(e, scope, true),
+        }
+    }
+
+    pub(super) fn window_spec(&mut self, spec: &mut WindowSpec, scope: &Scope) -> Result<(), AnalysisError> {
+        for e in &mut spec.partition_by {
+            let flow = self.expr(e, scope, false)?;
+            self.record(&flow, true);
+        }
+        for o in &mut spec.order_by {
+            let flow = self.expr(&mut o.expr, scope, false)?;
+            self.record(&flow, true);
+        }
+        if let Some(frame) = &mut spec.window_frame {
+            for bound in std::iter::once(&mut frame.start_bound).chain(frame.end_bound.as_mut()) {
+                if let sqlparser::ast::WindowFrameBound::Preceding(Some(e)) | sqlparser::ast::WindowFrameBound::Following(Some(e)) = bound {
+                    let flow = self.expr(e, scope, false)?;
+                    if !flow.is_empty() {
+                        return Err(unsupported("window frame bounds must be constants"));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn output_name(&self, e: &Expr) -> String {
+        match e {
+            Expr::Identifier(i) => self.dialect.fold(i),
+            Expr::CompoundIdentifier(parts) => parts.last().map(|i| self.dialect.fold(i)).unwrap_or_default(),
+            Expr::Function(f) => f.name.0.last().and_then(ObjectNamePart::as_ident).map(|i| i.value.to_ascii_lowercase()).unwrap_or_default(),
+            Expr::Cast { expr, .. } | Expr::Nested(expr) => self.output_name(expr),
+            _ => "?column?".to_string(),
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! What a query does, as the analyzer found it: the statement kind, the
+//! tables and the columns read from each (and how), joins, aggregation,
+//! sampling and limit.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::schema::{Schema, TableId};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StatementKind {
+    Read,
+    Write,
+    Ddl,
+    Other,
+}
+
+/// A column of a catalog table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ColRef {
+    pub table: TableId,
+    pub column: usize,
+}
+
+/// How a column's value reaches an output column. Ordered from least to
+/// most revealing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Via {
+    /// Only through an aggregate that hides single values (count, sum, avg).
+    Aggregated,
+    /// As a GROUP BY key of an aggregated SELECT.
+    GroupKey,
+    /// As a value, possibly transformed.
+    Raw,
+}
+
+/// How one column is used by the whole query.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ColumnUse {
+    /// Its value (possibly transformed) reaches the output.
+    pub output: bool,
+    /// It reaches the output as a GROUP BY key.
+    pub group_key: bool,
+    /// It reaches the output only through a hiding aggregate.
+    pub aggregated: bool,
+    /// It is used in a predicate (WHERE, ON, GROUP BY, HAVING, ORDER BY,
+    /// window, subquery condition).
+    pub predicate: bool,
+    /// A write sets it.
+    pub written: bool,
+}
+
+impl ColumnUse {
+    pub fn reaches_output(&self) -> bool {
+        self.output || self.group_key || self.aggregated
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct JoinEdge {
+    pub left: String,
+    pub right: String,
+    /// Equality keys as (left column, right column); empty for a join
+    /// with no equality between the two (a cross join or other condition).
+    pub keys: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OutputColumn {
+    pub name: String,
+    /// `table.column` → how it gets here.
+    pub sources: BTreeMap<String, Via>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TableAccess {
+    pub asset: String,
+    pub sql_name: String,
+    pub columns: BTreeMap<String, ColumnUse>,
+    /// Every SELECT that reads this table directly aggregates.
+    pub only_aggregated: bool,
+    /// The statement writes this table.
+    pub written: bool,
+}
+
+/// The analysis of one statement.
+#[derive(Debug, Clone, Serialize)]
+pub struct QueryShape {
+    pub kind: StatementKind,
+    pub tables: Vec<TableAccess>,
+    pub joins: Vec<JoinEdge>,
+    pub output: Vec<OutputColumn>,
+    /// Every output column is an aggregate or a GROUP BY key.
+    pub aggregated: bool,
+    /// GROUP BY keys of the top-level SELECT, as `table.column`.
+    pub group_by: Vec<String>,
+    /// TABLESAMPLE, or ORDER BY random() with a LIMIT.
+    pub sampled: bool,
+    pub limit: Option<u64>,
+    #[serde(skip)]
+    pub(crate) uses: BTreeMap<ColRef, ColumnUse>,
+    #[serde(skip)]
+    pub(crate) table_ids: BTreeSet<TableId>,
+}
+
+impl QueryShape {
+    /// Every (column, use) of a table the query touches.
+    pub fn uses(&self) -> impl Iterator<Item = (ColRef, ColumnUse)> + '_ {
+        self.uses.iter().map(|(c, u)| (*c, *u))
+    }
+
+    pub fn table_ids(&self) -> impl Iterator<Item = TableId> + '_ {
+        self.table_ids.iter().copied()
+    }
+
+    pub fn column_name<'s>(&self, schema: &'s Schema, c: ColRef) -> &'s str {
+        &schema.table(c.table).columns[c.column].name
+    }
+}
