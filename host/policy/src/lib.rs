@@ -6,6 +6,7 @@
 //! its file, line and reason. The policy is immutable once loaded; reloads
 //! build a new one and swap it in.
 
+mod data;
 mod glob;
 mod load;
 mod source;
@@ -13,6 +14,7 @@ mod source;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+pub use data::{AggregateOnly, Budget, ColumnEffect, ColumnRule, ColumnSelector, JoinRule, MaskSpec, RowFilter, Subjects};
 pub use glob::PathGlob;
 use steward_model::{Action, Asset, AssetKind, IdentityKind};
 
@@ -50,6 +52,7 @@ pub struct PrincipalRecord {
     pub id: String,
     pub kind: IdentityKind,
     pub roles: Vec<String>,
+    pub attributes: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone)]
@@ -155,6 +158,7 @@ pub struct Policy {
     forbidden: Vec<ForbiddenAction>,
     asset_acls: Vec<AssetAcl>,
     risk: HashMap<IdentityKind, RiskThresholds>,
+    data: data::DataRules,
 }
 
 impl Policy {
@@ -238,6 +242,26 @@ impl Policy {
     /// The first asset ACL that forbids this.
     pub fn asset_acl_denial(&self, kind: IdentityKind, principal_id: &str, action: &str, asset_path: &str) -> Option<&AssetAcl> {
         self.asset_acls.iter().find(|acl| acl.applies(kind, principal_id, action, asset_path))
+    }
+
+    pub fn column_rules(&self) -> &[ColumnRule] {
+        &self.data.column_rules
+    }
+
+    pub fn row_filters(&self) -> &[RowFilter] {
+        &self.data.row_filters
+    }
+
+    pub fn aggregate_only(&self) -> &[AggregateOnly] {
+        &self.data.aggregate_only
+    }
+
+    pub fn join_rules(&self) -> &[JoinRule] {
+        &self.data.join_rules
+    }
+
+    pub fn budgets(&self) -> &[Budget] {
+        &self.data.budgets
     }
 
     pub fn risk_thresholds(&self, kind: IdentityKind) -> RiskThresholds {

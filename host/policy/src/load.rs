@@ -18,18 +18,18 @@ use crate::{
 };
 
 /// One parsed file and its text, to turn byte spans into line numbers.
-struct Source {
-    path: PathBuf,
-    text: String,
+pub(crate) struct Source {
+    pub(crate) path: PathBuf,
+    pub(crate) text: String,
 }
 
 impl Source {
-    fn line(&self, span: &Range<usize>) -> usize {
+    pub(crate) fn line(&self, span: &Range<usize>) -> usize {
         let end = span.start.min(self.text.len());
         self.text[..end].bytes().filter(|b| *b == b'\n').count() + 1
     }
 
-    fn error(&self, span: &Range<usize>, message: impl Into<String>) -> PolicyError {
+    pub(crate) fn error(&self, span: &Range<usize>, message: impl Into<String>) -> PolicyError {
         PolicyError::Invalid { file: self.path.clone(), line: self.line(span), message: message.into() }
     }
 }
@@ -68,8 +68,8 @@ pub fn load_texts(files: Vec<(PathBuf, String)>) -> Result<Policy, PolicyError> 
 }
 
 #[derive(Default)]
-struct Builder {
-    policy: Policy,
+pub(crate) struct Builder {
+    pub(crate) policy: Policy,
 }
 
 impl Builder {
@@ -95,6 +95,7 @@ impl Builder {
             self.forbidden(src, file)?;
             self.asset_acls(src, file)?;
             self.risk(src, file)?;
+            self.data_rules(src, file)?;
         }
         if self.policy.identity.is_none() {
             return Err(PolicyError::Missing("an [identity] section (issuer, audience)".into()));
@@ -318,7 +319,8 @@ impl Builder {
                 }
                 roles.push(role.get_ref().clone());
             }
-            self.policy.principals.insert(id.clone(), crate::PrincipalRecord { id: id.clone(), kind: p.kind, roles });
+            let attributes = p.attributes.clone();
+            self.policy.principals.insert(id.clone(), crate::PrincipalRecord { id: id.clone(), kind: p.kind, roles, attributes });
         }
         Ok(())
     }
@@ -402,7 +404,7 @@ impl Builder {
     }
 
     /// Asset globs must be well formed and match at least one catalog entry.
-    fn asset_globs(&self, src: &Source, patterns: &[Spanned<String>], what: &str) -> Result<Vec<PathGlob>, PolicyError> {
+    pub(crate) fn asset_globs(&self, src: &Source, patterns: &[Spanned<String>], what: &str) -> Result<Vec<PathGlob>, PolicyError> {
         patterns
             .iter()
             .map(|p| {

@@ -27,6 +27,16 @@ pub struct PolicyFile {
     #[serde(default, rename = "asset_acl")]
     pub asset_acls: Vec<AssetAclEntry>,
     pub risk: Option<RiskSection>,
+    #[serde(default, rename = "column_rule")]
+    pub column_rules: Vec<ColumnRuleEntry>,
+    #[serde(default, rename = "row_filter")]
+    pub row_filters: Vec<RowFilterEntry>,
+    #[serde(default, rename = "aggregate_only")]
+    pub aggregate_only: Vec<AggregateOnlyEntry>,
+    #[serde(default, rename = "join_rule")]
+    pub join_rules: Vec<JoinRuleEntry>,
+    #[serde(default, rename = "budget")]
+    pub budgets: Vec<BudgetEntry>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -57,6 +67,9 @@ pub struct PrincipalEntry {
     pub kind: IdentityKind,
     #[serde(default)]
     pub roles: Vec<Spanned<String>>,
+    /// Attributes row filters may use as `{principal.<name>}`.
+    #[serde(default)]
+    pub attributes: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -174,4 +187,90 @@ pub struct RiskSection {
 pub struct RiskThresholdsEntry {
     pub escalate_above: f32,
     pub deny_above: f32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnRuleEntry {
+    pub id: Spanned<String>,
+    /// Applies to principals holding any of these roles (all when empty)...
+    #[serde(default)]
+    pub roles: Vec<Spanned<String>>,
+    /// ...and of one of these kinds (all when empty).
+    #[serde(default)]
+    pub kinds: Vec<IdentityKind>,
+    pub assets: Vec<Spanned<String>>,
+    /// Column names, `tag:<tag>`, or `*`.
+    pub columns: Vec<Spanned<String>>,
+    pub effect: Spanned<String>,
+    pub mask: Option<Spanned<String>>,
+    /// For `mask = "sql"`: an expression with `{column}` for the column.
+    pub expression: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RowFilterEntry {
+    pub id: Spanned<String>,
+    /// Applies to principals holding any of these roles (all when empty)...
+    #[serde(default)]
+    pub roles: Vec<Spanned<String>>,
+    /// ...and of one of these kinds (all when empty).
+    #[serde(default)]
+    pub kinds: Vec<IdentityKind>,
+    pub assets: Vec<Spanned<String>>,
+    /// A SQL predicate over the table's columns; `{principal.id}` and
+    /// `{principal.<attribute>}` are replaced by quoted literals.
+    pub filter: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AggregateOnlyEntry {
+    pub id: Spanned<String>,
+    /// Applies to principals holding any of these roles (all when empty)...
+    #[serde(default)]
+    pub roles: Vec<Spanned<String>>,
+    /// ...and of one of these kinds (all when empty).
+    #[serde(default)]
+    pub kinds: Vec<IdentityKind>,
+    pub assets: Vec<Spanned<String>>,
+    pub min_group_size: Spanned<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JoinRuleEntry {
+    pub id: Spanned<String>,
+    /// Applies to principals holding any of these roles (all when empty)...
+    #[serde(default)]
+    pub roles: Vec<Spanned<String>>,
+    /// ...and of one of these kinds (all when empty).
+    #[serde(default)]
+    pub kinds: Vec<IdentityKind>,
+    /// Exactly two table paths.
+    pub tables: Spanned<Vec<String>>,
+    /// Allowed equality keys as [left column, right column].
+    pub keys: Vec<Spanned<(String, String)>>,
+    /// Whether PII columns of one may be returned next to rows of the other.
+    #[serde(default)]
+    pub allow_pii: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetEntry {
+    pub id: Spanned<String>,
+    /// Applies to principals holding any of these roles (all when empty)...
+    #[serde(default)]
+    pub roles: Vec<Spanned<String>>,
+    /// ...and of one of these kinds (all when empty).
+    #[serde(default)]
+    pub kinds: Vec<IdentityKind>,
+    /// Principal ids; empty means everyone the subjects match.
+    #[serde(default)]
+    pub principals: Vec<Spanned<String>>,
+    pub rows_per_day: Option<u64>,
+    pub pii_cells_per_day: Option<u64>,
+    pub queries_per_day: Option<u64>,
 }

@@ -4,14 +4,22 @@
 //!   catalog's [`Schema`], giving its [`QueryShape`]. What cannot be
 //!   resolved is an [`AnalysisError`], never a guess.
 //! - [`functions`]: the functions a query may call.
+//! - [`plan`]: what one viewer may see of the tables a query touches.
+//! - [`rewrite`]: enforcement by rewrite, and the proof it holds.
 
 pub mod analyze;
+pub mod compile;
 mod error;
 pub mod functions;
+pub mod mask;
+pub mod plan;
+pub mod rewrite;
 pub mod schema;
 pub mod shape;
 
 pub use analyze::{Hooks, NoHooks, analyze, parse};
 pub use error::AnalysisError;
+pub use plan::{Mode, Plan, TablePlan, Treatment, Viewer, Violation};
+pub use rewrite::{Enforced, Prepared, Refusal, enforce, prepare};
 pub use schema::{Classification, ColumnDef, Dialect, Schema, TableDef, TableId};
 pub use shape::{ColRef, ColumnUse, JoinEdge, OutputColumn, QueryShape, StatementKind, TableAccess, Via};

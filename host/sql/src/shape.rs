@@ -102,6 +102,9 @@ pub struct QueryShape {
     pub limit: Option<u64>,
     #[serde(skip)]
     pub(crate) uses: BTreeMap<ColRef, ColumnUse>,
+    /// Per output column, the catalog columns that reach it.
+    #[serde(skip)]
+    pub(crate) output_refs: Vec<Vec<(ColRef, Via)>>,
     #[serde(skip)]
     pub(crate) table_ids: BTreeSet<TableId>,
 }
@@ -110,6 +113,10 @@ impl QueryShape {
     /// Every (column, use) of a table the query touches.
     pub fn uses(&self) -> impl Iterator<Item = (ColRef, ColumnUse)> + '_ {
         self.uses.iter().map(|(c, u)| (*c, *u))
+    }
+
+    pub fn output_refs(&self) -> &[Vec<(ColRef, Via)>] {
+        &self.output_refs
     }
 
     pub fn table_ids(&self) -> impl Iterator<Item = TableId> + '_ {

@@ -21,7 +21,7 @@ const RESERVED: &[&str] = &[
 ];
 
 /// An identifier as it must be written to name `name` exactly.
-pub(super) fn ident_for(name: &str) -> Ident {
+pub(crate) fn ident_for(name: &str) -> Ident {
     let plain = name.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
         && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
         && !RESERVED.contains(&name);

@@ -17,7 +17,7 @@
 //! source and add conditions to each SELECT that reads one.
 
 mod expr;
-mod from;
+pub(crate) mod from;
 mod select;
 mod statement;
 
@@ -261,6 +261,7 @@ impl Analyzer<'_> {
             sampled: self.sampled,
             limit,
             uses: self.uses,
+            output_refs: output.iter().map(|c| c.flow.iter().map(|(r, v)| (*r, *v)).collect()).collect(),
             table_ids: self.tables,
         }
     }

@@ -1,0 +1,68 @@
+//! Checks of the SQL inside a policy (row filters, mask expressions)
+//! against the schema, at load time, so a bad rule is refused with its
+//! file and line instead of failing queries later.
+
+use steward_policy::{ColumnEffect, MaskSpec, Policy};
+
+use crate::analyze::{NoHooks, analyze, parse};
+use crate::error::AnalysisError;
+use crate::schema::{Dialect, Schema, TableId};
+
+/// A predicate must be one expression over the table's own columns.
+pub fn check_filter(schema: &Schema, dialect: Dialect, table: TableId, predicate: &str) -> Result<(), AnalysisError> {
+    let sql = format!("SELECT 1 FROM {} WHERE {predicate}", schema.table(table).sql_name());
+    let mut statement = parse(dialect, &sql)?;
+    analyze(schema, dialect, &mut statement, &NoHooks).map(|_| ())
+}
+
+/// Every row filter and SQL mask in the policy, against every table it
+/// covers.
+pub fn check_policy(policy: &Policy, schema: &Schema, dialect: Dialect) -> Result<(), String> {
+    for rule in policy.row_filters() {
+        let sample = sample_filter(&rule.filter);
+        for (t, def) in schema.tables().iter().enumerate() {
+            if rule.assets.iter().any(|g| g.matches(&def.asset)) {
+                check_filter(schema, dialect, t, &sample).map_err(|e| format!("{}:{}: row_filter {} on {}: {e}", rule.file.display(), rule.line, rule.id, def.asset))?;
+            }
+        }
+    }
+    for rule in policy.column_rules() {
+        let ColumnEffect::Mask(MaskSpec::Sql(template)) = &rule.effect else { continue };
+        for (t, def) in schema.tables().iter().enumerate() {
+            if !rule.assets.iter().any(|g| g.matches(&def.asset)) {
+                continue;
+            }
+            for c in def.columns.iter().filter(|c| rule.columns.iter().any(|s| s.matches(&c.name, &c.tags))) {
+                let expr = crate::mask::expression(&MaskSpec::Sql(template.clone()), &c.name, dialect);
+                let sql = format!("SELECT {expr} FROM {}", schema.table(t).sql_name());
+                let mut statement = parse(dialect, &sql).map_err(|e| format!("column_rule {}: {e}", rule.id))?;
+                let shape = analyze(schema, dialect, &mut statement, &NoHooks).map_err(|e| format!("column_rule {}: {e}", rule.id))?;
+                if shape.tables.iter().any(|a| a.columns.iter().any(|(name, u)| name != &c.name && u.reaches_output())) {
+                    return Err(format!("column_rule {}: a mask may only use the column it masks", rule.id));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A filter with every `{principal.…}` replaced by a literal, for checking.
+fn sample_filter(filter: &str) -> String {
+    let mut out = String::new();
+    let mut rest = filter;
+    while let Some(start) = rest.find("{principal.") {
+        out.push_str(&rest[..start]);
+        match rest[start..].find('}') {
+            Some(end) => {
+                out.push_str("'x'");
+                rest = &rest[start + end + 1..];
+            }
+            None => {
+                rest = &rest[start..];
+                break;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
