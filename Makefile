@@ -5,7 +5,7 @@ GUEST_TARGET := wasm32-wasip2
 GUEST_DIR    := target/guests
 GUEST_OUT    := $(GUEST_DIR)/$(GUEST_TARGET)/plugin
 # Shipped plugins: crate name = folder name under plugins/.
-PLUGINS      := finance-sop significance-scorer
+PLUGINS      := finance-sop significance-scorer pii-classifier
 LISTEN       ?= 127.0.0.1:8080
 
 .PHONY: run test setup plugins build build-debug bench clean

@@ -13,7 +13,7 @@ mod store;
 mod verify;
 mod writer;
 
-pub use record::AuditRecord;
+pub use record::{AuditRecord, QueryRecord};
 pub use store::{Durability, StoredRecord, open, tail};
 pub use verify::{Problem, ProblemKind, VerifyReport, verify};
 pub use writer::AuditWriter;

@@ -30,4 +30,24 @@ pub struct AuditRecord {
     pub shadow: Vec<serde_json::Value>,
     pub risk: Option<f32>,
     pub latency_us: u64,
+    /// For `/v1/query`: the SQL asked, the SQL run, what it touched and
+    /// what came back (a count and a hash, never the values).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<QueryRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueryRecord {
+    pub sql: String,
+    pub mode: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rewritten_sql: Option<String>,
+    /// `schema.table.column:use` for every column the query touches.
+    #[serde(default)]
+    pub columns: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub row_count: Option<u64>,
+    /// SHA-256 of the rows returned, as JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_sha256: Option<String>,
 }

@@ -95,6 +95,19 @@ pub struct Request {
     pub intent: Option<String>,
 }
 
+/// A warehouse column the catalog does not describe, as a classifier plugin
+/// sees it: its table's catalog path, its name, its declared SQL type and a
+/// few of its values (an empty string stands for NULL).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnSample {
+    /// Catalog path of the table, e.g. `sales/customers`.
+    pub table: String,
+    pub column: String,
+    pub data_type: String,
+    #[serde(default)]
+    pub values: Vec<String>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ReasonCode {

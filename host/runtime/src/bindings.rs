@@ -38,6 +38,20 @@ pub mod tool {
     });
 }
 
+/// Imports only `log` (and the shared types): a classifier sees the column
+/// sample it is given, not the catalog.
+pub mod classifier {
+    wasmtime::component::bindgen!({
+        path: "../../wit",
+        world: "classifier",
+        exports: { default: async },
+        with: {
+            "steward:guardrail/types": super::sop::steward::guardrail::types,
+            "steward:guardrail/log": super::sop::steward::guardrail::log,
+        },
+    });
+}
+
 pub use sop::steward::guardrail::{catalog, log, types as wit};
 
 use crate::state::PluginState;
@@ -132,6 +146,15 @@ pub fn asset_to_wit(a: &model::Asset) -> wit::Asset {
         owner: a.owner.clone(),
         tags: a.tags.clone(),
         significance: a.significance,
+    }
+}
+
+pub fn column_sample_to_wit(c: &model::ColumnSample) -> wit::ColumnSample {
+    wit::ColumnSample {
+        table: c.table.clone(),
+        column: c.column.clone(),
+        data_type: c.data_type.clone(),
+        values: c.values.clone(),
     }
 }
 

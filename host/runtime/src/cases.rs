@@ -1,6 +1,7 @@
 //! A plugin's own test cases (`cases.toml` in its folder): requests in,
-//! expected verdicts (or score ranges) out. The host runs them against a new
-//! version before it may replace the old one.
+//! expected verdicts (or score ranges) out; for a classifier, columns in and
+//! expected tags out. The host runs them against a new version before it may
+//! replace the old one.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,14 +25,32 @@ pub struct CaseFile {
 #[serde(deny_unknown_fields)]
 pub struct Case {
     pub name: String,
-    pub principal: CasePrincipal,
-    pub action: String,
+    /// `sop`, `scorer`: the request's principal, action (a catalog action
+    /// name) and assets (catalog paths).
+    pub principal: Option<CasePrincipal>,
+    pub action: Option<String>,
+    #[serde(default)]
     pub assets: Vec<String>,
     pub intent: Option<String>,
     /// `sop`: "allow" | "deny" | "escalate".
     pub expect: Option<model::Decision>,
     /// `scorer`: the significance must fall in [min, max].
     pub expect_significance: Option<[f32; 2]>,
+    /// `classifier`: the column to classify.
+    pub column: Option<CaseColumn>,
+    /// `classifier`: the tags expected, in any order; `[]` means not PII.
+    pub expect_tags: Option<Vec<String>>,
+}
+
+/// A column sample, for a classifier case.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseColumn {
+    pub table: String,
+    pub column: String,
+    pub data_type: String,
+    #[serde(default)]
+    pub values: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -74,16 +93,18 @@ pub async fn run(plugin: &LoadedPlugin, file: &CaseFile, policy: &Arc<Policy>) -
     Ok(outcomes)
 }
 
-async fn run_case(plugin: &LoadedPlugin, case: &Case, policy: &Arc<Policy>) -> Result<CaseOutcome, LoadError> {
+/// The request an `sop` or `scorer` case describes.
+fn case_request(case: &Case, policy: &Policy) -> Result<model::Request, LoadError> {
     let bad = |m: String| LoadError::Cases(format!("case {:?}: {m}", case.name));
-    let action = policy.action(&case.action).cloned().ok_or_else(|| bad(format!("unknown action {:?}", case.action)))?;
+    let name = case.action.as_ref().ok_or_else(|| bad("needs an `action`".into()))?;
+    let action = policy.action(name).cloned().ok_or_else(|| bad(format!("unknown action {name:?}")))?;
     let assets = case
         .assets
         .iter()
         .map(|p| policy.asset(p).ok_or_else(|| bad(format!("asset {p:?} is not in the catalog"))))
         .collect::<Result<Vec<_>, _>>()?;
-    let p = &case.principal;
-    let request = model::Request {
+    let p = case.principal.as_ref().ok_or_else(|| bad("needs a `principal`".into()))?;
+    Ok(model::Request {
         request_id: format!("case:{}", case.name),
         principal: model::Principal {
             id: p.id.clone(),
@@ -96,12 +117,29 @@ async fn run_case(plugin: &LoadedPlugin, case: &Case, policy: &Arc<Policy>) -> R
         action,
         assets,
         intent: case.intent.clone(),
+    })
+}
+
+/// Tags as a set: sorted, without repeats.
+fn tag_set(tags: &[String]) -> Vec<&str> {
+    let mut set: Vec<&str> = tags.iter().map(String::as_str).collect();
+    set.sort_unstable();
+    set.dedup();
+    set
+}
+
+async fn run_case(plugin: &LoadedPlugin, case: &Case, policy: &Arc<Policy>) -> Result<CaseOutcome, LoadError> {
+    let bad = |m: String| LoadError::Cases(format!("case {:?}: {m}", case.name));
+    let request = match plugin.world() {
+        World::Sop | World::Scorer => Some(case_request(case, policy)?),
+        World::Tool | World::Classifier => None,
     };
     let started = Instant::now();
     let (passed, detail) = match plugin.world() {
         World::Sop => {
+            let request = request.as_ref().expect("built above");
             let expect = case.expect.ok_or_else(|| bad("an sop case needs `expect`".into()))?;
-            match plugin.evaluate(&request, policy).await {
+            match plugin.evaluate(request, policy).await {
                 Ok(v) => {
                     let got = v.decision();
                     let said = match &v {
@@ -120,6 +158,7 @@ async fn run_case(plugin: &LoadedPlugin, case: &Case, policy: &Arc<Policy>) -> R
             }
         }
         World::Scorer => {
+            let request = request.as_ref().expect("built above");
             let [min, max] = case.expect_significance.ok_or_else(|| bad("a scorer case needs `expect_significance`".into()))?;
             let asset = request.assets.first().ok_or_else(|| bad("a scorer case needs one asset".into()))?;
             match plugin.score(asset, &request.action, policy).await {
@@ -132,6 +171,21 @@ async fn run_case(plugin: &LoadedPlugin, case: &Case, policy: &Arc<Policy>) -> R
             Ok(d) => (true, format!("describes itself as {:?}", d.name)),
             Err(e) => (false, format!("plugin failed: {e}")),
         },
+        World::Classifier => {
+            let c = case.column.as_ref().ok_or_else(|| bad("a classifier case needs a `column`".into()))?;
+            let expect = case.expect_tags.as_ref().ok_or_else(|| bad("a classifier case needs `expect_tags`".into()))?;
+            let sample = model::ColumnSample {
+                table: c.table.clone(),
+                column: c.column.clone(),
+                data_type: c.data_type.clone(),
+                values: c.values.clone(),
+            };
+            match plugin.classify(&sample).await {
+                Ok(tags) if tag_set(&tags) == tag_set(expect) => (true, format!("{tags:?}")),
+                Ok(tags) => (false, format!("expected tags {expect:?}, got {tags:?}")),
+                Err(e) => (false, format!("expected tags {expect:?}, plugin failed: {e}")),
+            }
+        }
     };
     let latency: Duration = started.elapsed();
     Ok(CaseOutcome { name: case.name.clone(), passed, detail, latency_us: latency.as_micros() as u64 })

@@ -16,6 +16,7 @@ pub use cases::CaseOutcome;
 pub use engine::{EPOCH_TICK, Runtime, RuntimeConfig, digest};
 pub use manifest::{Isolation, Manifest, Mode, World};
 pub use plugin::{LoadedPlugin, Score, ToolDescription, ToolError};
+pub use steward_model::ColumnSample;
 pub use registry::{Origin, PluginSet, PluginSource, Proven, Registry, Slot, Staged};
 
 /// Why a plugin version was refused at load.

@@ -20,6 +20,8 @@ pub enum World {
     Sop,
     Scorer,
     Tool,
+    /// Tags warehouse columns the catalog does not describe (PII kinds).
+    Classifier,
 }
 
 impl World {
@@ -28,6 +30,7 @@ impl World {
             World::Sop => "sop",
             World::Scorer => "scorer",
             World::Tool => "tool",
+            World::Classifier => "classifier",
         }
     }
 }
@@ -112,7 +115,8 @@ pub struct Manifest {
     /// The test cases file, relative to the plugin folder.
     #[serde(default = "default_cases")]
     pub cases: PathBuf,
-    /// Asset path globs this plugin governs.
+    /// Asset path globs this plugin governs. For a classifier: the tables
+    /// whose columns it may classify.
     pub scope: Vec<String>,
     #[serde(default)]
     pub mode: Mode,
@@ -193,6 +197,13 @@ mod tests {
         assert_eq!(m.mode, Mode::Enforce);
         assert_eq!(m.limits.isolation, Isolation::Reuse);
         assert_eq!(m.component, PathBuf::from("plugin.wasm"));
+    }
+
+    #[test]
+    fn classifier_is_a_world() {
+        let m = Manifest::parse("name = \"c\"\nversion = \"1\"\nworld = \"classifier\"\nscope = [\"**\"]\n").unwrap();
+        assert_eq!(m.world, World::Classifier);
+        assert_eq!(m.world.as_str(), "classifier");
     }
 
     #[test]

@@ -19,6 +19,7 @@ use wasmtime::component::{Component, InstancePre};
 use wasmtime::{Store, StoreLimitsBuilder, Trap, UpdateDeadline};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
+use crate::bindings::classifier::{Classifier, ClassifierPre};
 use crate::bindings::{self, scorer::Scorer, scorer::ScorerPre, sop::Sop, sop::SopPre, tool::Tool, tool::ToolPre};
 use crate::engine::Runtime;
 use crate::manifest::{Isolation, Manifest, Mode, World};
@@ -27,17 +28,22 @@ use crate::{LoadError, PluginError, PluginFailure};
 
 /// Idle instances kept per plugin version.
 const MAX_IDLE: usize = 64;
+/// Tags one classifier answer may carry, and the length of one tag.
+const MAX_TAGS: usize = 16;
+const MAX_TAG_LEN: usize = 64;
 
 enum Pre {
     Sop(SopPre<PluginState>),
     Scorer(ScorerPre<PluginState>),
     Tool(ToolPre<PluginState>),
+    Classifier(ClassifierPre<PluginState>),
 }
 
 enum Exports {
     Sop(Sop),
     Scorer(Scorer),
     Tool(Tool),
+    Classifier(Classifier),
 }
 
 struct Instance {
@@ -116,6 +122,7 @@ impl LoadedPlugin {
             World::Sop => Pre::Sop(SopPre::new(instance_pre).map_err(world_error)?),
             World::Scorer => Pre::Scorer(ScorerPre::new(instance_pre).map_err(world_error)?),
             World::Tool => Pre::Tool(ToolPre::new(instance_pre).map_err(world_error)?),
+            World::Classifier => Pre::Classifier(ClassifierPre::new(instance_pre).map_err(world_error)?),
         };
         let read_dir = match (&manifest.capabilities.read_dir, read_dir) {
             (Some(_), Some(dir)) if dir.is_dir() => Some(dir),
@@ -219,15 +226,17 @@ impl LoadedPlugin {
         Ok(store)
     }
 
-    fn arm(&self, store: &mut Store<PluginState>, policy: &Arc<Policy>) {
+    /// Set up a store for one call. `policy` is the snapshot the catalog
+    /// import reads (`None` for a classifier, which has no catalog).
+    fn arm(&self, store: &mut Store<PluginState>, policy: Option<&Arc<Policy>>) {
         let state = store.data_mut();
         state.deadline = Instant::now() + Duration::from_millis(self.manifest.limits.timeout_ms as u64);
-        state.policy = Some(policy.clone());
+        state.policy = policy.cloned();
         state.log_budget = LOG_LINES_PER_CALL;
         store.set_epoch_deadline(1);
     }
 
-    async fn checkout(&self, policy: &Arc<Policy>) -> Result<Instance, PluginError> {
+    async fn checkout(&self, policy: Option<&Arc<Policy>>) -> Result<Instance, PluginError> {
         self.calls.fetch_add(1, Ordering::Relaxed);
         let reused = self.idle.lock().ok().and_then(|mut idle| idle.pop());
         if let Some(mut instance) = reused {
@@ -240,10 +249,11 @@ impl LoadedPlugin {
             Pre::Sop(pre) => pre.instantiate_async(&mut store).await.map(Exports::Sop),
             Pre::Scorer(pre) => pre.instantiate_async(&mut store).await.map(Exports::Scorer),
             Pre::Tool(pre) => pre.instantiate_async(&mut store).await.map(Exports::Tool),
+            Pre::Classifier(pre) => pre.instantiate_async(&mut store).await.map(Exports::Classifier),
         };
         match exports {
             Ok(exports) => Ok(Instance { store, exports, uses: 0 }),
-            Err(e) => Err(self.fail(classify(&e, &store, "instantiation"))),
+            Err(e) => Err(self.fail(classify_failure(&e, &store, "instantiation"))),
         }
     }
 
@@ -271,13 +281,13 @@ impl LoadedPlugin {
     /// Ask an SOP plugin for its verdict.
     pub async fn evaluate(&self, request: &model::Request, policy: &Arc<Policy>) -> Result<model::Verdict, PluginError> {
         let wit_request = bindings::request_to_wit(request);
-        let mut instance = self.checkout(policy).await?;
+        let mut instance = self.checkout(Some(policy)).await?;
         let Instance { store, exports, .. } = &mut instance;
         let Exports::Sop(sop) = exports else { return Err(self.wrong_world(World::Sop)) };
         let result = sop.call_evaluate(&mut *store, &wit_request).await;
         let verdict = match result {
             Ok(v) => v,
-            Err(e) => return Err(self.fail(classify(&e, store, "evaluate"))),
+            Err(e) => return Err(self.fail(classify_failure(&e, store, "evaluate"))),
         };
         self.checkin(instance);
         let verdict = bindings::verdict_from_wit(verdict, &format!("plugin:{}", self.label));
@@ -288,12 +298,12 @@ impl LoadedPlugin {
     /// Ask a scorer plugin how significant `asset` is for `action`.
     pub async fn score(&self, asset: &model::Asset, action: &model::Action, policy: &Arc<Policy>) -> Result<Score, PluginError> {
         let (wit_asset, wit_action) = (bindings::asset_to_wit(asset), bindings::action_to_wit(action));
-        let mut instance = self.checkout(policy).await?;
+        let mut instance = self.checkout(Some(policy)).await?;
         let Instance { store, exports, .. } = &mut instance;
         let Exports::Scorer(scorer) = exports else { return Err(self.wrong_world(World::Scorer)) };
         let score = match scorer.call_score_asset(&mut *store, &wit_asset, &wit_action).await {
             Ok(s) => s,
-            Err(e) => return Err(self.fail(classify(&e, store, "score-asset"))),
+            Err(e) => return Err(self.fail(classify_failure(&e, store, "score-asset"))),
         };
         self.checkin(instance);
         if !(score.significance.is_finite() && (0.0..=1.0).contains(&score.significance)) {
@@ -306,12 +316,12 @@ impl LoadedPlugin {
     }
 
     pub async fn describe(&self, policy: &Arc<Policy>) -> Result<ToolDescription, PluginError> {
-        let mut instance = self.checkout(policy).await?;
+        let mut instance = self.checkout(Some(policy)).await?;
         let Instance { store, exports, .. } = &mut instance;
         let Exports::Tool(tool) = exports else { return Err(self.wrong_world(World::Tool)) };
         let d = match tool.call_describe(&mut *store).await {
             Ok(d) => d,
-            Err(e) => return Err(self.fail(classify(&e, store, "describe"))),
+            Err(e) => return Err(self.fail(classify_failure(&e, store, "describe"))),
         };
         self.checkin(instance);
         Ok(ToolDescription { name: d.name, summary: d.summary, input_schema: d.input_schema })
@@ -326,12 +336,12 @@ impl LoadedPlugin {
         policy: &Arc<Policy>,
     ) -> Result<Result<String, ToolError>, PluginError> {
         let principal = bindings::principal_to_wit(caller);
-        let mut instance = self.checkout(policy).await?;
+        let mut instance = self.checkout(Some(policy)).await?;
         let Instance { store, exports, .. } = &mut instance;
         let Exports::Tool(tool) = exports else { return Err(self.wrong_world(World::Tool)) };
         let out = match tool.call_invoke(&mut *store, &principal, arguments).await {
             Ok(out) => out,
-            Err(e) => return Err(self.fail(classify(&e, store, "invoke"))),
+            Err(e) => return Err(self.fail(classify_failure(&e, store, "invoke"))),
         };
         self.checkin(instance);
         use bindings::wit::ToolError as W;
@@ -340,6 +350,24 @@ impl LoadedPlugin {
             W::AccessDenied(m) => ToolError::AccessDenied(m),
             W::Other(m) => ToolError::Other(m),
         }))
+    }
+
+    /// Ask a classifier plugin for a column's tags: `pii` plus its kind
+    /// (`email`, `phone`, ...), or none when the column is not PII. Repeated
+    /// tags are dropped; an empty, over-long or whitespace-bearing tag, or
+    /// more than 16 of them, is an invalid answer. Fails closed like every
+    /// call: a timeout, trap or invalid answer is an error naming the plugin.
+    pub async fn classify(&self, sample: &model::ColumnSample) -> Result<Vec<String>, PluginError> {
+        let wit_sample = bindings::column_sample_to_wit(sample);
+        let mut instance = self.checkout(None).await?;
+        let Instance { store, exports, .. } = &mut instance;
+        let Exports::Classifier(classifier) = exports else { return Err(self.wrong_world(World::Classifier)) };
+        let tags = match classifier.call_classify_column(&mut *store, &wit_sample).await {
+            Ok(tags) => tags,
+            Err(e) => return Err(self.fail(classify_failure(&e, store, "classify-column"))),
+        };
+        self.checkin(instance);
+        validate_tags(tags).map_err(|m| self.fail(PluginFailure::InvalidOutput(m)))
     }
 }
 
@@ -353,7 +381,24 @@ fn validate_verdict(v: &model::Verdict) -> Result<(), String> {
     }
 }
 
-fn classify(e: &wasmtime::Error, store: &Store<PluginState>, during: &str) -> PluginFailure {
+/// A classifier's tags, deduplicated in order, or why they are garbage.
+fn validate_tags(tags: Vec<String>) -> Result<Vec<String>, String> {
+    if tags.len() > MAX_TAGS {
+        return Err(format!("{} tags (at most {MAX_TAGS})", tags.len()));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(tags.len());
+    for tag in tags {
+        if tag.is_empty() || tag.len() > MAX_TAG_LEN || tag.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(format!("tag {:?}: tags are 1 to {MAX_TAG_LEN} bytes without spaces", tag.chars().take(80).collect::<String>()));
+        }
+        if !out.contains(&tag) {
+            out.push(tag);
+        }
+    }
+    Ok(out)
+}
+
+fn classify_failure(e: &wasmtime::Error, store: &Store<PluginState>, during: &str) -> PluginFailure {
     let text = format!("{e:?}");
     if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) || Instant::now() >= store.data().deadline {
         PluginFailure::Timeout

@@ -88,6 +88,24 @@ impl PluginSet {
     pub fn tool(&self, name: &str) -> Option<&Arc<LoadedPlugin>> {
         self.slots.get(name).map(|s| &s.active).filter(|p| p.world() == World::Tool)
     }
+
+    /// The column classifier: the first (by name) active classifier in
+    /// enforce mode, whatever its scope. One classifier is expected per
+    /// deployment; when several are live, the order is by name so the choice
+    /// is stable. A shadow classifier is never chosen: its tags would count.
+    /// Use [`PluginSet::classifier_for`] when the table is known.
+    pub fn classifier(&self) -> Option<&Arc<LoadedPlugin>> {
+        self.slots.values().map(|s| &s.active).find(|p| p.world() == World::Classifier && !p.is_shadow())
+    }
+
+    /// The column classifier for the table at `table_path`: the first (by
+    /// name) active enforce-mode classifier whose scope covers the table.
+    pub fn classifier_for(&self, table_path: &str) -> Option<&Arc<LoadedPlugin>> {
+        self.slots
+            .values()
+            .map(|s| &s.active)
+            .find(|p| p.world() == World::Classifier && !p.is_shadow() && p.governs(table_path))
+    }
 }
 
 /// What [`Registry::stage`] did.

@@ -3,7 +3,7 @@
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use steward_audit::AuditRecord;
+use steward_audit::{AuditRecord, QueryRecord};
 use steward_model::{Decision, Reason, ReasonCode};
 use steward_pipeline::{Context, DecideInput, Outcome};
 use tracing::Instrument;
@@ -21,7 +21,7 @@ pub async fn decide_and_record(state: &AppState, token: &str, input: &DecideInpu
         let plugins = state.registry.current();
         let ctx = Context { policy: &generation.policy, verifier: &generation.verifier, plugins: &*plugins };
         let mut outcome = steward_pipeline::decide(&ctx, token, input, request_id, unix_seconds()).await;
-        record_or_deny(state, &mut outcome, started).instrument(tracing::debug_span!("record")).await;
+        let _ = record_or_deny(state, &mut outcome, started, None).instrument(tracing::debug_span!("record")).await;
         tracing::debug!(decision = outcome.decision.as_str(), "decided");
         outcome
     }
@@ -38,22 +38,26 @@ pub async fn refuse_and_record(state: &AppState, token: &str, message: String) -
     outcome.principal = steward_pipeline::identity::authenticate(&generation.verifier, &generation.policy, token, unix_seconds()).ok();
     outcome.unauthenticated = outcome.principal.is_none();
     outcome.reasons.push(Reason::new(ReasonCode::Other, "parse", message));
-    record_or_deny(state, &mut outcome, started).await;
+    let _ = record_or_deny(state, &mut outcome, started, None).await;
     outcome
 }
 
 /// Append the outcome to the audit log; if that fails the answer becomes a
-/// deny saying so.
-async fn record_or_deny(state: &AppState, outcome: &mut Outcome, started: Instant) {
-    if let Err(e) = state.audit.append(audit_record(outcome, started.elapsed().as_micros() as u64)).await {
+/// deny saying so (and `Err` tells the caller to drop any result).
+pub(crate) async fn record_or_deny(state: &AppState, outcome: &mut Outcome, started: Instant, query: Option<QueryRecord>) -> Result<(), ()> {
+    let mut record = audit_record(outcome, started.elapsed().as_micros() as u64);
+    record.query = query;
+    if let Err(e) = state.audit.append(record).await {
         tracing::error!(error = %e, "decision not recorded; answering deny");
         outcome.decision = Decision::Deny;
         outcome.obligations.clear();
         outcome.reasons = vec![Reason::new(ReasonCode::InternalError, "audit", format!("the decision could not be recorded: {e}"))];
+        return Err(());
     }
+    Ok(())
 }
 
-fn unix_seconds() -> u64 {
+pub(crate) fn unix_seconds() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
@@ -77,5 +81,6 @@ pub fn audit_record(outcome: &Outcome, latency_us: u64) -> AuditRecord {
         shadow: outcome.shadow.iter().filter_map(|s| serde_json::to_value(s).ok()).collect(),
         risk: outcome.risk,
         latency_us,
+        query: None,
     }
 }

@@ -3,6 +3,8 @@
 
 pub mod decide;
 pub mod http;
+pub mod query;
+pub mod schema;
 pub mod state;
 pub mod watch;
 
@@ -15,7 +17,10 @@ use anyhow::Context as _;
 use steward_audit::{AuditWriter, Durability};
 use steward_runtime::{Registry, Runtime, RuntimeConfig};
 
-use crate::state::{AppState, PolicyGeneration};
+use steward_budget::BudgetStore;
+use steward_warehouse::Warehouse;
+
+use crate::state::{AppState, DataPlane, PolicyGeneration};
 
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -28,6 +33,13 @@ pub struct ServerConfig {
     pub admin_token: Option<String>,
     pub durability: Durability,
     pub watch_every: Duration,
+    /// A PostgreSQL URL, or a directory of SQLite files (`None`: the demo
+    /// warehouse in `data/warehouse`, created on first start).
+    pub warehouse: Option<String>,
+    /// How long one warehouse query may run.
+    pub query_deadline: Duration,
+    /// Rows one query returns at most.
+    pub max_rows: u64,
 }
 
 /// Build the live state: policy, runtime, audit writer, and every plugin in
@@ -41,7 +53,22 @@ pub async fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>>
         Some(t) if !t.is_empty() => t.clone(),
         _ => admin_token_file(&config.data)?,
     };
-    Ok(Arc::new(AppState::new(generation, Registry::new(runtime), audit, admin_token, config.policies.clone())))
+    let warehouse_spec = match &config.warehouse {
+        Some(spec) => spec.clone(),
+        None => {
+            let dir = config.data.join("warehouse");
+            if steward_warehouse::sqlite::create_demo(&dir).context("creating the demo warehouse")? {
+                tracing::info!(dir = %dir.display(), "created the demo warehouse");
+            }
+            dir.display().to_string()
+        }
+    };
+    let warehouse = Warehouse::open(&warehouse_spec, config.query_deadline).await.with_context(|| format!("opening the warehouse {warehouse_spec}"))?;
+    let budgets = BudgetStore::open(&config.data.join("budgets.db")).context("opening the budget store")?;
+    let data = DataPlane { warehouse, budgets, max_rows: config.max_rows };
+    let state = AppState::new(generation, Registry::new(runtime), audit, admin_token, config.policies.clone(), data);
+    state.policy.load().check_sql(state.dialect()).context("checking the policy's SQL")?;
+    Ok(Arc::new(state))
 }
 
 fn admin_token_file(data: &std::path::Path) -> anyhow::Result<String> {

@@ -43,6 +43,22 @@ enum Command {
         /// Tokio worker threads (default: one per core).
         #[arg(long)]
         workers: Option<usize>,
+        /// Where queries run: a PostgreSQL URL, or a directory of SQLite
+        /// files (default: the demo warehouse in DATA/warehouse, created on
+        /// first start).
+        #[arg(long, env = "STEWARD_WAREHOUSE", hide_env_values = true)]
+        warehouse: Option<String>,
+        /// How long one warehouse query may run, in ms.
+        #[arg(long, default_value_t = 5000)]
+        query_timeout_ms: u64,
+        /// Rows one query returns at most.
+        #[arg(long, default_value_t = 1000)]
+        max_rows: u64,
+    },
+    /// The demo warehouse.
+    Warehouse {
+        #[command(subcommand)]
+        command: WarehouseCommand,
     },
     /// Bearer tokens.
     Token {
@@ -63,6 +79,19 @@ enum Command {
     Plugin {
         #[command(subcommand)]
         command: PluginCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum WarehouseCommand {
+    /// Load the demo warehouse (customers, orders, finance, HR, a synthetic
+    /// set) into SQLite files in DIR, or into PostgreSQL.
+    Init {
+        #[arg(long, default_value = "var/warehouse", conflicts_with = "postgres")]
+        dir: PathBuf,
+        /// A PostgreSQL URL; its demo schemas are replaced.
+        #[arg(long)]
+        postgres: Option<String>,
     },
 }
 
@@ -153,7 +182,7 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
-        Command::Serve { listen, policies, plugins, data, admin_token, durability, watch_ms, workers } => {
+        Command::Serve { listen, policies, plugins, data, admin_token, durability, watch_ms, workers, warehouse, query_timeout_ms, max_rows } => {
             let mut rt = tokio::runtime::Builder::new_multi_thread();
             if let Some(n) = workers {
                 rt.worker_threads(n);
@@ -170,9 +199,25 @@ fn main() -> anyhow::Result<()> {
                     DurabilityArg::Process => Durability::Process,
                 },
                 watch_every: Duration::from_millis(watch_ms.max(50)),
+                warehouse,
+                query_deadline: Duration::from_millis(query_timeout_ms.max(1)),
+                max_rows: max_rows.max(1),
             };
             rt.block_on(steward::serve(config))
         }
+        Command::Warehouse { command: WarehouseCommand::Init { dir, postgres } } => match postgres {
+            Some(url) => {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting tokio")?;
+                rt.block_on(steward_warehouse::postgres::load_demo(&url)).context("loading the demo warehouse into PostgreSQL")?;
+                println!("demo warehouse loaded into PostgreSQL");
+                Ok(())
+            }
+            None => {
+                let created = steward_warehouse::sqlite::create_demo(&dir).context("creating the demo warehouse")?;
+                println!("{} {}", if created { "created" } else { "already there:" }, dir.display());
+                Ok(())
+            }
+        },
         Command::Token { command: TokenCommand::Mint { key, sub, act, session, turn, ttl, kid, policies } } => {
             let token = mint_token(&key, &sub, act, session, turn, ttl, kid, &policies)?;
             println!("{token}");

@@ -11,7 +11,12 @@ use arc_swap::ArcSwap;
 use steward_audit::AuditWriter;
 use steward_identity::{Verifier, VerifierConfig};
 use steward_policy::Policy;
+use steward_budget::BudgetStore;
 use steward_runtime::Registry;
+use steward_sql::{Dialect, Schema};
+use steward_warehouse::{Engine, Warehouse};
+
+use crate::schema::SchemaCache;
 
 /// One loaded policy and the verifier for its keys.
 pub struct PolicyGeneration {
@@ -36,10 +41,21 @@ impl PolicyGeneration {
     pub fn load(dir: &std::path::Path) -> anyhow::Result<PolicyGeneration> {
         PolicyGeneration::new(Policy::load_dir(dir)?)
     }
+
+    /// The SQL inside the policy (row filters, mask expressions) must
+    /// resolve against the catalog in the warehouse's dialect.
+    pub fn check_sql(&self, dialect: Dialect) -> anyhow::Result<()> {
+        steward_sql::compile::check_policy(&self.policy, &Schema::from_policy(&self.policy), dialect).map_err(anyhow::Error::msg)
+    }
 }
 
 pub struct AppState {
     pub policy: ArcSwap<PolicyGeneration>,
+    pub warehouse: Warehouse,
+    pub budgets: BudgetStore,
+    pub schemas: SchemaCache,
+    /// Rows one query returns at most.
+    pub max_rows: u64,
     /// Why the last policy reload was refused, if it was.
     pub policy_error: ArcSwap<Option<String>>,
     pub registry: Registry,
@@ -50,10 +66,21 @@ pub struct AppState {
     request_counter: AtomicU64,
 }
 
+/// Where queries run and what they are charged to.
+pub struct DataPlane {
+    pub warehouse: Warehouse,
+    pub budgets: BudgetStore,
+    pub max_rows: u64,
+}
+
 impl AppState {
-    pub fn new(policy: PolicyGeneration, registry: Registry, audit: AuditWriter, admin_token: String, policies_dir: PathBuf) -> AppState {
+    pub fn new(policy: PolicyGeneration, registry: Registry, audit: AuditWriter, admin_token: String, policies_dir: PathBuf, data: DataPlane) -> AppState {
         AppState {
             policy: ArcSwap::from_pointee(policy),
+            warehouse: data.warehouse,
+            budgets: data.budgets,
+            schemas: SchemaCache::default(),
+            max_rows: data.max_rows,
             policy_error: ArcSwap::from_pointee(None),
             registry,
             audit,
@@ -61,6 +88,14 @@ impl AppState {
             policies_dir,
             request_prefix: rand::random::<u32>() as u64,
             request_counter: AtomicU64::new(0),
+        }
+    }
+
+    /// The SQL dialect of the warehouse.
+    pub fn dialect(&self) -> Dialect {
+        match self.warehouse.engine() {
+            Engine::Sqlite => Dialect::Sqlite,
+            Engine::Postgres => Dialect::Postgres,
         }
     }
 
@@ -74,7 +109,7 @@ impl AppState {
     /// Load the policy directory and swap it in; on error the last good
     /// policy keeps serving and the error is kept for `/admin/status`.
     pub fn reload_policy(&self) -> Result<(), String> {
-        match PolicyGeneration::load(&self.policies_dir) {
+        match PolicyGeneration::load(&self.policies_dir).and_then(|g| g.check_sql(self.dialect()).map(|()| g)) {
             Ok(generation) => {
                 self.policy.store(Arc::new(generation));
                 self.policy_error.store(Arc::new(None));

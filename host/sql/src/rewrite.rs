@@ -231,3 +231,14 @@ fn verify(schema: &Schema, plan: &Plan, sql: &str) -> Result<(), Refusal> {
     }
     Ok(())
 }
+
+/// Lower the row cap of an already enforced query (when the budget grants
+/// fewer rows than it allowed).
+pub fn recap(sql: &str, dialect: crate::Dialect, cap: u64) -> Result<String, AnalysisError> {
+    let mut statement = parse(dialect, sql)?;
+    let Statement::Query(query) = &mut statement else {
+        return Err(AnalysisError::Unsupported("only queries are capped".into()));
+    };
+    cap_rows(query, cap);
+    Ok(statement.to_string())
+}

@@ -1,7 +1,7 @@
 //! Write Steward plugins in Rust.
 //!
-//! A plugin targets one world of `steward:guardrail`: [`sop`], [`scorer`] or
-//! [`tool`]. Implement that module's `Guest` trait and export it with the
+//! A plugin targets one world of `steward:guardrail`: [`sop`], [`scorer`],
+//! [`tool`] or [`classifier`]. Implement that module's `Guest` trait and export it with the
 //! matching macro:
 //!
 //! ```ignore
@@ -78,6 +78,24 @@ pub mod tool {
         pub_export_macro: true,
         export_macro_name: "export_tool",
         default_bindings_module: "steward_sdk::tool",
+    });
+    pub use crate::base::steward::guardrail::types::*;
+}
+
+/// The `classifier` world: tags for a warehouse column from its name and
+/// sample values (`pii` plus a kind such as `email`; none when not PII).
+/// A classifier imports only `log`: it has no catalog.
+pub mod classifier {
+    wit_bindgen::generate!({
+        world: "classifier",
+        path: "../../wit",
+        with: {
+            "steward:guardrail/types@0.1.0": crate::base::steward::guardrail::types,
+            "steward:guardrail/log@0.1.0": crate::base::steward::guardrail::log,
+        },
+        pub_export_macro: true,
+        export_macro_name: "export_classifier",
+        default_bindings_module: "steward_sdk::classifier",
     });
     pub use crate::base::steward::guardrail::types::*;
 }

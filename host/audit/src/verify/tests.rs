@@ -23,6 +23,7 @@ fn record(i: u64) -> AuditRecord {
         shadow: vec![],
         risk: Some(0.2),
         latency_us: 10,
+        query: None,
     }
 }
 

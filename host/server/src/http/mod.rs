@@ -1,8 +1,9 @@
-//! The HTTP surface: `/v1/decide` for agents, `/admin/*` for operators,
+//! The HTTP surface: `/v1/decide` and `/v1/query` for agents, `/admin/*` for operators,
 //! `/healthz`.
 
 mod admin;
 mod decide;
+mod query;
 
 use std::sync::Arc;
 
@@ -30,6 +31,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT));
     Router::new()
         .route("/v1/decide", post(decide::decide))
+        .route("/v1/query", post(query::query))
         .route("/healthz", get(|| async { "ok" }))
         .layer(DefaultBodyLimit::max(AGENT_BODY_LIMIT))
         .merge(admin)

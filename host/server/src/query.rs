@@ -1,0 +1,351 @@
+//! One SQL query, end to end: analyze it against the catalog, decide on
+//! the tables it reads (the same pipeline as `/v1/decide`), hold it
+//! against the viewer's data rules, rewrite it to carry them, reserve the
+//! budget, run it read-only on the warehouse, settle the budget, record,
+//! answer. Any failure on the way is a deny with its reason.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use steward_audit::QueryRecord;
+use steward_budget::{Charge, Left, Limits, Want};
+use steward_model::{Decision, Reason, ReasonCode};
+use steward_pipeline::{Context, DecideInput, Outcome};
+use steward_policy::{ColumnEffect, Policy};
+use steward_sql::{Dialect, Mode, Plan, QueryShape, Schema, StatementKind, Viewer};
+use tracing::Instrument;
+
+use crate::decide::{record_or_deny, unix_seconds};
+use crate::state::AppState;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueryInput {
+    pub sql: String,
+    #[serde(default)]
+    pub mode: Mode,
+    #[serde(default)]
+    pub intent: Option<String>,
+}
+
+/// What a denied agent can do instead.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Instead {
+    /// Per table: the columns this viewer may read (some masked).
+    pub readable_columns: BTreeMap<String, Vec<String>>,
+    /// An aggregate-only form of the question that the policy allows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aggregate_form: Option<String>,
+    /// Curated tables or views with the same information.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub alternatives: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preview: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct QueryAnswer {
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    pub mode: Mode,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rewritten_sql: Option<String>,
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<serde_json::Value>>,
+    pub row_count: usize,
+    /// The row cap (budget, owner or preview) was reached.
+    pub truncated: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub withheld: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub masked: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub row_filters: Vec<String>,
+    /// What is left today, per principal charged.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub budget: BTreeMap<String, Left>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instead: Option<Instead>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shape: Option<QueryShape>,
+}
+
+impl QueryAnswer {
+    fn new(outcome: Outcome, mode: Mode) -> QueryAnswer {
+        QueryAnswer {
+            outcome,
+            mode,
+            rewritten_sql: None,
+            columns: Vec::new(),
+            rows: Vec::new(),
+            row_count: 0,
+            truncated: false,
+            withheld: Vec::new(),
+            masked: Vec::new(),
+            row_filters: Vec::new(),
+            budget: BTreeMap::new(),
+            instead: None,
+            shape: None,
+        }
+    }
+
+    fn deny(&mut self, code: ReasonCode, source: &str, message: impl Into<String>) {
+        self.outcome.decision = Decision::Deny;
+        self.outcome.obligations.clear();
+        self.outcome.reasons.push(Reason::new(code, source, message));
+        self.rows.clear();
+        self.columns.clear();
+        self.row_count = 0;
+    }
+}
+
+pub async fn query_and_record(state: &AppState, token: &str, input: &QueryInput) -> QueryAnswer {
+    let started = Instant::now();
+    let request_id = state.next_request_id();
+    let span = tracing::info_span!("query", request_id = %request_id, mode = ?input.mode);
+    async move {
+        let mut answer = run(state, token, input, request_id).await;
+        let record = QueryRecord {
+            sql: input.sql.clone(),
+            mode: format!("{:?}", input.mode).to_lowercase(),
+            rewritten_sql: answer.rewritten_sql.clone(),
+            columns: answer.shape.as_ref().map(columns_touched).unwrap_or_default(),
+            row_count: (answer.outcome.decision == Decision::Allow).then_some(answer.row_count as u64),
+            result_sha256: (answer.outcome.decision == Decision::Allow).then(|| hex::encode(Sha256::digest(serde_json::to_vec(&answer.rows).unwrap_or_default()))),
+        };
+        if record_or_deny(state, &mut answer.outcome, started, Some(record)).instrument(tracing::debug_span!("record")).await.is_err() {
+            answer.rows.clear();
+            answer.columns.clear();
+            answer.row_count = 0;
+        }
+        answer
+    }
+    .instrument(span)
+    .await
+}
+
+fn columns_touched(shape: &QueryShape) -> Vec<String> {
+    let mut out = Vec::new();
+    for t in &shape.tables {
+        for (c, u) in &t.columns {
+            let how = if u.output {
+                "output"
+            } else if u.group_key {
+                "group-key"
+            } else if u.aggregated {
+                "aggregated"
+            } else if u.predicate {
+                "predicate"
+            } else {
+                "written"
+            };
+            out.push(format!("{}.{c}:{how}", t.sql_name));
+        }
+    }
+    out
+}
+
+async fn run(state: &AppState, token: &str, input: &QueryInput, request_id: String) -> QueryAnswer {
+    let generation = state.policy.load_full();
+    let policy = &generation.policy;
+    let plugins = state.registry.current();
+    let dialect = state.dialect();
+    let mut outcome = Outcome::empty(request_id);
+    outcome.intent = input.intent.clone();
+    let principal = match steward_pipeline::identity::authenticate(&generation.verifier, policy, token, unix_seconds()) {
+        Ok(p) => p,
+        Err(e) => {
+            outcome.unauthenticated = true;
+            outcome.reasons.push(Reason::new(ReasonCode::Unauthenticated, "identity", e.to_string()));
+            return QueryAnswer::new(outcome, input.mode);
+        }
+    };
+    outcome.principal = Some(principal.clone());
+    let mut answer = QueryAnswer::new(outcome, input.mode);
+
+    let schema = state.schemas.get(&state.warehouse, policy, &plugins).instrument(tracing::debug_span!("schema")).await;
+    let prepared = match tracing::debug_span!("analyze").in_scope(|| steward_sql::prepare(&schema, dialect, &input.sql)) {
+        Ok(p) => p,
+        Err(e) => {
+            answer.deny(ReasonCode::NotPermitted, "sql", e.to_string());
+            return answer;
+        }
+    };
+    answer.shape = Some(prepared.shape.clone());
+    let action = match (prepared.shape.kind, input.mode) {
+        (StatementKind::Read, Mode::Full) => "sql.read",
+        (StatementKind::Read, Mode::Preview) => "sql.preview",
+        (StatementKind::Write, _) => "sql.write",
+        (StatementKind::Ddl, _) => "sql.ddl",
+        (StatementKind::Other, _) => {
+            answer.deny(ReasonCode::NotPermitted, "sql", "only SELECT queries (and governed writes) go through Steward");
+            return answer;
+        }
+    };
+    let assets: Vec<String> = prepared.shape.tables.iter().map(|t| t.asset.clone()).collect();
+    answer.outcome.action = action.to_string();
+    answer.outcome.assets = assets.clone();
+    if assets.is_empty() {
+        answer.deny(ReasonCode::UnknownAsset, "sql", "the query reads no catalog table");
+        return answer;
+    }
+
+    let ctx = Context { policy, verifier: &generation.verifier, plugins: &*plugins };
+    let decided = steward_pipeline::decide(&ctx, token, &DecideInput { action: action.to_string(), assets, intent: input.intent.clone() }, answer.outcome.request_id.clone(), unix_seconds()).await;
+    answer.outcome = decided;
+    let viewer = match Viewer::new(policy, &principal) {
+        Ok(v) => v,
+        Err(e) => {
+            answer.deny(ReasonCode::NotPermitted, "data-policy", e);
+            return answer;
+        }
+    };
+    if answer.outcome.decision != Decision::Allow {
+        answer.instead = Some(instead(&schema, policy, &viewer, &prepared.shape, input.mode, dialect));
+        return answer;
+    }
+    if prepared.shape.kind != StatementKind::Read {
+        answer.deny(ReasonCode::NotPermitted, "sql", "writes and DDL are decided by Steward but not run through /v1/query; this one would be allowed");
+        return answer;
+    }
+
+    let mut plan = match Plan::build(&schema, policy, &viewer, prepared.shape.table_ids(), input.mode, dialect) {
+        Ok(p) => p,
+        Err(v) => {
+            answer.deny(ReasonCode::NotPermitted, "data-policy", v.message);
+            return answer;
+        }
+    };
+    if let Err(v) = plan.apply(&schema, &answer.outcome.obligations) {
+        answer.deny(ReasonCode::NotPermitted, "data-policy", v.message);
+        return answer;
+    }
+    let shape = prepared.shape.clone();
+    let enforced = match tracing::debug_span!("rewrite").in_scope(|| steward_sql::enforce(prepared, &schema, policy, &viewer, &plan, Some(state.max_rows))) {
+        Ok(e) => e,
+        Err(refusal) => {
+            answer.deny(ReasonCode::SensitiveData, "data-policy", refusal.to_string());
+            answer.instead = Some(instead(&schema, policy, &viewer, &shape, input.mode, dialect));
+            return answer;
+        }
+    };
+    answer.withheld = enforced.withheld.clone();
+    answer.masked = enforced.masked.clone();
+    answer.row_filters = enforced.row_filters.clone();
+
+    // Budget: reserve before running, so concurrent queries never overspend.
+    let charges = charges(policy, &viewer);
+    let day = steward_budget::day_of(unix_seconds());
+    let cap = enforced.row_cap.unwrap_or(state.max_rows);
+    let reservation = if charges.is_empty() {
+        None
+    } else {
+        match state.budgets.reserve(&day, &charges, Want { rows: cap, pii_per_row: enforced.pii_output_columns }) {
+            Ok(Ok(r)) => Some(r),
+            Ok(Err(exhausted)) => {
+                answer.deny(ReasonCode::NotPermitted, "budget", format!("{}'s daily {} budget is spent", exhausted.principal, exhausted.what));
+                answer.budget = budget_left(state, &day, &charges);
+                return answer;
+            }
+            Err(e) => {
+                answer.deny(ReasonCode::InternalError, "budget", e.to_string());
+                return answer;
+            }
+        }
+    };
+    let granted = reservation.as_ref().map_or(cap, |r| r.rows);
+    let sql = if granted < cap {
+        match steward_sql::rewrite::recap(&enforced.sql, dialect, granted) {
+            Ok(s) => s,
+            Err(e) => {
+                if let Some(r) = &reservation {
+                    let _ = state.budgets.release(r);
+                }
+                answer.deny(ReasonCode::InternalError, "rewrite", e.to_string());
+                return answer;
+            }
+        }
+    } else {
+        enforced.sql.clone()
+    };
+    answer.rewritten_sql = Some(sql.clone());
+    answer.shape = Some(enforced.shape.clone());
+
+    let result = state.warehouse.query(&sql).instrument(tracing::debug_span!("execute")).await;
+    match result {
+        Ok(result) => {
+            let rows = result.rows.len() as u64;
+            if let Some(r) = &reservation
+                && let Err(e) = state.budgets.settle(r, rows, rows * enforced.pii_output_columns)
+            {
+                answer.deny(ReasonCode::InternalError, "budget", e.to_string());
+                return answer;
+            }
+            answer.truncated = rows >= granted;
+            answer.row_count = result.rows.len();
+            answer.columns = result.columns;
+            answer.rows = result.rows;
+        }
+        Err(e) => {
+            if let Some(r) = &reservation {
+                let _ = state.budgets.release(r);
+            }
+            answer.deny(ReasonCode::InternalError, "warehouse", e.to_string());
+        }
+    }
+    answer.budget = budget_left(state, &day, &charges);
+    answer
+}
+
+/// The principals a query is charged to (the agent and its human), each
+/// with the tightest of the budgets that apply to it.
+fn charges(policy: &Policy, viewer: &Viewer) -> Vec<Charge> {
+    viewer
+        .subjects
+        .iter()
+        .filter_map(|s| {
+            let limits = policy
+                .budgets()
+                .iter()
+                .filter(|b| b.applies(s))
+                .map(|b| Limits { rows: b.rows_per_day, pii_cells: b.pii_cells_per_day, queries: b.queries_per_day })
+                .reduce(Limits::tighter)?;
+            Some(Charge { principal: s.id.clone(), limits })
+        })
+        .collect()
+}
+
+fn budget_left(state: &AppState, day: &str, charges: &[Charge]) -> BTreeMap<String, Left> {
+    charges.iter().filter_map(|c| state.budgets.left(day, c).ok().map(|l| (c.principal.clone(), l))).collect()
+}
+
+/// Suggestions for a denied query: readable columns, an aggregate form,
+/// curated alternatives, a preview.
+fn instead(schema: &Schema, policy: &Policy, viewer: &Viewer, shape: &QueryShape, mode: Mode, dialect: Dialect) -> Instead {
+    let mut out = Instead::default();
+    let Ok(plan) = Plan::build(schema, policy, viewer, shape.table_ids(), Mode::Full, dialect) else { return out };
+    for (&t, tp) in &plan.tables {
+        let def = schema.table(t);
+        let readable: Vec<String> = def
+            .columns
+            .iter()
+            .zip(&tp.treatments)
+            .filter(|(_, tr)| matches!(tr.effect, ColumnEffect::Allow | ColumnEffect::Mask(_)))
+            .map(|(c, tr)| if matches!(tr.effect, ColumnEffect::Mask(_)) { format!("{} (masked)", c.name) } else { c.name.clone() })
+            .collect();
+        if out.aggregate_form.is_none()
+            && let Some(key) = def.columns.iter().zip(&tp.treatments).find(|(c, tr)| tr.effect == ColumnEffect::Allow && !c.is_pii() && c.is_classified())
+        {
+            let k = tp.min_group.as_ref().map(|(_, k)| format!(" (groups of at least {k})")).unwrap_or_default();
+            out.aggregate_form = Some(format!("SELECT {0}, count(*) FROM {1} GROUP BY {0}{k}", key.0.name, def.sql_name()));
+        }
+        out.readable_columns.insert(def.asset.clone(), readable);
+        out.alternatives.extend(def.alternatives.iter().cloned());
+    }
+    if mode == Mode::Full {
+        out.preview = Some("ask again with \"mode\": \"preview\" for a small, masked, sampled result, if the owner allows it".into());
+    }
+    out
+}
