@@ -1,0 +1,94 @@
+//! What Steward adds to a query: `/v1/query`'s whole path in process
+//! (identity, analysis, decision, plan, rewrite, budget reserve/settle,
+//! execution, audit append) against running the same rewritten SQL on the
+//! embedded SQLite warehouse directly.
+//!
+//! Run with `cargo bench -p steward --bench query` after `make plugins`.
+//! Prints p50/p99 in microseconds; asserts nothing.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use steward::ServerConfig;
+use steward::query::{QueryInput, query_and_record};
+use steward_audit::Durability;
+use steward_identity::{Claims, SigningKeyFile, mint};
+use steward_model::Decision;
+use steward_sql::Mode;
+
+const WARMUP: usize = 200;
+const SAMPLES: usize = 5_000;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn report(name: &str, mut samples: Vec<Duration>) -> f64 {
+    samples.sort();
+    let pct = |p: f64| samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)].as_secs_f64() * 1e6;
+    println!("{name:<52} p50 {:>8.1} µs   p99 {:>8.1} µs   (n={})", pct(0.50), pct(0.99), samples.len());
+    pct(0.50)
+}
+
+fn main() -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async {
+        let data = std::env::temp_dir().join(format!("steward-bench-query-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&data);
+        let policies = data.join("policies");
+        std::fs::create_dir_all(&policies)?;
+        for entry in std::fs::read_dir(repo().join("policies"))? {
+            let entry = entry?;
+            if entry.path().extension().is_some_and(|e| e == "toml") {
+                let text = std::fs::read_to_string(entry.path())?;
+                // Budgets raised out of the way; they are still reserved and settled.
+                let text = text.lines().map(|l| if l.ends_with("_per_day = 100000") || l.contains("_per_day = ") { l.split('=').next().unwrap_or("").to_string() + "= 1000000000000" } else { l.to_string() }).collect::<Vec<_>>().join("\n");
+                std::fs::write(policies.join(entry.file_name()), text)?;
+            }
+        }
+        let config = ServerConfig {
+            listen: "127.0.0.1:0".parse()?,
+            policies,
+            plugins: repo().join("plugins"),
+            data: data.clone(),
+            admin_token: Some("bench".into()),
+            durability: Durability::Process,
+            watch_every: Duration::from_secs(3600),
+            warehouse: None,
+            query_deadline: Duration::from_secs(5),
+            max_rows: 1000,
+        };
+        let state = steward::build_state(&config).await?;
+        let key = SigningKeyFile::read(&repo().join("policies/demo/issuer.key")).map_err(anyhow::Error::msg)?;
+        let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+        let token = mint(&key, "demo-2026", &Claims::new("steward-demo", "bob", "steward", now, 3600));
+        let input = QueryInput {
+            sql: "SELECT c.customer_id, c.email, o.total FROM sales.customers c JOIN sales.orders o ON o.customer_id = c.customer_id WHERE o.total > 900 ORDER BY o.total DESC LIMIT 10".into(),
+            mode: Mode::Full,
+            intent: None,
+        };
+        let first = query_and_record(&state, &token, &input).await;
+        anyhow::ensure!(first.outcome.decision == Decision::Allow, "bench query denied: {:?}", first.outcome.reasons);
+        let rewritten = first.rewritten_sql.clone().unwrap_or_default();
+        println!("rewritten: {rewritten}\nrows: {}", first.row_count);
+        for _ in 0..WARMUP {
+            query_and_record(&state, &token, &input).await;
+            state.warehouse.query(&rewritten).await?;
+        }
+        let mut through = Vec::with_capacity(SAMPLES);
+        let mut direct = Vec::with_capacity(SAMPLES);
+        for _ in 0..SAMPLES {
+            let started = Instant::now();
+            std::hint::black_box(query_and_record(&state, &token, &input).await);
+            through.push(started.elapsed());
+            let started = Instant::now();
+            std::hint::black_box(state.warehouse.query(&rewritten).await?);
+            direct.push(started.elapsed());
+        }
+        let a = report("/v1/query path (audit durability process)", through);
+        let b = report("same rewritten SQL on SQLite directly", direct);
+        println!("{:<52} p50 {:>8.1} µs", "Steward's overhead", a - b);
+        let _ = std::fs::remove_dir_all(&data);
+        Ok(())
+    })
+}
