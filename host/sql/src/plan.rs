@@ -229,10 +229,16 @@ impl Plan {
         }
         for access in &shape.tables {
             let Some(t) = schema.by_asset(&access.asset) else { continue };
-            if let Some((rule, k)) = &self.tables[&t].min_group
-                && !access.only_aggregated
-            {
-                out.push(Violation { code: "aggregate-only", message: format!("{} may only be read by a SELECT that aggregates, in groups of at least {k} ({rule})", access.sql_name) });
+            if let Some((rule, k)) = &self.tables[&t].min_group {
+                if !access.only_aggregated {
+                    out.push(Violation { code: "aggregate-only", message: format!("{} may only be read by a SELECT that aggregates, in groups of at least {k} ({rule})", access.sql_name) });
+                }
+                if !access.read_alone {
+                    out.push(Violation {
+                        code: "aggregate-only",
+                        message: format!("{} must be aggregated on its own: a join in the aggregating SELECT could shrink its groups below {k} ({rule})", access.sql_name),
+                    });
+                }
             }
         }
         let applies = |subjects: &steward_policy::Subjects| viewer.subjects.iter().all(|s| subjects.applies(s));

@@ -59,7 +59,7 @@ impl ColumnUse {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct JoinEdge {
     pub left: String,
     pub right: String,
@@ -82,6 +82,9 @@ pub struct TableAccess {
     pub columns: BTreeMap<String, ColumnUse>,
     /// Every SELECT that reads this table directly aggregates.
     pub only_aggregated: bool,
+    /// Every SELECT that reads this table directly reads nothing else in
+    /// its FROM (no join can multiply its rows).
+    pub read_alone: bool,
     /// The statement writes this table.
     pub written: bool,
 }

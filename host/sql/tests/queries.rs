@@ -227,6 +227,13 @@ fn check_text(case: &Case, text: &str, sensitive: bool, problems: &mut Vec<Strin
     }
 }
 
+/// Print what a case did (`QUERIES_VERBOSE=1`), to review why it passes.
+fn trace(case: &Case, outcome: &str, text: &str) {
+    if std::env::var_os("QUERIES_VERBOSE").is_some() {
+        eprintln!("[{outcome}] {} :: {text}", case.name);
+    }
+}
+
 /// Run one case; Err is a failure (got, detail).
 fn run_case(case: &Case, policy: &Policy, schema: &Schema) -> Result<(), (String, String)> {
     let dialect: Dialect = match case.dialect.as_deref().unwrap_or("postgres").parse() {
@@ -249,6 +256,7 @@ fn run_case(case: &Case, policy: &Policy, schema: &Schema) -> Result<(), (String
         Ok(p) => p,
         Err(e) => {
             let message = e.to_string();
+            trace(case, "error", &message);
             if case.expect != Expect::Error {
                 return Err(("error".into(), message));
             }
@@ -272,6 +280,7 @@ fn run_case(case: &Case, policy: &Policy, schema: &Schema) -> Result<(), (String
         Ok(p) => p,
         Err(v) => {
             let message = v.message.clone();
+            trace(case, "deny", &message);
             if case.expect != Expect::Deny {
                 problems.insert(0, format!("plan refused: {message}"));
                 return Err(("deny".into(), problems.join("; ")));
@@ -282,6 +291,7 @@ fn run_case(case: &Case, policy: &Policy, schema: &Schema) -> Result<(), (String
     };
     match enforce(prepared, schema, policy, &viewer, &plan, None) {
         Ok(enforced) => {
+            trace(case, "allow", &enforced.sql);
             if case.expect != Expect::Allow {
                 problems.insert(0, format!("allowed as: {}", enforced.sql));
                 return Err(("allow".into(), problems.join("; ")));
@@ -292,6 +302,7 @@ fn run_case(case: &Case, policy: &Policy, schema: &Schema) -> Result<(), (String
         }
         Err(refusal) => {
             let message = refusal.to_string();
+            trace(case, "deny", &message);
             if case.expect != Expect::Deny {
                 problems.insert(0, format!("refused: {message}"));
                 return Err(("deny".into(), problems.join("; ")));
@@ -300,6 +311,36 @@ fn run_case(case: &Case, policy: &Policy, schema: &Schema) -> Result<(), (String
             if problems.is_empty() { Ok(()) } else { Err(("deny".into(), problems.join("; "))) }
         }
     }
+}
+
+/// The rewrite check of this runner must itself catch leaks: hand it SQL
+/// a broken rewrite could produce.
+#[test]
+fn runner_catches_a_leaking_rewrite() {
+    let (policy, schema) = load();
+    let plan_for = |who: &str, sql: &str| {
+        let viewer = Viewer { subjects: vec![policy.principal(who).unwrap()] };
+        let prepared = prepare(&schema, Dialect::Postgres, sql).unwrap();
+        Plan::build(&schema, &policy, &viewer, prepared.shape.table_ids().collect::<Vec<_>>(), Mode::Full, Dialect::Postgres).unwrap()
+    };
+    let check = |plan: &Plan, sql: &str| {
+        let mut problems = Vec::new();
+        verify_rewrite(&schema, plan, Dialect::Postgres, sql, &mut problems);
+        problems
+    };
+    let analyst = plan_for("analyst", "select region from customers");
+    let problems = check(&analyst, "select phone from sales.customers where region = 'emea'");
+    assert!(problems.iter().any(|p| p.contains("predicate-only column sales.customers.phone")), "{problems:?}");
+    let problems = check(&analyst, "select region from sales.customers");
+    assert!(problems.iter().any(|p| p.contains("row filter row_filter:analyst-region")), "{problems:?}");
+    let problems = check(&analyst, "select region from sales.customers where region = 'emea' and customer_id in (select order_id from sales.orders)");
+    assert!(problems.iter().any(|p| p.contains("outside the plan")), "{problems:?}");
+    let hr = plan_for("hr-analyst", "select count(*) from hr.employees e, sales.customers c");
+    let problems = check(&hr, "select count(*) from hr.employees where health_notes is null");
+    assert!(problems.iter().any(|p| p.contains("denied column hr.employees.health_notes")), "{problems:?}");
+    assert!(problems.iter().any(|p| p.contains("no count(*) >= 5")), "{problems:?}");
+    let problems = check(&hr, "select count(*) from hr.employees having count(*) >= 5");
+    assert!(problems.is_empty(), "{problems:?}");
 }
 
 #[test]

@@ -68,9 +68,12 @@ steward_sdk::classifier::export_classifier!(PiiClassifier);
 
 // ---------------------------------------------------------------- values
 
+/// Whether one sample value has a kind's shape.
+type Matcher = fn(&str) -> bool;
+
 /// Value patterns, most specific first: a value counts for the first kind
 /// it matches.
-const VALUE_RULES: &[(Kind, fn(&str) -> bool)] = &[
+const VALUE_RULES: &[(Kind, Matcher)] = &[
     (Kind::CardNumber, is_card_number),
     (Kind::NationalId, is_national_id),
     (Kind::IpAddress, is_ip_address),
@@ -119,7 +122,7 @@ fn is_card_number(v: &str) -> bool {
         .enumerate()
         .map(|(i, &d)| if i % 2 == 1 { if d * 2 > 9 { d * 2 - 9 } else { d * 2 } } else { d })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// A US social security number (`123-45-6789`) or a UK national insurance

@@ -58,6 +58,10 @@ impl Analyzer<'_> {
             | Expr::Floor { expr: x, .. }
             | Expr::Collate { expr: x, .. }
             | Expr::Nested(x) => return self.expr(x, scope, outputs),
+            Expr::AnyOp { left, right, .. } | Expr::AllOp { left, right, .. } if matches!(**right, Expr::Subquery(_)) => {
+                let Expr::Subquery(subquery) = &mut **right else { unreachable!("matched above") };
+                return self.semi_join(left, subquery, scope, outputs);
+            }
             Expr::IsDistinctFrom(a, b)
             | Expr::IsNotDistinctFrom(a, b)
             | Expr::BinaryOp { left: a, right: b, .. }
@@ -82,10 +86,7 @@ impl Analyzer<'_> {
                     merge(&mut flow, self.expr(item, scope, outputs)?);
                 }
             }
-            Expr::InSubquery { expr, subquery, .. } => {
-                merge(&mut flow, self.expr(expr, scope, outputs)?);
-                merge(&mut flow, self.scalar_subquery(subquery, scope)?);
-            }
+            Expr::InSubquery { expr, subquery, .. } => return self.semi_join(expr, subquery, scope, outputs),
             Expr::Between { expr, low, high, .. } => {
                 for x in [expr, low, high] {
                     merge(&mut flow, self.expr(x, scope, outputs)?);
@@ -140,6 +141,23 @@ impl Analyzer<'_> {
             Expr::Function(f) => return self.function(f, scope, outputs),
             other => return Err(unsupported(format!("expression {}", truncate(&other.to_string())))),
         }
+        Ok(flow)
+    }
+
+    /// `x IN (SELECT ...)`, `x = ANY (SELECT ...)`: rows matched against
+    /// another query's rows, a join between their tables.
+    fn semi_join(&mut self, left: &mut Expr, subquery: &mut Query, scope: &Scope, outputs: bool) -> Result<Flow, AnalysisError> {
+        let mut flow = self.expr(left, scope, outputs)?;
+        let (inner, tables) = self.collecting(|a| a.scalar_subquery(subquery, scope))?;
+        for c in flow.keys().copied().collect::<Vec<_>>() {
+            for &t in &tables {
+                self.pair(c.table, t);
+            }
+        }
+        if let (Some(a), Some(b)) = (single(&flow), single(&inner)) {
+            self.key(a, b);
+        }
+        merge(&mut flow, inner);
         Ok(flow)
     }
 
@@ -203,6 +221,9 @@ impl Analyzer<'_> {
             self.record(&f, true);
         }
         let windowed = f.over.is_some();
+        // An aggregate hides single values only over the whole group: a
+        // FILTER or a condition inside its argument picks the rows it sees.
+        let selective = f.filter.is_some() || arguments_select_rows(&f.args);
         if let Some(WindowType::WindowSpec(spec)) = &mut f.over {
             self.window_spec(spec, scope)?;
         }
@@ -215,6 +236,10 @@ impl Analyzer<'_> {
             // Over a window a row's own value can come back: not hiding.
             FunctionKind::Window => flow,
             FunctionKind::HidingAggregate | FunctionKind::RevealingAggregate if windowed => flow,
+            FunctionKind::HidingAggregate if selective => {
+                self.aggregate_seen = true;
+                flow
+            }
             FunctionKind::HidingAggregate => {
                 self.aggregate_seen = true;
                 flow.into_keys().map(|c| (c, Via::Aggregated)).collect()
@@ -334,6 +359,35 @@ impl Analyzer<'_> {
             _ => return None,
         };
         single(&flow)
+    }
+}
+
+fn arguments_select_rows(args: &FunctionArguments) -> bool {
+    match args {
+        FunctionArguments::None => false,
+        FunctionArguments::Subquery(_) => true,
+        FunctionArguments::List(list) => list.args.iter().any(|a| match a {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) | FunctionArg::Named { arg: FunctionArgExpr::Expr(e), .. } | FunctionArg::ExprNamed { arg: FunctionArgExpr::Expr(e), .. } => selects_rows(e),
+            _ => false,
+        }) || !list.clauses.is_empty(),
+    }
+}
+
+/// Whether an expression can tell rows apart: a condition, CASE, a
+/// conditional function or a subquery. Arithmetic and plain columns cannot.
+fn selects_rows(e: &Expr) -> bool {
+    use BinaryOperator as B;
+    match e {
+        Expr::Identifier(_) | Expr::CompoundIdentifier(_) | Expr::Value(_) | Expr::TypedString(_) => false,
+        Expr::Nested(x) | Expr::UnaryOp { expr: x, .. } | Expr::Cast { expr: x, .. } => selects_rows(x),
+        Expr::BinaryOp { left, op, right } => {
+            !matches!(op, B::Plus | B::Minus | B::Multiply | B::Divide | B::Modulo | B::StringConcat) || selects_rows(left) || selects_rows(right)
+        }
+        Expr::Function(f) => {
+            let name = f.name.to_string().to_ascii_lowercase();
+            matches!(name.as_str(), "iif" | "nullif" | "coalesce" | "ifnull" | "nvl" | "greatest" | "least" | "min" | "max") || arguments_select_rows(&f.args)
+        }
+        _ => true,
     }
 }
 

@@ -87,6 +87,9 @@ pub fn analyze(schema: &Schema, dialect: Dialect, statement: &mut Statement, hoo
         only_aggregated: BTreeMap::new(),
         written: BTreeSet::new(),
         keys: BTreeMap::new(),
+        selects: Vec::new(),
+        next_select: 1,
+        alone: BTreeMap::new(),
         sampled: false,
         ctes: Vec::new(),
         reads: Vec::new(),
@@ -163,8 +166,15 @@ struct Analyzer<'a> {
     /// Per table: whether every SELECT reading it directly aggregates.
     only_aggregated: BTreeMap<TableId, bool>,
     written: BTreeSet<TableId>,
-    /// Table pairs read together, with their equality keys.
-    keys: BTreeMap<(TableId, TableId), BTreeSet<(usize, usize)>>,
+    /// Table pairs read together, per SELECT, with that SELECT's equality
+    /// keys between them: (select, left table, right table) -> keys.
+    keys: BTreeMap<(usize, TableId, TableId), BTreeSet<(usize, usize)>>,
+    /// The SELECTs being analyzed, innermost last, and the next id.
+    selects: Vec<usize>,
+    next_select: usize,
+    /// Per table: whether every SELECT reading it directly reads nothing
+    /// else in its FROM.
+    alone: BTreeMap<TableId, bool>,
     sampled: bool,
     ctes: Vec<CteDef>,
     /// Open sets of tables read, one per relation being analyzed.
@@ -192,9 +202,14 @@ impl Analyzer<'_> {
         }
     }
 
+    fn current_select(&self) -> usize {
+        self.selects.last().copied().unwrap_or(0)
+    }
+
     fn pair(&mut self, a: TableId, b: TableId) {
         if a != b {
-            self.keys.entry((a.min(b), a.max(b))).or_default();
+            let select = self.current_select();
+            self.keys.entry((select, a.min(b), a.max(b))).or_default();
         }
     }
 
@@ -203,7 +218,8 @@ impl Analyzer<'_> {
             return;
         }
         let (l, r) = if a.table < b.table { (a, b) } else { (b, a) };
-        self.keys.entry((l.table, r.table)).or_default().insert((l.column, r.column));
+        let select = self.current_select();
+        self.keys.entry((select, l.table, r.table)).or_default().insert((l.column, r.column));
     }
 
     fn read_table(&mut self, t: TableId) {
@@ -236,19 +252,22 @@ impl Analyzer<'_> {
                     sql_name: def.sql_name(),
                     columns: self.uses.iter().filter(|(c, _)| c.table == t).map(|(c, u)| (def.columns[c.column].name.clone(), *u)).collect(),
                     only_aggregated: self.only_aggregated.get(&t).copied().unwrap_or(false),
+                    read_alone: self.alone.get(&t).copied().unwrap_or(false),
                     written: self.written.contains(&t),
                 }
             })
             .collect();
-        let joins = self
+        let mut joins: Vec<JoinEdge> = self
             .keys
             .iter()
-            .map(|((a, b), keys)| JoinEdge {
+            .map(|((_, a, b), keys)| JoinEdge {
                 left: schema.table(*a).asset.clone(),
                 right: schema.table(*b).asset.clone(),
                 keys: keys.iter().map(|(l, r)| (schema.table(*a).columns[*l].name.clone(), schema.table(*b).columns[*r].name.clone())).collect(),
             })
             .collect();
+        joins.sort_by(|x, y| (&x.left, &x.right, &x.keys).cmp(&(&y.left, &y.right, &y.keys)));
+        joins.dedup();
         let top = self.top.as_ref();
         let aggregated = top.is_some_and(|t| t.aggregated) && output.iter().all(|c| c.flow.values().all(|v| *v != Via::Raw));
         QueryShape {

@@ -48,7 +48,10 @@ impl Analyzer<'_> {
             return Err(unsupported("this SELECT form (TOP, LATERAL VIEW, PREWHERE, CONNECT BY, QUALIFY, hints...)"));
         }
         let outer_aggregate = std::mem::replace(&mut self.aggregate_seen, false);
+        self.selects.push(self.next_select);
+        self.next_select += 1;
         let result = self.select_inner(select, order_by, parent);
+        self.selects.pop();
         self.aggregate_seen = outer_aggregate;
         result
     }
@@ -179,9 +182,12 @@ impl Analyzer<'_> {
             self.top = Some(TopSelect { aggregated, group_keys: group_keys.iter().copied().collect() });
         }
         let direct: Vec<TableId> = scope.relations.iter().filter_map(|r| r.base).collect();
+        let alone = scope.relations.len() == 1;
         for &t in &direct {
             let all = self.only_aggregated.entry(t).or_insert(true);
             *all &= aggregated;
+            let only = self.alone.entry(t).or_insert(true);
+            *only &= alone;
         }
         if self.substitute && !direct.is_empty() {
             self.hooks.select(select, &direct, aggregated)?;

@@ -184,7 +184,8 @@ impl Analyzer<'_> {
         let (anchor, mut tables) = self.collecting(|a| a.body(left, None, parent))?;
         let mut columns = super::from::rename_alias(anchor, cte_alias, self.dialect)?;
         let substitute = self.substitute;
-        for _ in 0..8 {
+        let mut settled = false;
+        for _ in 0..64 {
             self.ctes.push(CteDef { name: cte_alias.name.clone(), columns: columns.clone(), tables: tables.clone() });
             let mut scratch = right.clone();
             self.substitute = false;
@@ -201,9 +202,13 @@ impl Analyzer<'_> {
             }
             tables.extend(step_tables);
             if next == columns {
+                settled = true;
                 break;
             }
             columns = next;
+        }
+        if !settled {
+            return Err(unsupported("a recursive CTE whose columns do not settle"));
         }
         self.ctes.push(CteDef { name: cte_alias.name.clone(), columns: columns.clone(), tables: tables.clone() });
         let last = self.collecting(|a| a.body(right, None, parent));
@@ -222,9 +227,23 @@ impl Analyzer<'_> {
                 self.order_by_outputs(order_by, &output)?;
                 Ok(output)
             }
-            SetExpr::SetOperation { left, right, .. } => {
-                let left = self.body(left, None, parent)?;
-                let right = self.body(right, None, parent)?;
+            SetExpr::SetOperation { left, right, op, .. } => {
+                let joins = matches!(op, SetOperator::Intersect | SetOperator::Except | SetOperator::Minus);
+                let (left, left_tables) = self.collecting(|a| a.body(left, None, parent))?;
+                let (right, right_tables) = self.collecting(|a| a.body(right, None, parent))?;
+                if joins {
+                    // INTERSECT / EXCEPT match rows of one side against the other: a join.
+                    for &a in &left_tables {
+                        for &b in &right_tables {
+                            self.pair(a, b);
+                        }
+                    }
+                    for (l, r) in left.iter().zip(&right) {
+                        if let (Some(a), Some(b)) = (super::from::single(&l.flow), super::from::single(&r.flow)) {
+                            self.key(a, b);
+                        }
+                    }
+                }
                 if left.len() != right.len() {
                     return Err(unsupported("set operation branches with different column counts"));
                 }

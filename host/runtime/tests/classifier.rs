@@ -1,0 +1,177 @@
+//! Column classifiers in the runtime: the shipped `pii-classifier` proves
+//! itself with its cases and answers; the live set exposes the enforcing
+//! classifier; a misbehaving classifier fails closed, naming itself.
+//!
+//! Builds its guests (`pii-classifier`, `hostile-classifier`,
+//! `significance-scorer`) for wasm32-wasip2, as the end-to-end harness does.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, OnceLock};
+
+use steward_policy::Policy;
+use steward_runtime::{
+    ColumnSample, LoadError, Manifest, Origin, PluginFailure, PluginSource, Registry, Runtime, RuntimeConfig, World,
+};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("the repository")
+}
+
+/// The guest components, built once per test binary.
+fn component(crate_name: &str) -> Vec<u8> {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    let dir = BUILT.get_or_init(|| {
+        let target_dir = repo().join("target/guests");
+        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .current_dir(repo())
+            .args(["build", "--target", "wasm32-wasip2", "--profile", "plugin", "--target-dir"])
+            .arg(&target_dir)
+            .args(["-p", "pii-classifier", "-p", "hostile-classifier", "-p", "significance-scorer"])
+            .status()
+            .expect("running cargo to build the guests");
+        assert!(status.success(), "building the guests failed (is the wasm32-wasip2 target installed? `make setup`)");
+        target_dir.join("wasm32-wasip2/plugin")
+    });
+    let path = dir.join(format!("{}.wasm", crate_name.replace('-', "_")));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn policy() -> Arc<Policy> {
+    Arc::new(Policy::load_dir(&repo().join("policies")).expect("the demo policies load"))
+}
+
+fn registry() -> Registry {
+    Registry::new(Runtime::new(RuntimeConfig::default()).expect("a runtime"))
+}
+
+/// A plugin folder of the repository, with the freshly built component.
+fn shipped(name: &str) -> PluginSource {
+    let dir = repo().join("plugins").join(name);
+    let manifest = Manifest::read(&dir).unwrap();
+    let cases = std::fs::read_to_string(dir.join(&manifest.cases)).unwrap();
+    PluginSource { manifest, component: component(name), cases, base_dir: Some(dir.clone()), origin: Origin::Directory(dir) }
+}
+
+fn uploaded(crate_name: &str, manifest: &str, cases: &str) -> PluginSource {
+    PluginSource {
+        manifest: Manifest::parse(manifest).unwrap(),
+        component: component(crate_name),
+        cases: cases.to_string(),
+        base_dir: None,
+        origin: Origin::Upload,
+    }
+}
+
+fn sample(column: &str, values: &[&str]) -> ColumnSample {
+    ColumnSample {
+        table: "sales/customers".into(),
+        column: column.into(),
+        data_type: "text".into(),
+        values: values.iter().map(|v| v.to_string()).collect(),
+    }
+}
+
+const HOSTILE_MANIFEST: &str = r#"
+name = "hostile-classifier"
+version = "6.6.6"
+world = "classifier"
+scope = ["sales/**"]
+[limits]
+timeout_ms = 20
+"#;
+
+const NOT_PII_CASE: &str = r#"
+[[case]]
+name = "benign column"
+column = { table = "sales/orders", column = "region", data_type = "text", values = ["emea"] }
+expect_tags = []
+"#;
+
+#[tokio::test]
+async fn the_pii_classifier_proves_itself_and_is_the_live_classifier() {
+    let (registry, policy) = (registry(), policy());
+    assert!(registry.current().classifier().is_none());
+    let proven = registry.prove(shipped("pii-classifier"), &policy).await.expect("its cases pass");
+    assert!(proven.outcomes.len() >= 12 && proven.outcomes.iter().all(|o| o.passed));
+    assert_eq!(proven.plugin.world(), World::Classifier);
+    registry.activate(proven).await;
+
+    let set = registry.current();
+    let classifier = set.classifier().expect("the live classifier");
+    assert_eq!(classifier.label(), "pii-classifier@1.0.0");
+    assert!(set.classifier_for("hr/employees").is_some(), "its scope is every table");
+    assert!(set.scorer_for("sales/customers").is_none(), "a classifier is not a scorer");
+
+    let tags = classifier.classify(&sample("contact", &["ada@example.com", "grace@example.org"])).await.unwrap();
+    assert_eq!(tags, ["pii", "email"]);
+    let tags = classifier.classify(&sample("ref", &["4111 1111 1111 1111"])).await.unwrap();
+    assert_eq!(tags, ["pii", "card-number"]);
+    let tags = classifier.classify(&sample("region", &["emea", "amer"])).await.unwrap();
+    assert!(tags.is_empty(), "{tags:?}");
+}
+
+#[tokio::test]
+async fn a_classifier_version_with_a_failing_case_does_not_go_live() {
+    let (registry, policy) = (registry(), policy());
+    let mut source = shipped("pii-classifier");
+    source.cases.push_str(
+        "\n[[case]]\nname = \"wrong on purpose\"\ncolumn = { table = \"t\", column = \"region\", data_type = \"text\", values = [\"emea\"] }\nexpect_tags = [\"pii\", \"email\"]\n",
+    );
+    match registry.prove(source, &policy).await {
+        Err(LoadError::CasesFailed(outcomes)) => {
+            let failed: Vec<&str> = outcomes.iter().filter(|o| !o.passed).map(|o| o.name.as_str()).collect();
+            assert_eq!(failed, ["wrong on purpose"]);
+        }
+        Err(e) => panic!("refused for the wrong reason: {e}"),
+        Ok(_) => panic!("a failing case was accepted"),
+    }
+    let mut source = shipped("pii-classifier");
+    source.cases = "[[case]]\nname = \"no column\"\nexpect_tags = []\n".into();
+    assert!(matches!(registry.prove(source, &policy).await, Err(LoadError::Cases(m)) if m.contains("needs a `column`")));
+}
+
+#[tokio::test]
+async fn shadow_classifiers_are_not_chosen_and_scope_is_respected() {
+    let (registry, policy) = (registry(), policy());
+    let shadow = HOSTILE_MANIFEST.replace("[limits]", "mode = \"shadow\"\n[limits]");
+    registry.activate(registry.prove(uploaded("hostile-classifier", &shadow, NOT_PII_CASE), &policy).await.unwrap()).await;
+    assert!(registry.current().classifier().is_none(), "a shadow classifier is not the classifier");
+
+    registry.activate(registry.prove(uploaded("hostile-classifier", HOSTILE_MANIFEST, NOT_PII_CASE), &policy).await.unwrap()).await;
+    let set = registry.current();
+    assert_eq!(set.classifier().map(|p| p.label()), Some("hostile-classifier@6.6.6"));
+    assert!(set.classifier_for("sales/orders").is_some());
+    assert!(set.classifier_for("hr/employees").is_none(), "outside its scope");
+}
+
+#[tokio::test]
+async fn a_misbehaving_classifier_fails_closed_naming_itself() {
+    let (registry, policy) = (registry(), policy());
+    let proven = registry.prove(uploaded("hostile-classifier", HOSTILE_MANIFEST, NOT_PII_CASE), &policy).await.unwrap();
+    let plugin = proven.plugin;
+    for (column, failure) in [
+        ("loop", PluginFailure::Timeout),
+        ("trap", PluginFailure::Trap(String::new())),
+        ("garbage", PluginFailure::InvalidOutput(String::new())),
+        ("many", PluginFailure::InvalidOutput(String::new())),
+        ("loop", PluginFailure::Timeout),
+    ] {
+        let e = plugin.classify(&sample(column, &[])).await.expect_err(column);
+        assert_eq!(e.plugin, "hostile-classifier@6.6.6");
+        assert_eq!(e.failure.kind(), failure.kind(), "{column}: {e}");
+        assert!(e.to_string().contains("hostile-classifier@6.6.6"), "{e}");
+        // The plugin still answers afterwards.
+        assert_eq!(plugin.classify(&sample("region", &["emea"])).await.unwrap(), Vec::<String>::new(), "after {column}");
+    }
+    assert_eq!(plugin.classify(&sample("repeat", &[])).await.unwrap(), ["pii", "email"], "repeated tags are dropped");
+    assert_eq!(plugin.failures(), 5);
+}
+
+#[tokio::test]
+async fn calling_a_plugin_of_another_world_as_a_classifier_fails() {
+    let (registry, policy) = (registry(), policy());
+    let scorer = registry.prove(shipped("significance-scorer"), &policy).await.unwrap().plugin;
+    let e = scorer.classify(&sample("email", &[])).await.expect_err("a scorer cannot classify");
+    assert_eq!(e.failure.kind(), "wrong_world", "{e}");
+}
