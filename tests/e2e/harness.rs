@@ -96,11 +96,21 @@ pub struct Options<'a> {
     pub durability: &'a str,
     /// Copy the demo policies so the test may edit them.
     pub own_policies: bool,
+    /// Edit the copied policies before the server starts (implies `own_policies`).
+    pub edit_policies: Option<&'a dyn Fn(&Path)>,
+    /// `--warehouse` (default: the demo SQLite warehouse in the data dir).
+    pub warehouse: Option<&'a str>,
 }
 
 impl Default for Options<'_> {
     fn default() -> Self {
-        Options { plugins: &["finance-sop", "significance-scorer"], durability: "process", own_policies: false }
+        Options {
+            plugins: &["finance-sop", "significance-scorer"],
+            durability: "process",
+            own_policies: false,
+            edit_policies: None,
+            warehouse: None,
+        }
     }
 }
 
@@ -112,7 +122,7 @@ impl Server {
         for p in opts.plugins {
             copy_plugin(&repo().join("plugins").join(p), &plugins_dir.join(p));
         }
-        let policies_dir = if opts.own_policies {
+        let policies_dir = if opts.own_policies || opts.edit_policies.is_some() {
             let dir = data.path().join("policies");
             std::fs::create_dir_all(&dir).unwrap();
             for e in std::fs::read_dir(repo().join("policies")).unwrap() {
@@ -121,6 +131,9 @@ impl Server {
                     std::fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
                 }
             }
+            if let Some(edit) = opts.edit_policies {
+                edit(&dir);
+            }
             dir
         } else {
             repo().join("policies")
@@ -128,8 +141,12 @@ impl Server {
         let port = free_port();
         let admin_token = "e2e-admin-token".to_string();
         let log = std::fs::File::create(data.path().join("server.log")).unwrap();
-        let child = Command::new(steward_bin())
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--watch-ms", "200", "--durability", opts.durability])
+        let mut cmd = Command::new(steward_bin());
+        cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--watch-ms", "200", "--durability", opts.durability]);
+        if let Some(w) = opts.warehouse {
+            cmd.arg("--warehouse").arg(w);
+        }
+        let child = cmd
             .arg("--policies")
             .arg(&policies_dir)
             .arg("--plugins")
@@ -183,6 +200,24 @@ impl Server {
             .unwrap_or_else(|e| panic!("decide failed: {e}\n{}", self.log()));
         let status = r.status().as_u16();
         (status, r.body_mut().read_json().unwrap_or(Value::Null))
+    }
+
+    /// POST /v1/query; returns (status, the body as sent).
+    pub fn query_text(&self, token: &str, body: &Value) -> (u16, String) {
+        let mut r = self
+            .agent
+            .post(format!("{}/v1/query", self.base))
+            .header("Authorization", &format!("Bearer {token}"))
+            .send_json(body)
+            .unwrap_or_else(|e| panic!("query failed: {e}\n{}", self.log()));
+        let status = r.status().as_u16();
+        (status, r.body_mut().read_to_string().unwrap_or_else(|e| panic!("reading the query answer: {e}")))
+    }
+
+    /// POST /v1/query; returns (status, body).
+    pub fn query(&self, token: &str, body: Value) -> (u16, Value) {
+        let (status, text) = self.query_text(token, &body);
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
     pub fn admin(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {

@@ -6,6 +6,7 @@ mod harness;
 mod audit;
 mod decide;
 mod hostile;
+mod query;
 mod reload;
 mod swap;
 mod tokens;
