@@ -35,10 +35,14 @@ build:
 build-debug:
 	$(CARGO) build -p steward
 
-## Benchmarks: in-process decision latency and plugin call cost, then HTTP throughput.
+## Benchmarks: decision latency and plugin call cost, SQL analysis + rewrite over
+## TPC-H, /v1/query overhead over direct SQLite, then HTTP throughput of both endpoints.
 bench: setup plugins build
 	$(CARGO) bench -p steward --bench decide
+	$(CARGO) bench -p steward-sql --bench tpch
+	$(CARGO) bench -p steward --bench query
 	./scripts/bench-http.sh
+	./scripts/bench-query.sh
 
 clean:
 	$(CARGO) clean
