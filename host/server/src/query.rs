@@ -98,6 +98,10 @@ impl QueryAnswer {
         self.rows.clear();
         self.columns.clear();
         self.row_count = 0;
+        self.withheld.clear();
+        self.masked.clear();
+        self.row_filters.clear();
+        self.rewritten_sql = None;
     }
 }
 

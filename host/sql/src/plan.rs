@@ -135,7 +135,10 @@ impl Plan {
             for subject in &viewer.subjects {
                 for rule in policy.row_filters().iter().filter(|r| r.subjects.applies(subject) && r.assets.iter().any(|g| g.matches(&def.asset))) {
                     let filter = fill(&rule.filter, subject).map_err(|m| Violation { code: "row-filter", message: format!("row_filter {}: {m}", rule.id) })?;
-                    table.filters.push((format!("row_filter:{}", rule.id), filter));
+                    let entry = (format!("row_filter:{}", rule.id), filter);
+                    if !table.filters.contains(&entry) {
+                        table.filters.push(entry);
+                    }
                 }
                 for rule in policy.aggregate_only().iter().filter(|r| r.subjects.applies(subject) && r.assets.iter().any(|g| g.matches(&def.asset))) {
                     if table.min_group.as_ref().is_none_or(|(_, k)| rule.min_group_size > *k) {

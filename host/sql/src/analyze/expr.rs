@@ -373,20 +373,13 @@ fn arguments_select_rows(args: &FunctionArguments) -> bool {
     }
 }
 
-/// Whether an expression can tell rows apart: a condition, CASE, a
-/// conditional function or a subquery. Arithmetic and plain columns cannot.
+/// Whether an aggregate's argument could single out rows: anything but a
+/// plain column (or constant) can, through conditions, CASE, arithmetic
+/// (`salary * (1 - sign(abs(id - 5)))`) or functions.
 fn selects_rows(e: &Expr) -> bool {
-    use BinaryOperator as B;
     match e {
         Expr::Identifier(_) | Expr::CompoundIdentifier(_) | Expr::Value(_) | Expr::TypedString(_) => false,
-        Expr::Nested(x) | Expr::UnaryOp { expr: x, .. } | Expr::Cast { expr: x, .. } => selects_rows(x),
-        Expr::BinaryOp { left, op, right } => {
-            !matches!(op, B::Plus | B::Minus | B::Multiply | B::Divide | B::Modulo | B::StringConcat) || selects_rows(left) || selects_rows(right)
-        }
-        Expr::Function(f) => {
-            let name = f.name.to_string().to_ascii_lowercase();
-            matches!(name.as_str(), "iif" | "nullif" | "coalesce" | "ifnull" | "nvl" | "greatest" | "least" | "min" | "max") || arguments_select_rows(&f.args)
-        }
+        Expr::Nested(x) | Expr::Cast { expr: x, .. } => selects_rows(x),
         _ => true,
     }
 }
