@@ -508,7 +508,7 @@ async fn each_sop_is_called_once_with_only_the_uncovered_assets_it_governs() {
         .await;
 
     assert_eq!(out.decision, Decision::Allow, "{out:#?}");
-    assert_eq!(grant_rules(&out), vec!["grant:sales-analyst:sales/**".to_string()]);
+    assert_eq!(grant_rules(&out), vec!["grant:sales-analyst:sales/**,lab/**".to_string()]);
     assert_eq!(out.obligations, vec![Obligation::MaxRows { rows: 50 }, Obligation::NotifyOwner { message: "read".into() }]);
     for label in ["finance-sop@1.0.0", "audit-sop@1.0.0"] {
         let calls = plugins.sop_named(label).evaluations();
