@@ -65,6 +65,7 @@ fn main() {
     let dialect = Dialect::Generic;
 
     let mut all = Vec::new();
+    let mut parse_only = Vec::new();
     for n in 1..=22 {
         let sql = std::fs::read_to_string(dir.join(format!("q{n:02}.sql"))).expect("query file");
         let sql = sql.trim().trim_end_matches(';');
@@ -89,7 +90,13 @@ fn main() {
             std::hint::black_box(out).ok();
         }
         all.extend(samples.iter().copied());
+        for _ in 0..ROUNDS / 4 {
+            let started = Instant::now();
+            std::hint::black_box(steward_sql::parse(dialect, sql)).ok();
+            parse_only.push(started.elapsed());
+        }
         report(&format!("q{n:02}"), samples);
     }
     report("all", all);
+    report("parse only", parse_only);
 }
