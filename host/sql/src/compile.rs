@@ -19,7 +19,8 @@ pub fn check_filter(schema: &Schema, dialect: Dialect, table: TableId, predicate
 /// covers.
 pub fn check_policy(policy: &Policy, schema: &Schema, dialect: Dialect) -> Result<(), String> {
     for rule in policy.row_filters() {
-        let sample = sample_filter(&rule.filter);
+        // Checked with a stand-in literal for every principal attribute.
+        let sample = crate::plan::fill_placeholders(&rule.filter, |_| Ok("x".into())).map_err(|e| format!("{}:{}: row_filter {}: {e}", rule.file.display(), rule.line, rule.id))?;
         for (t, def) in schema.tables().iter().enumerate() {
             if rule.assets.iter().any(|g| g.matches(&def.asset)) {
                 check_filter(schema, dialect, t, &sample).map_err(|e| format!("{}:{}: row_filter {} on {}: {e}", rule.file.display(), rule.line, rule.id, def.asset))?;
@@ -44,25 +45,4 @@ pub fn check_policy(policy: &Policy, schema: &Schema, dialect: Dialect) -> Resul
         }
     }
     Ok(())
-}
-
-/// A filter with every `{principal.…}` replaced by a literal, for checking.
-fn sample_filter(filter: &str) -> String {
-    let mut out = String::new();
-    let mut rest = filter;
-    while let Some(start) = rest.find("{principal.") {
-        out.push_str(&rest[..start]);
-        match rest[start..].find('}') {
-            Some(end) => {
-                out.push_str("'x'");
-                rest = &rest[start + end + 1..];
-            }
-            None => {
-                rest = &rest[start..];
-                break;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
 }

@@ -75,27 +75,33 @@ fn strictest(a: Treatment, b: Treatment) -> Treatment {
     if b.effect > a.effect { b } else { a }
 }
 
-/// Fill `{principal.id}` and `{principal.<attribute>}` with quoted literals.
-fn fill(filter: &str, subject: &PrincipalRecord) -> Result<String, String> {
+/// Replace every `{principal.<name>}` in a row filter with the quoted
+/// literal `value(name)` gives.
+pub(crate) fn fill_placeholders(filter: &str, value: impl Fn(&str) -> Result<String, String>) -> Result<String, String> {
     let mut out = String::with_capacity(filter.len());
     let mut rest = filter;
     while let Some(start) = rest.find("{principal.") {
         out.push_str(&rest[..start]);
         let after = &rest[start + "{principal.".len()..];
         let end = after.find('}').ok_or_else(|| "unclosed {principal.…} in a row filter".to_string())?;
-        let name = &after[..end];
-        let value = if name == "id" {
-            subject.id.clone()
-        } else {
-            subject.attributes.get(name).cloned().ok_or_else(|| format!("principal {} has no attribute {name:?} the row filter needs", subject.id))?
-        };
         out.push('\'');
-        out.push_str(&value.replace('\'', "''"));
+        out.push_str(&value(&after[..end])?.replace('\'', "''"));
         out.push('\'');
         rest = &after[end + 1..];
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// Fill `{principal.id}` and `{principal.<attribute>}` from `subject`.
+fn fill(filter: &str, subject: &PrincipalRecord) -> Result<String, String> {
+    fill_placeholders(filter, |name| {
+        if name == "id" {
+            Ok(subject.id.clone())
+        } else {
+            subject.attributes.get(name).cloned().ok_or_else(|| format!("principal {} has no attribute {name:?} the row filter needs", subject.id))
+        }
+    })
 }
 
 impl Plan {
