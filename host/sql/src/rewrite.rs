@@ -13,6 +13,7 @@ use sqlparser::parser::Parser;
 use steward_policy::{ColumnEffect, Policy};
 
 use crate::analyze::from::ident_for;
+use crate::analyze::statement::limit_value;
 use crate::analyze::{Hooks, NoHooks, analyze, parse};
 use crate::error::AnalysisError;
 use crate::mask;
@@ -135,26 +136,16 @@ fn number(n: u64) -> Expr {
     Expr::value(Value::Number(n.to_string(), false))
 }
 
-fn literal(e: &Expr) -> Option<u64> {
-    match e {
-        Expr::Value(v) => match &v.value {
-            Value::Number(n, _) => n.parse().ok(),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
 /// Make the query return at most `cap` rows.
 fn cap_rows(query: &mut Query, cap: u64) {
     match &mut query.limit_clause {
         Some(LimitClause::LimitOffset { limit, .. }) => {
-            if limit.as_ref().and_then(literal).is_none_or(|l| l > cap) {
+            if limit.as_ref().and_then(|l| limit_value(l).ok()).is_none_or(|l| l > cap) {
                 *limit = Some(number(cap));
             }
         }
         Some(LimitClause::OffsetCommaLimit { limit, .. }) => {
-            if literal(limit).is_none_or(|l| l > cap) {
+            if limit_value(limit).ok().is_none_or(|l| l > cap) {
                 *limit = number(cap);
             }
         }

@@ -19,7 +19,7 @@
 mod expr;
 pub(crate) mod from;
 mod select;
-mod statement;
+pub(crate) mod statement;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -301,7 +301,8 @@ fn order_by_is_random(order_by: &OrderBy) -> bool {
     exprs.iter().any(|e| matches!(&e.expr, Expr::Function(f) if f.name.0.last().and_then(|p| p.as_ident()).is_some_and(|i| crate::functions::is_random(&i.value))))
 }
 
-fn limit_value(e: &Expr) -> Result<u64, AnalysisError> {
+/// A LIMIT or OFFSET that is a whole-number literal.
+pub(crate) fn limit_value(e: &Expr) -> Result<u64, AnalysisError> {
     match e {
         Expr::Value(v) => match &v.value {
             Value::Number(n, _) => n.parse::<u64>().map_err(|_| unsupported("LIMIT must be a whole number")),
