@@ -43,7 +43,10 @@ impl Analyzer<'_> {
                 for assignment in &mut update.assignments {
                     let flow = self.expr(&mut assignment.value, &scope, false)?;
                     self.record(&flow, false);
-                    self.assignment_target(&assignment.target, &scope, table)?;
+                    let sqlparser::ast::AssignmentTarget::ColumnName(name) = &assignment.target else {
+                        return Err(unsupported("tuple assignment"));
+                    };
+                    self.written_column(table, name)?;
                 }
                 if let Some(selection) = &mut update.selection {
                     let flow = self.expr(selection, &scope, false)?;
@@ -95,9 +98,7 @@ impl Analyzer<'_> {
             }
         }
         for column in &insert.columns {
-            let ident = column.0.last().and_then(|p| p.as_ident()).ok_or_else(|| unsupported("INSERT column name"))?;
-            let (i, _) = def.columns.iter().enumerate().find(|(_, c)| self.dialect.matches(ident, &c.name)).ok_or_else(|| AnalysisError::UnknownColumn(format!("{}.{}", def.sql_name(), ident.value)))?;
-            self.uses.entry(crate::shape::ColRef { table, column: i }).or_default().written = true;
+            self.written_column(table, column)?;
         }
         if let Some(source) = &mut insert.source {
             // What an INSERT copies is read out of its source tables.
@@ -109,12 +110,9 @@ impl Analyzer<'_> {
         Ok(())
     }
 
-    fn assignment_target(&mut self, target: &sqlparser::ast::AssignmentTarget, scope: &Scope, table: usize) -> Result<(), AnalysisError> {
-        let sqlparser::ast::AssignmentTarget::ColumnName(name) = target else {
-            return Err(unsupported("tuple assignment"));
-        };
-        let ident = name.0.last().and_then(|p| p.as_ident()).ok_or_else(|| unsupported("assignment target"))?;
-        let _ = scope;
+    /// Mark the column `name` of `table` as written.
+    fn written_column(&mut self, table: usize, name: &sqlparser::ast::ObjectName) -> Result<(), AnalysisError> {
+        let ident = name.0.last().and_then(|p| p.as_ident()).ok_or_else(|| unsupported(format!("column name {name}")))?;
         let def = self.schema.table(table);
         let (i, _) = def.columns.iter().enumerate().find(|(_, c)| self.dialect.matches(ident, &c.name)).ok_or_else(|| AnalysisError::UnknownColumn(format!("{}.{}", def.sql_name(), ident.value)))?;
         self.uses.entry(crate::shape::ColRef { table, column: i }).or_default().written = true;
