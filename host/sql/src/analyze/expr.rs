@@ -290,14 +290,8 @@ impl Analyzer<'_> {
     pub(super) fn qualified(&mut self, schema: Option<&Ident>, relation: &Ident, column: &Ident, scope: &Scope) -> Result<(Flow, Ident), AnalysisError> {
         let mut level = Some(scope);
         let mut depth = 0;
-        let wanted = self.dialect.fold(relation);
         while let Some(s) = level {
-            let relations: Vec<_> = s
-                .relations
-                .iter()
-                .filter(|r| r.name.as_ref().is_some_and(|n| self.dialect.same(&self.dialect.fold(n), &wanted)))
-                .filter(|r| schema.is_none_or(|sch| r.schema.as_ref().is_some_and(|rs| self.dialect.matches(sch, rs))))
-                .collect();
+            let relations: Vec<_> = s.relations.iter().filter(|r| self.names_relation(r, schema, relation)).collect();
             match relations.as_slice() {
                 [] => {}
                 [r] => {

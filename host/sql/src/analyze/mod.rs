@@ -202,6 +202,12 @@ impl Analyzer<'_> {
         }
     }
 
+    /// Whether `[schema.]name`, as written in the query, refers to `relation`.
+    fn names_relation(&self, relation: &Relation, schema: Option<&Ident>, name: &Ident) -> bool {
+        relation.name.as_ref().is_some_and(|n| self.dialect.same(&self.dialect.fold(n), &self.dialect.fold(name)))
+            && schema.is_none_or(|s| relation.schema.as_ref().is_some_and(|rs| self.dialect.matches(s, rs)))
+    }
+
     fn current_select(&self) -> usize {
         self.selects.last().copied().unwrap_or(0)
     }

@@ -96,17 +96,11 @@ impl Analyzer<'_> {
                         return Err(unsupported("`expr.*`"));
                     };
                     let parts: Vec<_> = name.0.iter().filter_map(ObjectNamePart::as_ident).collect();
-                    let matching: Vec<&Relation> = scope
-                        .relations
-                        .iter()
-                        .filter(|r| match parts.as_slice() {
-                            [rel] => r.name.as_ref().is_some_and(|n| self.dialect.same(&self.dialect.fold(n), &self.dialect.fold(rel))),
-                            [schema, rel] => {
-                                r.schema.as_ref().is_some_and(|s| self.dialect.matches(schema, s)) && r.name.as_ref().is_some_and(|n| self.dialect.same(&self.dialect.fold(n), &self.dialect.fold(rel)))
-                            }
-                            _ => false,
-                        })
-                        .collect();
+                    let matching: Vec<&Relation> = match parts.as_slice() {
+                        [rel] => scope.relations.iter().filter(|r| self.names_relation(r, None, rel)).collect(),
+                        [schema, rel] => scope.relations.iter().filter(|r| self.names_relation(r, Some(schema), rel)).collect(),
+                        _ => Vec::new(),
+                    };
                     match matching.as_slice() {
                         [relation] => self.expand(relation, &mut items, &mut outputs)?,
                         [] => return Err(AnalysisError::UnknownTable(format!("{name} (in {name}.*)"))),
