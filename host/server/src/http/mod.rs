@@ -13,6 +13,10 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 
+use axum::extract::rejection::JsonRejection;
+use steward_model::{Decision, ReasonCode};
+use steward_pipeline::Outcome;
+
 use crate::state::AppState;
 
 /// Uploaded components may be large (Python and JavaScript plugins are
@@ -46,6 +50,26 @@ pub(crate) fn bearer(headers: &HeaderMap) -> &str {
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(str::trim)
         .unwrap_or("")
+}
+
+/// The status of an answer carrying a decision: 401 when the token was
+/// refused, 503 when the host could not decide or record (the body is
+/// still a deny), 200 otherwise.
+pub(crate) fn status_of(outcome: &Outcome) -> StatusCode {
+    if outcome.unauthenticated {
+        StatusCode::UNAUTHORIZED
+    } else if outcome.decision == Decision::Deny && outcome.reasons.iter().any(|r| r.code == ReasonCode::InternalError) {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    }
+}
+
+/// A body the host could not read is a recorded deny, answered 400.
+pub(crate) async fn refuse_body(state: &AppState, headers: &HeaderMap, rejection: JsonRejection) -> Response {
+    let message = format!("bad request body: {}", rejection.body_text());
+    let outcome = crate::decide::refuse_and_record(state, bearer(headers), message).await;
+    (StatusCode::BAD_REQUEST, axum::Json(outcome)).into_response()
 }
 
 /// A JSON error body: `{"error": "..."}`.
