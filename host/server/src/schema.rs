@@ -8,6 +8,8 @@
 
 use std::sync::Arc;
 
+use arc_swap::ArcSwapOption;
+
 use steward_model::ColumnSample;
 use steward_policy::Policy;
 use steward_runtime::PluginSet;
@@ -24,25 +26,31 @@ struct Key {
     classifier: Option<String>,
 }
 
+/// The current schema, read lock-free on every query; rebuilt (by one
+/// task, the others waiting) when its key changes.
 #[derive(Default)]
 pub struct SchemaCache {
-    current: Mutex<Option<(Key, Arc<Schema>)>>,
+    current: ArcSwapOption<(Key, Arc<Schema>)>,
+    building: Mutex<()>,
 }
 
 impl SchemaCache {
+    fn cached(&self, key: &Key) -> Option<Arc<Schema>> {
+        self.current.load().as_ref().filter(|entry| entry.0 == *key).map(|entry| entry.1.clone())
+    }
+
     pub async fn get(&self, warehouse: &Warehouse, policy: &Arc<Policy>, plugins: &PluginSet) -> Arc<Schema> {
         let classifier = plugins.classifier();
         let key = Key { policy: Arc::as_ptr(policy) as usize, classifier: classifier.map(|c| c.digest.clone()) };
-        // Holding the lock while building: concurrent first queries wait for
-        // one build instead of all building.
-        let mut current = self.current.lock().await;
-        if let Some((k, schema)) = current.as_ref()
-            && *k == key
-        {
-            return schema.clone();
+        if let Some(schema) = self.cached(&key) {
+            return schema;
+        }
+        let _building = self.building.lock().await;
+        if let Some(schema) = self.cached(&key) {
+            return schema;
         }
         let schema = Arc::new(build(warehouse, policy, classifier.map(|c| &**c)).await);
-        *current = Some((key, schema.clone()));
+        self.current.store(Some(Arc::new((key, schema.clone()))));
         schema
     }
 }
