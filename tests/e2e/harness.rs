@@ -9,6 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use serde_json::{Value, json};
 use steward_identity::{Actor, Claims, SigningKeyFile, mint};
+use steward_runtime::PluginSignature;
 
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ sits in the repository").to_path_buf()
@@ -39,7 +40,16 @@ pub fn guests() -> &'static Guests {
     static GUESTS: OnceLock<Guests> = OnceLock::new();
     GUESTS.get_or_init(|| {
         let target_dir = repo().join("target/guests");
-        let crates = ["hostile-sop", "sneaky-sop", "swap-sop-v1", "swap-sop-v2", "reader-sop", "finance-sop"];
+        let crates = [
+            "hostile-sop",
+            "sneaky-sop",
+            "swap-sop-v1",
+            "swap-sop-v2",
+            "reader-sop",
+            "finance-sop",
+            "legacy-sop",
+            "context-sop",
+        ];
         let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
         cmd.current_dir(repo())
             .args(["build", "--target", "wasm32-wasip2", "--profile", "plugin", "--target-dir"])
@@ -100,6 +110,8 @@ pub struct Options<'a> {
     pub edit_policies: Option<&'a dyn Fn(&Path)>,
     /// `--warehouse` (default: the demo SQLite warehouse in the data dir).
     pub warehouse: Option<&'a str>,
+    /// Load the copied plugins in enforce mode, whatever their manifest says.
+    pub enforce_all: bool,
 }
 
 impl Default for Options<'_> {
@@ -110,6 +122,7 @@ impl Default for Options<'_> {
             own_policies: false,
             edit_policies: None,
             warehouse: None,
+            enforce_all: false,
         }
     }
 }
@@ -121,6 +134,11 @@ impl Server {
         std::fs::create_dir_all(&plugins_dir).unwrap();
         for p in opts.plugins {
             copy_plugin(&repo().join("plugins").join(p), &plugins_dir.join(p));
+            if opts.enforce_all {
+                let manifest = plugins_dir.join(p).join("plugin.toml");
+                let text = std::fs::read_to_string(&manifest).unwrap();
+                std::fs::write(&manifest, text.replace("mode = \"shadow\"", "mode = \"enforce\"")).unwrap();
+            }
         }
         let policies_dir = if opts.own_policies || opts.edit_policies.is_some() {
             let dir = data.path().join("policies");
@@ -153,6 +171,8 @@ impl Server {
             .arg(&plugins_dir)
             .arg("--data")
             .arg(data.path().join("var"))
+            .arg("--cache-dir")
+            .arg(compile_cache())
             .env("STEWARD_ADMIN_TOKEN", &admin_token)
             .env("STEWARD_LOG", "info")
             .stdout(Stdio::null())
@@ -241,11 +261,16 @@ impl Server {
 
     /// Upload a test guest through the admin API.
     pub fn upload(&self, crate_name: &str, manifest: &str, cases: &str, activate: bool) -> (u16, Value) {
-        let component = base64::engine::general_purpose::STANDARD.encode(guests().component(crate_name));
+        self.upload_signed(&guests().component(crate_name), manifest, cases, None, activate)
+    }
+
+    /// Upload a component with the text of its `plugin.sig`, if any.
+    pub fn upload_signed(&self, component: &[u8], manifest: &str, cases: &str, signature: Option<&str>, activate: bool) -> (u16, Value) {
+        let component = base64::engine::general_purpose::STANDARD.encode(component);
         self.admin(
             "POST",
             "/admin/plugins",
-            Some(json!({ "manifest": manifest, "component_base64": component, "cases": cases, "activate": activate })),
+            Some(json!({ "manifest": manifest, "component_base64": component, "cases": cases, "signature": signature, "activate": activate })),
         )
     }
 
@@ -273,14 +298,37 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// Copy a plugin folder (manifest, cases, built component).
+/// One compile cache for every server and CLI run of the suite: Python and
+/// JavaScript components take seconds to compile, and are compiled once.
+pub fn compile_cache() -> PathBuf {
+    repo().join("target/test-compile-cache")
+}
+
+/// Copy a plugin folder: manifest, cases (as `cases.toml`, wherever the
+/// manifest points), built component and its signature if it has one.
 pub fn copy_plugin(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
-    for name in ["plugin.toml", "cases.toml", "plugin.wasm"] {
-        let src = from.join(name);
+    let manifest = std::fs::read_to_string(from.join("plugin.toml")).unwrap();
+    let cases = manifest
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("cases = ").map(|v| v.split('#').next().unwrap().trim().trim_matches('"').to_string()))
+        .unwrap_or_else(|| "cases.toml".into());
+    let manifest = manifest.replace(&format!("cases = \"{cases}\""), "cases = \"cases.toml\"");
+    std::fs::write(to.join("plugin.toml"), manifest).unwrap();
+    for (src, dest) in [(cases.as_str(), "cases.toml"), ("plugin.wasm", "plugin.wasm")] {
+        let src = from.join(src);
         assert!(src.exists(), "{} is missing (run `make plugins`)", src.display());
-        std::fs::copy(&src, to.join(name)).unwrap();
+        std::fs::copy(&src, to.join(dest)).unwrap();
     }
+    if from.join("plugin.sig").exists() {
+        std::fs::copy(from.join("plugin.sig"), to.join("plugin.sig")).unwrap();
+    }
+}
+
+/// A `plugin.sig` for `component`, by the demo finance signer.
+pub fn demo_signature(component: &[u8]) -> String {
+    let key = SigningKeyFile::read(&repo().join("policies/demo/plugin-signer.key")).unwrap();
+    PluginSignature::sign(&key, "demo-finance", &steward_runtime::digest(component)).to_toml()
 }
 
 /// Poll `check` until it holds or `timeout` passes.

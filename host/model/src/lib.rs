@@ -93,6 +93,52 @@ pub struct Request {
     pub assets: Vec<Asset>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intent: Option<String>,
+    /// More about the request, for plugins built against
+    /// `steward:guardrail@0.2.0` (the `context` interface).
+    #[serde(default)]
+    pub context: RequestContext,
+}
+
+/// What the host knows about a request beyond who, what and which assets.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestContext {
+    /// When the host received the request, in ms since the Unix epoch.
+    #[serde(default)]
+    pub received_at_ms: u64,
+    /// The caller's attributes from the identity policy.
+    #[serde(default)]
+    pub attributes: std::collections::BTreeMap<String, String>,
+    /// For an agent, its human's attributes.
+    #[serde(default)]
+    pub on_behalf_of_attributes: std::collections::BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<QuerySummary>,
+}
+
+impl RequestContext {
+    /// Milliseconds since the Unix epoch, now (0 if the clock is before it).
+    pub fn now_ms() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+            .unwrap_or(0)
+    }
+}
+
+/// What a SQL statement touches, for requests made through `/v1/query`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuerySummary {
+    /// `read`, `write` or `ddl`.
+    pub statement: String,
+    pub sql: String,
+    /// Catalog paths of the tables read or written.
+    pub tables: Vec<String>,
+    /// Columns whose values reach the result, as `table-path.column`.
+    pub output_columns: Vec<String>,
+    /// Whether every output column comes through an aggregate or a GROUP BY key.
+    pub aggregated: bool,
 }
 
 /// A warehouse column the catalog does not describe, as a classifier plugin

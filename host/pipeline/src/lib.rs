@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use steward_identity::Verifier;
-use steward_model::{Action, Asset, Decision, Obligation, Principal, Reason, ReasonCode, Request, Verdict, Voter};
+use steward_model::{Action, Asset, Decision, Obligation, Principal, Reason, ReasonCode, Request, RequestContext, Verdict, Voter};
 use steward_policy::Policy;
 use tracing::Instrument;
 
@@ -46,13 +46,17 @@ pub trait Plugins: Sync {
 }
 
 /// What the caller asks.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DecideInput {
     pub action: String,
     pub assets: Vec<String>,
     #[serde(default)]
     pub intent: Option<String>,
+    /// Set by the host for `/v1/query` (never read from the caller's body):
+    /// what the statement touches, for plugins' request context.
+    #[serde(skip)]
+    pub query: Option<steward_model::QuerySummary>,
 }
 
 /// What a shadow-mode plugin would have decided.
@@ -152,16 +156,30 @@ async fn run_stages<P: Plugins>(ctx: &Context<'_, P>, principal: Principal, inpu
     let ceiling = tracing::debug_span!("guardrails").in_scope(|| guardrails::check(ctx.policy, &principal, &action, &assets, voters))?;
     outcome.risk = Some(ceiling.risk);
     let coverage = tracing::debug_span!("grants").in_scope(|| grants::check(ctx.policy, &principal, &action.name, &assets, voters));
+    let context = request_context(ctx.policy, &principal, input);
     let request = Request {
         request_id: outcome.request_id.clone(),
         principal,
         action,
         assets,
         intent: input.intent.clone(),
+        context,
     };
     let votes = sop::consult(ctx.plugins, ctx.policy, &request, &coverage.uncovered, voters).instrument(tracing::debug_span!("sop")).await;
     outcome.shadow = votes.shadow;
     Ok(tracing::debug_span!("output").in_scope(|| output::combine(votes.verdicts, &ceiling)))
+}
+
+/// What plugins see through `steward:guardrail@0.2.0`'s `context`: when the
+/// request arrived, the caller's (and its human's) attributes, the query.
+fn request_context(policy: &Policy, principal: &Principal, input: &DecideInput) -> RequestContext {
+    let attributes_of = |id: &str| policy.principal(id).map(|p| p.attributes.clone()).unwrap_or_default();
+    RequestContext {
+        received_at_ms: RequestContext::now_ms(),
+        attributes: attributes_of(&principal.id),
+        on_behalf_of_attributes: principal.on_behalf_of.as_deref().map(attributes_of).unwrap_or_default(),
+        query: input.query.clone(),
+    }
 }
 
 #[cfg(test)]

@@ -108,7 +108,7 @@ impl Harness {
 
     async fn decide(&self, plugins: &FakePlugins, token: &str, action: &str, assets: &[&str]) -> Outcome {
         let ctx = Context { policy: &self.policy, verifier: &self.verifier, plugins };
-        let input = DecideInput { action: action.into(), assets: assets.iter().map(|a| a.to_string()).collect(), intent: None };
+        let input = DecideInput { action: action.into(), assets: assets.iter().map(|a| a.to_string()).collect(), intent: None, query: None };
         decide(&ctx, token, &input, REQUEST_ID.into(), NOW).await
     }
 }

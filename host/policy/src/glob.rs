@@ -30,6 +30,13 @@ impl PathGlob {
         &self.pattern
     }
 
+    /// Whether some asset path matches both globs (exact, not a guess).
+    pub fn overlaps(&self, other: &PathGlob) -> bool {
+        let a: Vec<&str> = self.segments.iter().map(String::as_str).collect();
+        let b: Vec<&str> = other.segments.iter().map(String::as_str).collect();
+        segments_overlap(&a, &b)
+    }
+
     pub fn matches(&self, path: &str) -> bool {
         let path: Vec<&str> = path.trim_matches('/').split('/').collect();
         let pattern: Vec<&str> = self.segments.iter().map(String::as_str).collect();
@@ -45,6 +52,29 @@ fn match_segments(pattern: &[&str], path: &[&str]) -> bool {
             Some((seg, path_rest)) => match_segment(first.as_bytes(), seg.as_bytes()) && match_segments(rest, path_rest),
             None => false,
         },
+    }
+}
+
+/// Whether two segment lists match a common path: a `**` on either side
+/// matches nothing more, or takes one more segment of the other side.
+fn segments_overlap(a: &[&str], b: &[&str]) -> bool {
+    match (a.split_first(), b.split_first()) {
+        (None, None) => true,
+        (Some((&"**", a_rest)), _) => segments_overlap(a_rest, b) || (!b.is_empty() && segments_overlap(a, &b[1..])),
+        (_, Some((&"**", b_rest))) => segments_overlap(a, b_rest) || (!a.is_empty() && segments_overlap(&a[1..], b)),
+        (Some((x, a_rest)), Some((y, b_rest))) => segment_overlap(x.as_bytes(), y.as_bytes()) && segments_overlap(a_rest, b_rest),
+        _ => false,
+    }
+}
+
+/// Whether two one-segment patterns (with `*`) match a common text.
+fn segment_overlap(a: &[u8], b: &[u8]) -> bool {
+    match (a.split_first(), b.split_first()) {
+        (None, None) => true,
+        (Some((b'*', a_rest)), _) => segment_overlap(a_rest, b) || (!b.is_empty() && segment_overlap(a, &b[1..])),
+        (_, Some((b'*', b_rest))) => segment_overlap(a, b_rest) || (!a.is_empty() && segment_overlap(&a[1..], b)),
+        (Some((x, a_rest)), Some((y, b_rest))) => x == y && segment_overlap(a_rest, b_rest),
+        _ => false,
     }
 }
 
@@ -82,6 +112,29 @@ mod tests {
         assert!(!m("a/**/z", "a/b/c"));
         assert!(m("hr/salaries", "hr/salaries"));
         assert!(!m("hr/salaries", "hr/salaries/x"));
+    }
+
+    fn o(a: &str, b: &str) -> bool {
+        let (a, b) = (PathGlob::new(a).unwrap(), PathGlob::new(b).unwrap());
+        assert_eq!(a.overlaps(&b), b.overlaps(&a), "overlap must be symmetric");
+        a.overlaps(&b)
+    }
+
+    #[test]
+    fn overlap_means_a_path_matches_both() {
+        assert!(o("finance/**", "finance/ledger"));
+        assert!(o("finance/**", "**"));
+        assert!(o("finance/**", "*/ledger"));
+        assert!(o("finance/**", "fin*/**"));
+        assert!(o("finance/ap/**", "finance/**"));
+        assert!(o("a/**/z", "a/b/**"));
+        assert!(o("hr/sal*", "hr/*ies"));
+        assert!(!o("finance/**", "sales/**"));
+        assert!(!o("finance/**", "financial/**"));
+        assert!(!o("finance/*", "finance/a/b"));
+        assert!(!o("hr/sal*", "hr/people"));
+        assert!(!o("a/**/z", "a/b/y"));
+        assert!(!o("*/ledger", "*/invoices"));
     }
 
     #[test]

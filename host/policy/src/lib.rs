@@ -9,6 +9,7 @@
 mod data;
 mod glob;
 mod load;
+mod signing;
 mod source;
 
 use std::collections::{BTreeMap, HashMap};
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 pub use data::{AggregateOnly, Budget, ColumnEffect, ColumnRule, ColumnSelector, JoinRule, MaskSpec, RowFilter, Subjects};
 pub use glob::PathGlob;
+pub use signing::{PluginSigner, SignatureRequirement};
 use steward_model::{Action, Asset, AssetKind, IdentityKind};
 
 /// Significance of an asset nobody scored: the highest, so that an
@@ -159,6 +161,8 @@ pub struct Policy {
     asset_acls: Vec<AssetAcl>,
     risk: HashMap<IdentityKind, RiskThresholds>,
     data: data::DataRules,
+    plugin_signers: Vec<signing::PluginSigner>,
+    signature_rules: Vec<signing::SignatureRule>,
 }
 
 impl Policy {
@@ -176,6 +180,16 @@ impl Policy {
 
     pub fn keys(&self) -> &[PublicKey] {
         &self.keys
+    }
+
+    /// A key trusted to sign plugins, by its id.
+    pub fn plugin_signer(&self, id: &str) -> Option<&PluginSigner> {
+        self.plugin_signers.iter().find(|s| s.id == id)
+    }
+
+    /// Whether (and by whom) a plugin with this scope must be signed.
+    pub fn signature_requirement(&self, plugin_scope: &[PathGlob]) -> Option<SignatureRequirement> {
+        signing::requirement(&self.signature_rules, plugin_scope)
     }
 
     pub fn principal(&self, id: &str) -> Option<&PrincipalRecord> {

@@ -97,6 +97,12 @@ impl Builder {
             self.risk(src, file)?;
             self.data_rules(src, file)?;
         }
+        for (src, file) in &files {
+            self.plugin_signers(src, file)?;
+        }
+        for (src, file) in &files {
+            self.signed_plugins(src, file)?;
+        }
         if self.policy.identity.is_none() {
             return Err(PolicyError::Missing("an [identity] section (issuer, audience)".into()));
         }
@@ -123,18 +129,50 @@ impl Builder {
             if self.policy.keys.iter().any(|k| &k.kid == kid) {
                 return Err(src.error(&key.kid.span(), format!("key id {kid:?} is defined twice")));
             }
-            let raw = key.public_key.get_ref().trim();
-            let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(raw.trim_end_matches('='))
-                .or_else(|_| base64::engine::general_purpose::STANDARD.decode(raw))
-                .map_err(|e| src.error(&key.public_key.span(), format!("key {kid:?}: public_key is not base64: {e}")))?;
-            let bytes: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| {
-                src.error(
-                    &key.public_key.span(),
-                    format!("key {kid:?}: an Ed25519 public key has 32 bytes, this one has {}", b.len()),
-                )
-            })?;
+            let bytes = ed25519_public_key(src, &key.public_key, &format!("key {kid:?}"))?;
             self.policy.keys.push(PublicKey { kid: kid.clone(), ed25519: bytes });
+        }
+        Ok(())
+    }
+
+    fn plugin_signers(&mut self, src: &Source, file: &PolicyFile) -> Result<(), PolicyError> {
+        for signer in &file.plugin_signers {
+            let id = signer.id.get_ref();
+            if id.trim().is_empty() || id.chars().any(char::is_whitespace) {
+                return Err(src.error(&signer.id.span(), format!("plugin signer id {id:?}: no spaces, not empty")));
+            }
+            if self.policy.plugin_signers.iter().any(|s| &s.id == id) {
+                return Err(src.error(&signer.id.span(), format!("plugin signer {id:?} is defined twice")));
+            }
+            let ed25519 = ed25519_public_key(src, &signer.public_key, &format!("plugin signer {id:?}"))?;
+            self.policy.plugin_signers.push(crate::signing::PluginSigner { id: id.clone(), ed25519 });
+        }
+        Ok(())
+    }
+
+    fn signed_plugins(&mut self, src: &Source, file: &PolicyFile) -> Result<(), PolicyError> {
+        for rule in &file.signed_plugins {
+            if rule.scope.get_ref().is_empty() {
+                return Err(src.error(&rule.scope.span(), "[[signed_plugins]] scope lists no asset patterns"));
+            }
+            let scope = rule
+                .scope
+                .get_ref()
+                .iter()
+                .map(|p| PathGlob::new(p))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| src.error(&rule.scope.span(), e))?;
+            let mut signers = Vec::new();
+            for signer in &rule.signers {
+                if !self.policy.plugin_signers.iter().any(|s| &s.id == signer.get_ref()) {
+                    return Err(src.error(&signer.span(), format!("{:?} is not a [[plugin_signer]]", signer.get_ref())));
+                }
+                signers.push(signer.get_ref().clone());
+            }
+            if self.policy.plugin_signers.is_empty() {
+                return Err(src.error(&rule.scope.span(), "[[signed_plugins]] needs at least one [[plugin_signer]]"));
+            }
+            self.policy.signature_rules.push(crate::signing::SignatureRule { scope, signers });
         }
         Ok(())
     }
@@ -447,4 +485,20 @@ impl CatalogEntry {
             significance: self.significance.unwrap_or(crate::DEFAULT_SIGNIFICANCE),
         }
     }
+}
+
+/// A 32-byte Ed25519 public key written in base64 (standard or URL-safe)
+/// that is a valid curve point.
+fn ed25519_public_key(src: &Source, field: &toml::Spanned<String>, what: &str) -> Result<[u8; 32], PolicyError> {
+    let raw = field.get_ref().trim();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(raw.trim_end_matches('='))
+        .or_else(|_| base64::engine::general_purpose::STANDARD.decode(raw))
+        .map_err(|e| src.error(&field.span(), format!("{what}: public_key is not base64: {e}")))?;
+    let bytes: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| {
+        src.error(&field.span(), format!("{what}: an Ed25519 public key has 32 bytes, this one has {}", b.len()))
+    })?;
+    ed25519_dalek::VerifyingKey::from_bytes(&bytes)
+        .map_err(|_| src.error(&field.span(), format!("{what}: public_key is not a valid Ed25519 key")))?;
+    Ok(bytes)
 }

@@ -37,6 +37,29 @@ pub struct PolicyFile {
     pub join_rules: Vec<JoinRuleEntry>,
     #[serde(default, rename = "budget")]
     pub budgets: Vec<BudgetEntry>,
+    #[serde(default, rename = "plugin_signer")]
+    pub plugin_signers: Vec<PluginSignerEntry>,
+    #[serde(default, rename = "signed_plugins")]
+    pub signed_plugins: Vec<SignedPluginsEntry>,
+}
+
+/// A key trusted to sign plugins.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginSignerEntry {
+    pub id: Spanned<String>,
+    /// Base64 of the 32-byte Ed25519 public key.
+    pub public_key: Spanned<String>,
+}
+
+/// Plugins whose scope reaches `scope` must carry a signature by one of
+/// `signers` (any `[[plugin_signer]]` when empty).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedPluginsEntry {
+    pub scope: Spanned<Vec<String>>,
+    #[serde(default)]
+    pub signers: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

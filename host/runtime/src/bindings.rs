@@ -1,12 +1,18 @@
 //! Host bindings for the `steward:guardrail` worlds, the host imports
-//! plugins may call (log, catalog), and conversions to and from
+//! plugins may call (log, catalog, context), and conversions to and from
 //! `steward_model`.
+//!
+//! The worlds are bound from the current package version (0.2.0). Its
+//! exports are the same as 0.1.0's, so one set of export bindings calls
+//! plugins of either version; only the imports differ in name
+//! (`steward:guardrail/log@0.1.0` vs `@0.2.0`), and [`v0_1`] provides the
+//! 0.1.0 ones.
 
 use steward_model as model;
 
 pub mod sop {
     wasmtime::component::bindgen!({
-        path: "../../wit",
+        path: "../../wit/v0.2.0",
         world: "sop",
         exports: { default: async },
     });
@@ -14,26 +20,28 @@ pub mod sop {
 
 pub mod scorer {
     wasmtime::component::bindgen!({
-        path: "../../wit",
+        path: "../../wit/v0.2.0",
         world: "scorer",
         exports: { default: async },
         with: {
             "steward:guardrail/types": super::sop::steward::guardrail::types,
             "steward:guardrail/log": super::sop::steward::guardrail::log,
             "steward:guardrail/catalog": super::sop::steward::guardrail::catalog,
+            "steward:guardrail/context": super::sop::steward::guardrail::context,
         },
     });
 }
 
 pub mod tool {
     wasmtime::component::bindgen!({
-        path: "../../wit",
+        path: "../../wit/v0.2.0",
         world: "tool",
         exports: { default: async },
         with: {
             "steward:guardrail/types": super::sop::steward::guardrail::types,
             "steward:guardrail/log": super::sop::steward::guardrail::log,
             "steward:guardrail/catalog": super::sop::steward::guardrail::catalog,
+            "steward:guardrail/context": super::sop::steward::guardrail::context,
         },
     });
 }
@@ -42,7 +50,7 @@ pub mod tool {
 /// sample it is given, not the catalog.
 pub mod classifier {
     wasmtime::component::bindgen!({
-        path: "../../wit",
+        path: "../../wit/v0.2.0",
         world: "classifier",
         exports: { default: async },
         with: {
@@ -52,19 +60,52 @@ pub mod classifier {
     });
 }
 
-pub use sop::steward::guardrail::{catalog, log, types as wit};
+/// The imports of `steward:guardrail@0.1.0` (log and catalog), for plugins
+/// built against it. Its types are the 0.2.0 ones (unchanged between the
+/// versions), so both versions' imports share one implementation.
+pub mod v0_1 {
+    wasmtime::component::bindgen!({
+        path: "../../wit/v0.1.0",
+        world: "imports",
+        with: {
+            "steward:guardrail/types": super::wit,
+        },
+    });
+    pub use steward::guardrail::{catalog, log};
+}
+
+pub use sop::steward::guardrail::{catalog, context, log, types as wit};
 
 use crate::state::PluginState;
 
 impl log::Host for PluginState {
     fn emit(&mut self, level: log::Level, message: String, fields: Vec<log::Field>) {
+        self.log(level, message, fields.into_iter().map(|f| (f.key, f.value)));
+    }
+}
+
+impl v0_1::log::Host for PluginState {
+    fn emit(&mut self, level: v0_1::log::Level, message: String, fields: Vec<v0_1::log::Field>) {
+        use v0_1::log::Level as L;
+        let level = match level {
+            L::Debug => log::Level::Debug,
+            L::Info => log::Level::Info,
+            L::Warn => log::Level::Warn,
+            L::Error => log::Level::Error,
+        };
+        self.log(level, message, fields.into_iter().map(|f| (f.key, f.value)));
+    }
+}
+
+impl PluginState {
+    fn log(&mut self, level: log::Level, message: String, fields: impl Iterator<Item = (String, String)>) {
         // Plugins cannot flood the host's log: cap what one call may write.
         if self.log_budget == 0 {
             return;
         }
         self.log_budget -= 1;
         let message: String = message.chars().take(1024).collect();
-        let fields: Vec<(String, String)> = fields.into_iter().take(16).map(|f| (f.key, f.value)).collect();
+        let fields: Vec<(String, String)> = fields.take(16).collect();
         let plugin = self.label.as_str();
         match level {
             log::Level::Debug => tracing::debug!(plugin, ?fields, "{message}"),
@@ -77,15 +118,59 @@ impl log::Host for PluginState {
 
 impl catalog::Host for PluginState {
     fn lookup(&mut self, path: String) -> Option<wit::Asset> {
-        self.policy.as_ref().and_then(|p| p.asset(&path)).map(|a| asset_to_wit(&a))
+        self.catalog_lookup(&path)
     }
 
     fn children(&mut self, path: String) -> Vec<wit::Asset> {
-        self.policy.as_ref().map(|p| p.children(&path).iter().map(asset_to_wit).collect()).unwrap_or_default()
+        self.catalog_children(&path)
+    }
+}
+
+impl v0_1::catalog::Host for PluginState {
+    fn lookup(&mut self, path: String) -> Option<wit::Asset> {
+        self.catalog_lookup(&path)
+    }
+
+    fn children(&mut self, path: String) -> Vec<wit::Asset> {
+        self.catalog_children(&path)
+    }
+}
+
+impl PluginState {
+    fn catalog_lookup(&self, path: &str) -> Option<wit::Asset> {
+        self.policy.as_ref().and_then(|p| p.asset(path)).map(|a| asset_to_wit(&a))
+    }
+
+    fn catalog_children(&self, path: &str) -> Vec<wit::Asset> {
+        self.policy.as_ref().map(|p| p.children(path).iter().map(asset_to_wit).collect()).unwrap_or_default()
+    }
+}
+
+impl context::Host for PluginState {
+    fn current(&mut self) -> Option<context::RequestContext> {
+        self.context.as_deref().map(context_to_wit)
     }
 }
 
 impl wit::Host for PluginState {}
+
+fn context_to_wit(c: &model::RequestContext) -> context::RequestContext {
+    let attributes = |m: &std::collections::BTreeMap<String, String>| {
+        m.iter().map(|(k, v)| context::Attribute { key: k.clone(), value: v.clone() }).collect()
+    };
+    context::RequestContext {
+        received_at_ms: c.received_at_ms,
+        attributes: attributes(&c.attributes),
+        on_behalf_of_attributes: attributes(&c.on_behalf_of_attributes),
+        query: c.query.as_ref().map(|q| context::QuerySummary {
+            statement: q.statement.clone(),
+            sql: q.sql.clone(),
+            tables: q.tables.clone(),
+            output_columns: q.output_columns.clone(),
+            aggregated: q.aggregated,
+        }),
+    }
+}
 
 pub fn request_to_wit(r: &model::Request) -> wit::Request {
     wit::Request {

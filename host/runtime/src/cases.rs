@@ -32,6 +32,10 @@ pub struct Case {
     #[serde(default)]
     pub assets: Vec<String>,
     pub intent: Option<String>,
+    /// `sop`: the request context a 0.2.0 plugin reads (`received_at_ms`,
+    /// `attributes`, `on_behalf_of_attributes`, `query`). Without it: the
+    /// principals' attributes from the policy, and now.
+    pub context: Option<model::RequestContext>,
     /// `sop`: "allow" | "deny" | "escalate".
     pub expect: Option<model::Decision>,
     /// `scorer`: the significance must fall in [min, max].
@@ -104,6 +108,7 @@ fn case_request(case: &Case, policy: &Policy) -> Result<model::Request, LoadErro
         .map(|p| policy.asset(p).ok_or_else(|| bad(format!("asset {p:?} is not in the catalog"))))
         .collect::<Result<Vec<_>, _>>()?;
     let p = case.principal.as_ref().ok_or_else(|| bad("needs a `principal`".into()))?;
+    let attributes_of = |id: &str| policy.principal(id).map(|r| r.attributes.clone()).unwrap_or_default();
     Ok(model::Request {
         request_id: format!("case:{}", case.name),
         principal: model::Principal {
@@ -117,6 +122,12 @@ fn case_request(case: &Case, policy: &Policy) -> Result<model::Request, LoadErro
         action,
         assets,
         intent: case.intent.clone(),
+        context: case.context.clone().unwrap_or_else(|| model::RequestContext {
+            received_at_ms: model::RequestContext::now_ms(),
+            attributes: attributes_of(&p.id),
+            on_behalf_of_attributes: p.on_behalf_of.as_deref().map(attributes_of).unwrap_or_default(),
+            query: None,
+        }),
     })
 }
 

@@ -35,7 +35,8 @@ impl Default for RuntimeConfig {
 
 pub struct Runtime {
     pub(crate) engine: Engine,
-    /// Imports every plugin gets: steward log + catalog, and the parts of
+    /// Imports every plugin gets: steward log, catalog and context (0.1.0
+    /// and 0.2.0 names), and the parts of
     /// wasi:cli / wasi:io a Rust or Python guest's standard library links
     /// (with an empty environment and null stdio).
     pub(crate) linker: Linker<PluginState>,
@@ -161,7 +162,12 @@ fn base_linker(engine: &Engine) -> wasmtime::Result<Linker<PluginState>> {
     let mut l = Linker::new(engine);
     bindings::log::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut l, |s| s)?;
     bindings::catalog::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut l, |s| s)?;
+    bindings::context::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut l, |s| s)?;
     bindings::wit::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut l, |s| s)?;
+    // Plugins built against steward:guardrail@0.1.0 import these names.
+    bindings::v0_1::log::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut l, |s| s)?;
+    bindings::v0_1::catalog::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut l, |s| s)?;
+    l.instance("steward:guardrail/types@0.1.0")?;
 
     use wasmtime_wasi_io::bindings::wasi::io;
     io::error::add_to_linker::<PluginState, HasTable>(&mut l, |s| s.ctx().table)?;

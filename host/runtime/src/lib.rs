@@ -6,18 +6,21 @@
 pub mod bindings;
 pub mod cases;
 mod engine;
+pub mod inspect;
 pub mod manifest;
 mod plugin;
 pub mod registry;
+pub mod signature;
 mod state;
 mod voting;
 
 pub use cases::CaseOutcome;
 pub use engine::{EPOCH_TICK, Runtime, RuntimeConfig, digest};
-pub use manifest::{Isolation, Manifest, Mode, World};
+pub use manifest::{BuildSpec, Isolation, Language, Manifest, Mode, World};
 pub use plugin::{LoadedPlugin, Score, ToolDescription, ToolError};
 pub use steward_model::ColumnSample;
-pub use registry::{Origin, PluginSet, PluginSource, Proven, Registry, Slot, Staged};
+pub use registry::{Origin, PluginSet, PluginSource, Proven, Registry, Signatures, Slot, Staged};
+pub use signature::{PluginSignature, SignatureError};
 
 /// Why a plugin version was refused at load.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +35,10 @@ pub enum LoadError {
     Link(String),
     #[error("{0}")]
     WrongWorld(String),
+    #[error("{0}")]
+    Version(String),
+    #[error("signature: {0}")]
+    Signature(#[from] SignatureError),
     #[error("bad test cases: {0}")]
     Cases(String),
     #[error("{} of {} test case(s) failed: {}", .0.iter().filter(|o| !o.passed).count(), .0.len(), failed_cases(.0))]

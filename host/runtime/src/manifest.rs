@@ -101,6 +101,45 @@ pub struct Capabilities {
     pub read_dir: Option<PathBuf>,
 }
 
+/// The language a plugin's source is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    Rust,
+    Python,
+    Js,
+}
+
+impl Language {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Language::Rust => "rust",
+            Language::Python => "python",
+            Language::Js => "js",
+        }
+    }
+}
+
+/// How `steward plugin build` turns the folder into its component.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuildSpec {
+    pub language: Language,
+    /// Python: the module file (`app.py`); JavaScript: the entry file
+    /// (`app.js`); Rust: unused (the folder's `Cargo.toml` is built).
+    pub source: Option<PathBuf>,
+    /// The WIT folder, relative to the plugin folder.
+    #[serde(default = "default_wit")]
+    pub wit: PathBuf,
+    /// Python only: more folders to find modules in.
+    #[serde(default)]
+    pub python_path: Vec<PathBuf>,
+}
+
+fn default_wit() -> PathBuf {
+    PathBuf::from("wit")
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
@@ -124,6 +163,8 @@ pub struct Manifest {
     pub limits: Limits,
     #[serde(default)]
     pub capabilities: Capabilities,
+    /// For `steward plugin build`; the host itself only loads the component.
+    pub build: Option<BuildSpec>,
 }
 
 fn default_component() -> PathBuf {
@@ -197,6 +238,18 @@ mod tests {
         assert_eq!(m.mode, Mode::Enforce);
         assert_eq!(m.limits.isolation, Isolation::Reuse);
         assert_eq!(m.component, PathBuf::from("plugin.wasm"));
+    }
+
+    #[test]
+    fn a_build_section_names_the_language() {
+        let m = Manifest::parse(
+            "name = \"x\"\nversion = \"1\"\nworld = \"sop\"\nscope = [\"finance/**\"]\n[build]\nlanguage = \"python\"\nsource = \"app.py\"\n",
+        )
+        .unwrap();
+        let build = m.build.unwrap();
+        assert_eq!(build.language, Language::Python);
+        assert_eq!(build.wit, PathBuf::from("wit"));
+        assert!(Manifest::parse("name = \"x\"\nversion = \"1\"\nworld = \"sop\"\nscope = [\"x\"]\n[build]\nlanguage = \"cobol\"\n").is_err());
     }
 
     #[test]

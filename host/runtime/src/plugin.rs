@@ -82,6 +82,13 @@ pub struct LoadedPlugin {
     pub from_cache: bool,
     /// Time to compile (or load from cache) and pre-instantiate.
     pub load_time: Duration,
+    /// The `steward:guardrail` version the component imports (`None`: it
+    /// imports nothing of the package).
+    pub package_version: Option<String>,
+    /// Its signature, kept to check again when the policy changes.
+    pub signature: Option<crate::signature::PluginSignature>,
+    /// The policy signer whose signature verified.
+    pub signed_by: Option<String>,
     label: String,
     runtime: Arc<Runtime>,
     pre: Pre,
@@ -138,6 +145,9 @@ impl LoadedPlugin {
             digest,
             from_cache,
             load_time: started.elapsed(),
+            package_version: None,
+            signature: None,
+            signed_by: None,
             runtime: runtime.clone(),
             pre,
             read_dir,
@@ -208,6 +218,7 @@ impl LoadedPlugin {
             table: Default::default(),
             limits,
             policy: None,
+            context: None,
             label: self.label.clone(),
             log_budget: LOG_LINES_PER_CALL,
             deadline: Instant::now(),
@@ -227,24 +238,26 @@ impl LoadedPlugin {
     }
 
     /// Set up a store for one call. `policy` is the snapshot the catalog
-    /// import reads (`None` for a classifier, which has no catalog).
-    fn arm(&self, store: &mut Store<PluginState>, policy: Option<&Arc<Policy>>) {
+    /// import reads (`None` for a classifier, which has no catalog);
+    /// `context` what the context import returns.
+    fn arm(&self, store: &mut Store<PluginState>, policy: Option<&Arc<Policy>>, context: Option<Arc<model::RequestContext>>) {
         let state = store.data_mut();
         state.deadline = Instant::now() + Duration::from_millis(self.manifest.limits.timeout_ms as u64);
         state.policy = policy.cloned();
+        state.context = context;
         state.log_budget = LOG_LINES_PER_CALL;
         store.set_epoch_deadline(1);
     }
 
-    async fn checkout(&self, policy: Option<&Arc<Policy>>) -> Result<Instance, PluginError> {
+    async fn checkout(&self, policy: Option<&Arc<Policy>>, context: Option<Arc<model::RequestContext>>) -> Result<Instance, PluginError> {
         self.calls.fetch_add(1, Ordering::Relaxed);
         let reused = self.idle.lock().ok().and_then(|mut idle| idle.pop());
         if let Some(mut instance) = reused {
-            self.arm(&mut instance.store, policy);
+            self.arm(&mut instance.store, policy, context);
             return Ok(instance);
         }
         let mut store = self.new_store().map_err(|f| self.fail(f))?;
-        self.arm(&mut store, policy);
+        self.arm(&mut store, policy, context);
         let exports = match &self.pre {
             Pre::Sop(pre) => pre.instantiate_async(&mut store).await.map(Exports::Sop),
             Pre::Scorer(pre) => pre.instantiate_async(&mut store).await.map(Exports::Scorer),
@@ -259,7 +272,9 @@ impl LoadedPlugin {
 
     fn checkin(&self, mut instance: Instance) {
         instance.uses += 1;
-        instance.store.data_mut().policy = None;
+        let state = instance.store.data_mut();
+        state.policy = None;
+        state.context = None;
         if self.manifest.limits.isolation == Isolation::PerCall || instance.uses >= self.manifest.limits.max_reuse {
             return;
         }
@@ -281,7 +296,7 @@ impl LoadedPlugin {
     /// Ask an SOP plugin for its verdict.
     pub async fn evaluate(&self, request: &model::Request, policy: &Arc<Policy>) -> Result<model::Verdict, PluginError> {
         let wit_request = bindings::request_to_wit(request);
-        let mut instance = self.checkout(Some(policy)).await?;
+        let mut instance = self.checkout(Some(policy), Some(Arc::new(request.context.clone()))).await?;
         let Instance { store, exports, .. } = &mut instance;
         let Exports::Sop(sop) = exports else { return Err(self.wrong_world(World::Sop)) };
         let result = sop.call_evaluate(&mut *store, &wit_request).await;
@@ -298,7 +313,7 @@ impl LoadedPlugin {
     /// Ask a scorer plugin how significant `asset` is for `action`.
     pub async fn score(&self, asset: &model::Asset, action: &model::Action, policy: &Arc<Policy>) -> Result<Score, PluginError> {
         let (wit_asset, wit_action) = (bindings::asset_to_wit(asset), bindings::action_to_wit(action));
-        let mut instance = self.checkout(Some(policy)).await?;
+        let mut instance = self.checkout(Some(policy), None).await?;
         let Instance { store, exports, .. } = &mut instance;
         let Exports::Scorer(scorer) = exports else { return Err(self.wrong_world(World::Scorer)) };
         let score = match scorer.call_score_asset(&mut *store, &wit_asset, &wit_action).await {
@@ -316,7 +331,7 @@ impl LoadedPlugin {
     }
 
     pub async fn describe(&self, policy: &Arc<Policy>) -> Result<ToolDescription, PluginError> {
-        let mut instance = self.checkout(Some(policy)).await?;
+        let mut instance = self.checkout(Some(policy), None).await?;
         let Instance { store, exports, .. } = &mut instance;
         let Exports::Tool(tool) = exports else { return Err(self.wrong_world(World::Tool)) };
         let d = match tool.call_describe(&mut *store).await {
@@ -336,7 +351,7 @@ impl LoadedPlugin {
         policy: &Arc<Policy>,
     ) -> Result<Result<String, ToolError>, PluginError> {
         let principal = bindings::principal_to_wit(caller);
-        let mut instance = self.checkout(Some(policy)).await?;
+        let mut instance = self.checkout(Some(policy), None).await?;
         let Instance { store, exports, .. } = &mut instance;
         let Exports::Tool(tool) = exports else { return Err(self.wrong_world(World::Tool)) };
         let out = match tool.call_invoke(&mut *store, &principal, arguments).await {
@@ -359,7 +374,7 @@ impl LoadedPlugin {
     /// call: a timeout, trap or invalid answer is an error naming the plugin.
     pub async fn classify(&self, sample: &model::ColumnSample) -> Result<Vec<String>, PluginError> {
         let wit_sample = bindings::column_sample_to_wit(sample);
-        let mut instance = self.checkout(None).await?;
+        let mut instance = self.checkout(None, None).await?;
         let Instance { store, exports, .. } = &mut instance;
         let Exports::Classifier(classifier) = exports else { return Err(self.wrong_world(World::Classifier)) };
         let tags = match classifier.call_classify_column(&mut *store, &wit_sample).await {

@@ -16,7 +16,9 @@ use steward_policy::Policy;
 use crate::cases::{self, CaseFile, CaseOutcome};
 use crate::engine::Runtime;
 use crate::manifest::{Manifest, World};
+use crate::inspect;
 use crate::plugin::LoadedPlugin;
+use crate::signature::{self, PluginSignature, SIGNATURE_FILE, SignatureError};
 use crate::{LoadError, RegistryError};
 
 /// Where a plugin version came from.
@@ -34,6 +36,8 @@ pub struct PluginSource {
     pub component: Vec<u8>,
     /// The text of its cases file.
     pub cases: String,
+    /// The text of its `plugin.sig`, if it is signed.
+    pub signature: Option<String>,
     /// The folder its `capabilities.read_dir` resolves against.
     pub base_dir: Option<PathBuf>,
     pub origin: Origin,
@@ -48,7 +52,20 @@ impl PluginSource {
             .map_err(|e| LoadError::Io(format!("{}: {e} (was the plugin built?)", component_path.display())))?;
         let cases_path = dir.join(&manifest.cases);
         let cases = std::fs::read_to_string(&cases_path).map_err(|e| LoadError::Io(format!("{}: {e}", cases_path.display())))?;
-        Ok(PluginSource { manifest, component, cases, base_dir: Some(dir.to_path_buf()), origin: Origin::Directory(dir.to_path_buf()) })
+        let signature_path = dir.join(SIGNATURE_FILE);
+        let signature = match std::fs::read_to_string(&signature_path) {
+            Ok(text) => Some(text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(LoadError::Io(format!("{}: {e}", signature_path.display()))),
+        };
+        Ok(PluginSource {
+            manifest,
+            component,
+            cases,
+            signature,
+            base_dir: Some(dir.to_path_buf()),
+            origin: Origin::Directory(dir.to_path_buf()),
+        })
     }
 }
 
@@ -115,6 +132,14 @@ pub enum Staged {
     ActivatedAsFirstVersion,
 }
 
+/// Whether [`Registry::prove_with`] checks signatures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signatures {
+    Enforce,
+    /// Only for `steward plugin test`: the result must not go live.
+    Skip,
+}
+
 /// A version that compiled, linked and passed its cases.
 pub struct Proven {
     pub plugin: Arc<LoadedPlugin>,
@@ -144,17 +169,46 @@ impl Registry {
 
     /// Compile, link and prove a version with its own cases. Does not
     /// change the live set.
+    ///
+    /// Before anything is compiled: the component must target a
+    /// `steward:guardrail` version this host knows and the manifest's
+    /// world, and carry the signature the policy requires for its scope.
     pub async fn prove(&self, source: PluginSource, policy: &Arc<Policy>) -> Result<Proven, LoadError> {
+        self.prove_with(source, policy, Signatures::Enforce).await
+    }
+
+    /// [`Registry::prove`], optionally without the signature check (for an
+    /// author testing a plugin before it is signed). Use `Skip` only where
+    /// the result never goes live.
+    pub async fn prove_with(&self, source: PluginSource, policy: &Arc<Policy>, signatures: Signatures) -> Result<Proven, LoadError> {
         let case_file = CaseFile::parse(&source.cases)?;
+        let info = inspect::inspect(&source.component).map_err(LoadError::Compile)?;
+        inspect::check_versions(&info).map_err(LoadError::Version)?;
+        if let Some(world) = info.world.filter(|w| *w != source.manifest.world) {
+            return Err(LoadError::WrongWorld(format!(
+                "the manifest says world `{}`, but the component implements `{}`",
+                source.manifest.world.as_str(),
+                world.as_str()
+            )));
+        }
+        let signature = source.signature.as_deref().map(PluginSignature::parse).transpose()?;
+        let digest = crate::engine::digest(&source.component);
+        let signed_by = match signatures {
+            Signatures::Enforce => signature::check(signature.as_ref(), &digest, &source.manifest.scope_globs(), policy)?,
+            Signatures::Skip => None,
+        };
         let runtime = self.runtime.clone();
         let read_dir = match (&source.manifest.capabilities.read_dir, &source.base_dir) {
             (Some(dir), Some(base)) => Some(base.join(dir)),
             _ => None,
         };
         let PluginSource { manifest, component, origin, .. } = source;
-        let plugin = tokio::task::spawn_blocking(move || LoadedPlugin::prepare(&runtime, manifest, &component, read_dir))
+        let mut plugin = tokio::task::spawn_blocking(move || LoadedPlugin::prepare(&runtime, manifest, &component, read_dir))
             .await
             .map_err(|e| LoadError::Compile(format!("compile task failed: {e}")))??;
+        plugin.package_version = info.package_version().map(str::to_string);
+        plugin.signature = signature;
+        plugin.signed_by = signed_by;
         let outcomes = cases::run(&plugin, &case_file, policy).await?;
         if outcomes.iter().any(|o| !o.passed) {
             return Err(LoadError::CasesFailed(outcomes));
@@ -236,6 +290,33 @@ impl Registry {
         slot.previous = Some(old);
         self.live.store(Arc::new(set));
         Ok(previous)
+    }
+
+    /// After a policy change: unload every live version whose signature the
+    /// new policy does not accept (fail closed: its assets lose their SOP).
+    /// Returns the plugins unloaded and why.
+    pub async fn enforce_signatures(&self, policy: &Policy) -> Vec<(String, SignatureError)> {
+        let _guard = self.changes.lock().await;
+        let mut set = (**self.live.load()).clone();
+        let check = |p: &LoadedPlugin| signature::check(p.signature.as_ref(), &p.digest, &p.scope, policy);
+        let mut unloaded = Vec::new();
+        set.slots.retain(|name, slot| match check(&slot.active) {
+            Ok(_) => {
+                slot.staged.retain(|p| check(p).is_ok());
+                if slot.previous.as_ref().is_some_and(|p| check(p).is_err()) {
+                    slot.previous = None;
+                }
+                true
+            }
+            Err(e) => {
+                unloaded.push((name.clone(), e));
+                false
+            }
+        });
+        if !unloaded.is_empty() {
+            self.live.store(Arc::new(set));
+        }
+        unloaded
     }
 
     pub async fn remove(&self, name: &str) -> Result<(), RegistryError> {

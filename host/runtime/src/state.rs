@@ -19,6 +19,8 @@ pub struct PluginState {
     pub limits: StoreLimits,
     /// The policy (catalog) the current call sees through the catalog import.
     pub policy: Option<Arc<Policy>>,
+    /// What the `context` import returns during the current call.
+    pub context: Option<Arc<steward_model::RequestContext>>,
     /// `name@version`, for logs and errors.
     pub label: String,
     pub log_budget: u32,

@@ -50,7 +50,7 @@ fn shipped(name: &str) -> PluginSource {
     let dir = repo().join("plugins").join(name);
     let manifest = Manifest::read(&dir).unwrap();
     let cases = std::fs::read_to_string(dir.join(&manifest.cases)).unwrap();
-    PluginSource { manifest, component: component(name), cases, base_dir: Some(dir.clone()), origin: Origin::Directory(dir) }
+    PluginSource { manifest, component: component(name), cases, signature: None, base_dir: Some(dir.clone()), origin: Origin::Directory(dir) }
 }
 
 fn uploaded(crate_name: &str, manifest: &str, cases: &str) -> PluginSource {
@@ -58,6 +58,7 @@ fn uploaded(crate_name: &str, manifest: &str, cases: &str) -> PluginSource {
         manifest: Manifest::parse(manifest).unwrap(),
         component: component(crate_name),
         cases: cases.to_string(),
+        signature: None,
         base_dir: None,
         origin: Origin::Upload,
     }

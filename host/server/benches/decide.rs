@@ -70,7 +70,7 @@ fn main() {
         claims.sid = Some("bench".into());
         claims.turn = Some("1".into());
         let token = mint(&key, "demo-2026", &claims);
-        let input = DecideInput { action: "sql.read".into(), assets: vec!["finance/ledger".into()], intent: Some("task: bench".into()) };
+        let input = DecideInput { action: "sql.read".into(), assets: vec!["finance/ledger".into()], intent: Some("task: bench".into()), query: None };
 
         for isolation in [Isolation::Reuse, Isolation::PerCall] {
             let registry = registry_with_finance_sop(&policy, isolation).await;

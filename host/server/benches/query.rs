@@ -50,6 +50,7 @@ fn main() -> anyhow::Result<()> {
             listen: "127.0.0.1:0".parse()?,
             policies,
             plugins: repo().join("plugins"),
+            cache_dir: data.join("cache"),
             data: data.clone(),
             admin_token: Some("bench".into()),
             durability: Durability::Process,

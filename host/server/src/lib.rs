@@ -1,6 +1,7 @@
 //! The Steward server: wires policy, identity, the plugin runtime, the
 //! decision pipeline and the audit log behind an HTTP API.
 
+pub mod author;
 pub mod decide;
 pub mod http;
 pub mod query;
@@ -27,8 +28,10 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     pub policies: PathBuf,
     pub plugins: PathBuf,
-    /// Audit log, compile cache, generated admin token.
+    /// Audit log, generated admin token.
     pub data: PathBuf,
+    /// Compiled plugins, keyed by digest and engine compatibility.
+    pub cache_dir: PathBuf,
     /// `None`: read `data/admin.token`, or create it.
     pub admin_token: Option<String>,
     pub durability: Durability,
@@ -46,7 +49,7 @@ pub struct ServerConfig {
 /// the plugins directory (refused ones are logged and skipped).
 pub async fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>> {
     let generation = PolicyGeneration::load(&config.policies).with_context(|| format!("loading policy from {}", config.policies.display()))?;
-    let runtime = Runtime::new(RuntimeConfig { cache_dir: Some(config.data.join("cache")), ..RuntimeConfig::default() })
+    let runtime = Runtime::new(RuntimeConfig { cache_dir: Some(config.cache_dir.clone()), ..RuntimeConfig::default() })
         .context("starting the plugin runtime")?;
     let audit = AuditWriter::start(&config.data.join("audit.db"), config.durability).context("opening the audit log")?;
     let admin_token = match &config.admin_token {

@@ -2,7 +2,6 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, bail};
@@ -10,7 +9,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use steward_audit::Durability;
 use steward_identity::{Actor, Claims, SigningKeyFile, mint};
 use steward_policy::Policy;
-use steward_runtime::{PluginSource, Registry, Runtime, RuntimeConfig};
+use steward::author;
+use steward_runtime::{Language, World};
 
 #[derive(Parser)]
 #[command(name = "steward", version, about = "The policy gate between AI agents and the data and infrastructure they act on")]
@@ -32,6 +32,9 @@ enum Command {
         /// Audit log, compile cache and the generated admin token.
         #[arg(long, env = "STEWARD_DATA", default_value = "var")]
         data: PathBuf,
+        /// Where compiled plugins are cached (default: DATA/cache).
+        #[arg(long, env = "STEWARD_CACHE_DIR")]
+        cache_dir: Option<PathBuf>,
         /// Admin API token (default: the contents of DATA/admin.token, created if missing).
         #[arg(long, env = "STEWARD_ADMIN_TOKEN", hide_env_values = true)]
         admin_token: Option<String>,
@@ -141,8 +144,13 @@ enum KeyCommand {
     Generate {
         #[arg(long)]
         out: PathBuf,
+        /// The key id ([[key]] kid, or [[plugin_signer]] id).
         #[arg(long)]
         kid: String,
+        /// Print a [[plugin_signer]] entry (a key that signs plugins)
+        /// instead of a token-verifying [[key]].
+        #[arg(long)]
+        plugin_signer: bool,
     },
 }
 
@@ -164,13 +172,59 @@ enum AuditCommand {
 
 #[derive(Subcommand)]
 enum PluginCommand {
+    /// Scaffold a working plugin (source, manifest, test cases, WIT) in
+    /// DIR/NAME.
+    New {
+        name: String,
+        #[arg(long, value_enum)]
+        lang: LangArg,
+        #[arg(long, value_enum)]
+        world: WorldArg,
+        /// The folder to create it in.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Build a plugin folder into its component (the language's toolchain,
+    /// as its manifest's [build] says).
+    Build { dir: PathBuf },
     /// Load a plugin folder in the host runtime and run its test cases,
-    /// without a server.
+    /// without a server: pass/fail and latency per case.
     Test {
         dir: PathBuf,
         #[arg(long, default_value = "policies")]
         policies: PathBuf,
+        /// Compiled components are cached here (Python and JavaScript take
+        /// seconds to compile).
+        #[arg(long, env = "STEWARD_CACHE_DIR", default_value = "var/cache")]
+        cache_dir: PathBuf,
     },
+    /// Show a component's world, steward:guardrail version, digest, imports
+    /// and exports.
+    Inspect { file: PathBuf },
+    /// Sign a plugin folder's component (writes plugin.sig).
+    Sign {
+        dir: PathBuf,
+        /// The signer's private key (base64 Ed25519 seed, as `steward key generate` writes).
+        #[arg(long)]
+        key: PathBuf,
+        /// The signer's id in the policy's [[plugin_signer]].
+        #[arg(long)]
+        signer: String,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LangArg {
+    Rust,
+    Python,
+    Js,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum WorldArg {
+    Sop,
+    Scorer,
+    Tool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -182,7 +236,7 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
-        Command::Serve { listen, policies, plugins, data, admin_token, durability, watch_ms, workers, warehouse, query_timeout_ms, max_rows } => {
+        Command::Serve { listen, policies, plugins, data, cache_dir, admin_token, durability, watch_ms, workers, warehouse, query_timeout_ms, max_rows } => {
             let mut rt = tokio::runtime::Builder::new_multi_thread();
             if let Some(n) = workers {
                 rt.worker_threads(n);
@@ -192,6 +246,7 @@ fn main() -> anyhow::Result<()> {
                 listen,
                 policies,
                 plugins,
+                cache_dir: cache_dir.unwrap_or_else(|| data.join("cache")),
                 data,
                 admin_token,
                 durability: match durability {
@@ -223,14 +278,19 @@ fn main() -> anyhow::Result<()> {
             println!("{token}");
             Ok(())
         }
-        Command::Key { command: KeyCommand::Generate { out, kid } } => {
+        Command::Key { command: KeyCommand::Generate { out, kid, plugin_signer } } => {
             if out.exists() {
                 bail!("{} exists; not overwriting a key", out.display());
             }
             let key = SigningKeyFile::generate();
             std::fs::write(&out, format!("{}\n", SigningKeyFile::encode(&key))).with_context(|| format!("writing {}", out.display()))?;
             println!("# private key written to {}; add this to a policy file:", out.display());
-            println!("[[key]]\nkid = {kid:?}\npublic_key = {:?}", SigningKeyFile::public_key_base64(&key));
+            let public_key = SigningKeyFile::public_key_base64(&key);
+            if plugin_signer {
+                println!("[[plugin_signer]]\nid = {kid:?}\npublic_key = {public_key:?}");
+            } else {
+                println!("[[key]]\nkid = {kid:?}\npublic_key = {public_key:?}");
+            }
             Ok(())
         }
         Command::Audit { command: AuditCommand::Verify { db } } => {
@@ -252,9 +312,51 @@ fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Plugin { command: PluginCommand::Test { dir, policies } } => {
+        Command::Plugin { command } => plugin_command(command),
+    }
+}
+
+fn plugin_command(command: PluginCommand) -> anyhow::Result<()> {
+    match command {
+        PluginCommand::New { name, lang, world, dir } => {
+            let language = match lang {
+                LangArg::Rust => Language::Rust,
+                LangArg::Python => Language::Python,
+                LangArg::Js => Language::Js,
+            };
+            let world = match world {
+                WorldArg::Sop => World::Sop,
+                WorldArg::Scorer => World::Scorer,
+                WorldArg::Tool => World::Tool,
+            };
+            let created = author::scaffold(&dir, &name, language, world)?;
+            println!("created {} ({} {} plugin)", created.display(), language.as_str(), world.as_str());
+            println!("next: steward plugin build {0} && steward plugin test {0}", created.display());
+            Ok(())
+        }
+        PluginCommand::Build { dir } => {
+            let built = author::build(&dir)?;
+            println!(
+                "built {} ({} bytes, sha256:{}) in {:.1} s",
+                built.component.display(),
+                built.bytes,
+                built.digest,
+                built.took.as_secs_f64()
+            );
+            Ok(())
+        }
+        PluginCommand::Test { dir, policies, cache_dir } => {
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            rt.block_on(test_plugin(&dir, &policies))
+            rt.block_on(author::test(&dir, &policies, Some(cache_dir)))
+        }
+        PluginCommand::Inspect { file } => {
+            print!("{}", author::inspect(&file)?);
+            Ok(())
+        }
+        PluginCommand::Sign { dir, key, signer } => {
+            let path = author::sign(&dir, &key, &signer)?;
+            println!("signed as {signer}: {}", path.display());
+            Ok(())
         }
     }
 }
@@ -295,28 +397,4 @@ fn mint_token(
         claims.turn = turn;
     }
     Ok(mint(&signing, &kid, &claims))
-}
-
-async fn test_plugin(dir: &Path, policies: &Path) -> anyhow::Result<()> {
-    let policy = Arc::new(Policy::load_dir(policies).with_context(|| format!("reading {}", policies.display()))?);
-    let runtime = Runtime::new(RuntimeConfig::default())?;
-    let registry = Registry::new(runtime);
-    let source = PluginSource::from_dir(dir)?;
-    let label = format!("{}@{}", source.manifest.name, source.manifest.version);
-    match registry.prove(source, &policy).await {
-        Ok(proven) => {
-            for o in &proven.outcomes {
-                println!("PASS {:<48} {:>6} µs  {}", o.name, o.latency_us, o.detail);
-            }
-            println!("{label}: {} case(s) passed; digest {}", proven.outcomes.len(), proven.plugin.digest);
-            Ok(())
-        }
-        Err(steward_runtime::LoadError::CasesFailed(outcomes)) => {
-            for o in &outcomes {
-                println!("{} {:<48} {:>6} µs  {}", if o.passed { "PASS" } else { "FAIL" }, o.name, o.latency_us, o.detail);
-            }
-            bail!("{label}: {} of {} case(s) failed", outcomes.iter().filter(|o| !o.passed).count(), outcomes.len())
-        }
-        Err(e) => bail!("{label}: {e}"),
-    }
 }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use steward_audit::QueryRecord;
 use steward_budget::{Charge, Left, Limits, Want};
-use steward_model::{Decision, Reason, ReasonCode};
+use steward_model::{Decision, QuerySummary, Reason, ReasonCode};
 use steward_pipeline::{Context, DecideInput, Outcome};
 use steward_policy::{ColumnEffect, Policy};
 use steward_sql::{Dialect, Mode, Plan, QueryShape, Schema, StatementKind, Viewer};
@@ -197,7 +197,7 @@ async fn run(state: &AppState, token: &str, input: &QueryInput, request_id: Stri
     }
 
     let ctx = Context { policy, verifier: &generation.verifier, plugins: &*plugins };
-    let decided = steward_pipeline::decide(&ctx, token, &DecideInput { action: action.to_string(), assets, intent: input.intent.clone() }, answer.outcome.request_id.clone(), unix_seconds()).await;
+    let decided = steward_pipeline::decide(&ctx, token, &DecideInput { action: action.to_string(), assets, intent: input.intent.clone(), query: Some(query_summary(&prepared.shape, &input.sql)) }, answer.outcome.request_id.clone(), unix_seconds()).await;
     answer.outcome = decided;
     let viewer = match Viewer::new(policy, &principal) {
         Ok(v) => v,
@@ -352,4 +352,26 @@ fn instead(schema: &Schema, policy: &Policy, viewer: &Viewer, shape: &QueryShape
         out.preview = Some("ask again with \"mode\": \"preview\" for a small, masked, sampled result, if the owner allows it".into());
     }
     out
+}
+
+/// What plugins built against `steward:guardrail@0.2.0` see of the statement.
+fn query_summary(shape: &QueryShape, sql: &str) -> QuerySummary {
+    let statement = match shape.kind {
+        StatementKind::Read => "read",
+        StatementKind::Write => "write",
+        StatementKind::Ddl => "ddl",
+        StatementKind::Other => "other",
+    };
+    let output_columns = shape
+        .tables
+        .iter()
+        .flat_map(|t| t.columns.iter().filter(|(_, u)| u.reaches_output()).map(move |(c, _)| format!("{}.{c}", t.asset)))
+        .collect();
+    QuerySummary {
+        statement: statement.to_string(),
+        sql: sql.to_string(),
+        tables: shape.tables.iter().map(|t| t.asset.clone()).collect(),
+        output_columns,
+        aggregated: shape.aggregated,
+    }
 }

@@ -40,6 +40,7 @@ fn plugin_files(dir: &Path) -> Vec<PathBuf> {
     if let Ok(m) = steward_runtime::Manifest::read(dir) {
         files.push(dir.join(&m.component));
         files.push(dir.join(&m.cases));
+        files.push(dir.join(steward_runtime::signature::SIGNATURE_FILE));
     }
     files
 }
@@ -77,6 +78,11 @@ impl PluginWatcher {
 
     /// Load what changed since the last scan; remove plugins whose folder
     /// is gone. Returns the refusals (folder, reason) of this scan.
+    /// Treat every folder as changed at the next scan.
+    pub fn forget_all(&mut self) {
+        self.seen.clear();
+    }
+
     pub async fn scan(&mut self, state: &AppState) -> Vec<(PathBuf, String)> {
         let mut refusals = Vec::new();
         let dirs = plugin_dirs(&self.root);
@@ -139,7 +145,11 @@ pub fn spawn(state: Arc<AppState>, mut plugins: PluginWatcher, every: Duration) 
             let fp = fingerprint(&policy_files(&state.policies_dir));
             if fp != policy_fp {
                 policy_fp = fp;
-                let _ = state.reload_policy();
+                if state.reload_policy().await.is_ok() {
+                    // Prove every plugin folder again under the new policy:
+                    // its signature rules and catalog may have changed.
+                    plugins.forget_all();
+                }
             }
             plugins.scan(&state).await;
         }

@@ -1,5 +1,8 @@
 //! Write Steward plugins in Rust.
 //!
+//! Bindings are for `steward:guardrail@0.2.0` (`wit/v0.2.0`): a plugin can
+//! read more about the request it decides with [`context::current`].
+//!
 //! A plugin targets one world of `steward:guardrail`: [`sop`], [`scorer`],
 //! [`tool`] or [`classifier`]. Implement that module's `Guest` trait and export it with the
 //! matching macro:
@@ -24,22 +27,23 @@
 mod base {
     wit_bindgen::generate!({
         world: "imports",
-        path: "../../wit",
+        path: "../../wit/v0.2.0",
     });
 }
 
 pub use base::steward::guardrail::types::*;
-pub use base::steward::guardrail::{catalog, log};
+pub use base::steward::guardrail::{catalog, context, log};
 
 /// The `sop` world: an owner's standard operating procedure.
 pub mod sop {
     wit_bindgen::generate!({
         world: "sop",
-        path: "../../wit",
+        path: "../../wit/v0.2.0",
         with: {
-            "steward:guardrail/types@0.1.0": crate::base::steward::guardrail::types,
-            "steward:guardrail/log@0.1.0": crate::base::steward::guardrail::log,
-            "steward:guardrail/catalog@0.1.0": crate::base::steward::guardrail::catalog,
+            "steward:guardrail/types@0.2.0": crate::base::steward::guardrail::types,
+            "steward:guardrail/log@0.2.0": crate::base::steward::guardrail::log,
+            "steward:guardrail/catalog@0.2.0": crate::base::steward::guardrail::catalog,
+            "steward:guardrail/context@0.2.0": crate::base::steward::guardrail::context,
         },
         pub_export_macro: true,
         export_macro_name: "export_sop",
@@ -52,11 +56,12 @@ pub mod sop {
 pub mod scorer {
     wit_bindgen::generate!({
         world: "scorer",
-        path: "../../wit",
+        path: "../../wit/v0.2.0",
         with: {
-            "steward:guardrail/types@0.1.0": crate::base::steward::guardrail::types,
-            "steward:guardrail/log@0.1.0": crate::base::steward::guardrail::log,
-            "steward:guardrail/catalog@0.1.0": crate::base::steward::guardrail::catalog,
+            "steward:guardrail/types@0.2.0": crate::base::steward::guardrail::types,
+            "steward:guardrail/log@0.2.0": crate::base::steward::guardrail::log,
+            "steward:guardrail/catalog@0.2.0": crate::base::steward::guardrail::catalog,
+            "steward:guardrail/context@0.2.0": crate::base::steward::guardrail::context,
         },
         pub_export_macro: true,
         export_macro_name: "export_scorer",
@@ -69,11 +74,12 @@ pub mod scorer {
 pub mod tool {
     wit_bindgen::generate!({
         world: "tool",
-        path: "../../wit",
+        path: "../../wit/v0.2.0",
         with: {
-            "steward:guardrail/types@0.1.0": crate::base::steward::guardrail::types,
-            "steward:guardrail/log@0.1.0": crate::base::steward::guardrail::log,
-            "steward:guardrail/catalog@0.1.0": crate::base::steward::guardrail::catalog,
+            "steward:guardrail/types@0.2.0": crate::base::steward::guardrail::types,
+            "steward:guardrail/log@0.2.0": crate::base::steward::guardrail::log,
+            "steward:guardrail/catalog@0.2.0": crate::base::steward::guardrail::catalog,
+            "steward:guardrail/context@0.2.0": crate::base::steward::guardrail::context,
         },
         pub_export_macro: true,
         export_macro_name: "export_tool",
@@ -88,10 +94,10 @@ pub mod tool {
 pub mod classifier {
     wit_bindgen::generate!({
         world: "classifier",
-        path: "../../wit",
+        path: "../../wit/v0.2.0",
         with: {
-            "steward:guardrail/types@0.1.0": crate::base::steward::guardrail::types,
-            "steward:guardrail/log@0.1.0": crate::base::steward::guardrail::log,
+            "steward:guardrail/types@0.2.0": crate::base::steward::guardrail::types,
+            "steward:guardrail/log@0.2.0": crate::base::steward::guardrail::log,
         },
         pub_export_macro: true,
         export_macro_name: "export_classifier",

@@ -33,6 +33,10 @@ pub struct VersionView {
     version: String,
     digest: String,
     world: &'static str,
+    /// The `steward:guardrail` version it was built against.
+    package_version: Option<String>,
+    /// The policy signer whose signature verified.
+    signed_by: Option<String>,
     mode: &'static str,
 }
 
@@ -43,6 +47,8 @@ impl VersionView {
             version: p.manifest.version.clone(),
             digest: p.digest.clone(),
             world: p.world().as_str(),
+            package_version: p.package_version.clone(),
+            signed_by: p.signed_by.clone(),
             mode: if p.is_shadow() { "shadow" } else { "enforce" },
         }
     }
@@ -105,6 +111,9 @@ pub struct Upload {
     component_base64: String,
     /// The text of the cases file.
     cases: String,
+    /// The text of its `plugin.sig`, when it is signed.
+    #[serde(default)]
+    signature: Option<String>,
     /// Make it live once proven (default); `false` stages it.
     #[serde(default = "yes")]
     activate: bool,
@@ -141,7 +150,14 @@ pub async fn upload(State(state): State<Arc<AppState>>, headers: HeaderMap, body
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("component_base64: {e}")),
     };
     let label = format!("{}@{}", manifest.name, manifest.version);
-    let source = PluginSource { manifest, component, cases: upload.cases, base_dir: None, origin: Origin::Upload };
+    let source = PluginSource {
+        manifest,
+        component,
+        cases: upload.cases,
+        signature: upload.signature,
+        base_dir: None,
+        origin: Origin::Upload,
+    };
     let policy = state.policy.load_full().policy.clone();
     let proven = match state.registry.prove(source, &policy).await {
         Ok(p) => p,
@@ -217,7 +233,7 @@ pub async fn reload_policy(State(state): State<Arc<AppState>>, headers: HeaderMa
     if let Err(r) = authorized(&state, &headers) {
         return r;
     }
-    match state.reload_policy() {
+    match state.reload_policy().await {
         Ok(()) => Json(serde_json::json!({ "reloaded": true })).into_response(),
         Err(e) => error(StatusCode::UNPROCESSABLE_ENTITY, e),
     }

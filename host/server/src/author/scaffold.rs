@@ -1,0 +1,72 @@
+//! `steward plugin new`: a working plugin folder from a template: source,
+//! manifest with a `[build]` section, test cases, the WIT it builds
+//! against, and (Python, JavaScript) the helper modules.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use steward_runtime::{Language, World};
+
+/// The WIT every new plugin is built against.
+const WIT: &str = include_str!("../../../../wit/v0.2.0/guardrail.wit");
+
+/// (path in the new folder, template text) for each file.
+type Files = &'static [(&'static str, &'static str)];
+
+macro_rules! template {
+    ($lang:literal, $world:literal, $source:literal => $dest:literal $(, $extra:literal => $extra_text:expr)*) => {
+        &[
+            ($dest, include_str!(concat!("../../../../sdk/", $lang, "/templates/", $world, "/", $source))),
+            ("plugin.toml", include_str!(concat!("../../../../sdk/", $lang, "/templates/", $world, "/plugin.toml"))),
+            ("cases.toml", include_str!(concat!("../../../../sdk/", $lang, "/templates/", $world, "/cases.toml"))),
+            $(($extra, $extra_text),)*
+        ]
+    };
+}
+
+const RUST_CARGO: &str = include_str!("../../../../sdk/rust/templates/Cargo.toml.tmpl");
+const PYTHON_SDK: &str = include_str!("../../../../sdk/python/steward_sdk.py");
+const JS_SDK: &str = include_str!("../../../../sdk/js/steward-sdk.js");
+const JS_CONTEXT: &str = include_str!("../../../../sdk/js/steward-context.js");
+const IGNORE: &str = "plugin.wasm\ntarget/\n__pycache__/\nnode_modules/\n";
+
+fn files(language: Language, world: World) -> anyhow::Result<Files> {
+    Ok(match (language, world) {
+        (Language::Rust, World::Sop) => template!("rust", "sop", "lib.rs" => "src/lib.rs", "Cargo.toml" => RUST_CARGO),
+        (Language::Rust, World::Scorer) => template!("rust", "scorer", "lib.rs" => "src/lib.rs", "Cargo.toml" => RUST_CARGO),
+        (Language::Rust, World::Tool) => template!("rust", "tool", "lib.rs" => "src/lib.rs", "Cargo.toml" => RUST_CARGO),
+        (Language::Python, World::Sop) => template!("python", "sop", "app.py" => "app.py", "steward_sdk.py" => PYTHON_SDK),
+        (Language::Python, World::Scorer) => template!("python", "scorer", "app.py" => "app.py", "steward_sdk.py" => PYTHON_SDK),
+        (Language::Python, World::Tool) => template!("python", "tool", "app.py" => "app.py", "steward_sdk.py" => PYTHON_SDK),
+        (Language::Js, World::Sop) => template!("js", "sop", "app.js" => "app.js", "steward-sdk.js" => JS_SDK, "steward-context.js" => JS_CONTEXT),
+        (Language::Js, World::Scorer) => template!("js", "scorer", "app.js" => "app.js", "steward-sdk.js" => JS_SDK, "steward-context.js" => JS_CONTEXT),
+        (Language::Js, World::Tool) => template!("js", "tool", "app.js" => "app.js", "steward-sdk.js" => JS_SDK, "steward-context.js" => JS_CONTEXT),
+        (_, World::Classifier) => bail!("there is no template for the classifier world; start from plugins/pii-classifier"),
+    })
+}
+
+/// Write a new plugin named `name` into `parent/name`. Refuses to touch a
+/// folder that exists.
+pub fn scaffold(parent: &Path, name: &str, language: Language, world: World) -> anyhow::Result<PathBuf> {
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') || name.starts_with(['-', '_']) {
+        bail!("plugin name {name:?}: use letters, digits, '-' and '_', starting with a letter or digit");
+    }
+    let dir = parent.join(name);
+    if dir.exists() {
+        bail!("{} exists; not overwriting it", dir.display());
+    }
+    let files = files(language, world)?;
+    let write = |rel: &str, text: &str| -> anyhow::Result<()> {
+        let path = dir.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        }
+        std::fs::write(&path, text.replace("{{name}}", name)).with_context(|| format!("writing {}", path.display()))
+    };
+    for (rel, text) in files {
+        write(rel, text)?;
+    }
+    write("wit/guardrail.wit", WIT)?;
+    write(".gitignore", IGNORE)?;
+    Ok(dir)
+}
