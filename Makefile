@@ -4,30 +4,62 @@ CARGO        ?= cargo
 GUEST_TARGET := wasm32-wasip2
 GUEST_DIR    := target/guests
 GUEST_OUT    := $(GUEST_DIR)/$(GUEST_TARGET)/plugin
-# Shipped plugins: crate name = folder name under plugins/.
+# Shipped Rust plugins: crate name = folder name under plugins/.
 PLUGINS      := finance-sop significance-scorer pii-classifier
+# Shipped Python and JavaScript plugins, built by `steward plugin build`.
+POLYGLOT     := finance-sop-py pii-classifier-py finance-sop-js
+# Every shipped plugin can reach finance/**, which policies/plugins.toml
+# requires signed: `make plugins` signs them with the demo key.
+SIGNED       := $(PLUGINS) $(POLYGLOT)
+SIGNER_KEY   := policies/demo/plugin-signer.key
 LISTEN       ?= 127.0.0.1:8080
+# The steward binary that builds and signs plugins (`make run` uses the release one).
+STEWARD      ?= target/debug/steward
 
-.PHONY: run test setup plugins build build-debug bench clean
+.PHONY: run test setup plugins rust-plugins build build-debug bench clean
 
 ## Build everything (host + plugins) and start the server on the demo policies and plugins.
-run: setup plugins build
+run: setup build
+	$(MAKE) --no-print-directory plugins STEWARD=target/release/steward
 	./target/release/steward serve --listen $(LISTEN) --policies policies --plugins plugins --data var
 
 ## Run the whole test suite (unit, plugin runtime, end to end over HTTP).
 ## `cargo test` covers the workspace default-members: every host crate and tests/.
-test: setup plugins build-debug
+test: setup build-debug
+	$(MAKE) --no-print-directory plugins STEWARD=target/debug/steward
 	$(CARGO) test $(TEST_ARGS)
 
-## Toolchain pieces the build needs (idempotent).
+## Toolchain pieces the build needs (idempotent): the Rust guest target,
+## componentize-py (Python plugins) and componentize-js (JavaScript plugins).
 setup:
 	@rustup target list --installed | grep -qx $(GUEST_TARGET) || rustup target add $(GUEST_TARGET)
+	@command -v componentize-py >/dev/null || pip install -q -r sdk/python/requirements.txt
+	@test -x sdk/js/node_modules/.bin/componentize-js || npm ci --prefix sdk/js --no-audit --no-fund
 
-## Build the shipped plugins into components and put each in its folder as plugin.wasm.
-plugins: setup
+## Build the shipped plugins into components (plugins/NAME/plugin.wasm) and
+## sign the finance ones with the demo key.
+plugins: setup rust-plugins $(POLYGLOT:%=plugins/%/plugin.wasm) $(SIGNED:%=plugins/%/plugin.sig)
+	@echo "plugins built: $(PLUGINS) $(POLYGLOT)"
+
+rust-plugins: setup
 	$(CARGO) build --target $(GUEST_TARGET) --profile plugin --target-dir $(GUEST_DIR) $(foreach p,$(PLUGINS),-p $(p))
-	@for p in $(PLUGINS); do cp $(GUEST_OUT)/$$(echo $$p | tr - _).wasm plugins/$$p/plugin.wasm; done
-	@echo "plugins built: $(PLUGINS)"
+	@for p in $(PLUGINS); do cmp -s $(GUEST_OUT)/$$(echo $$p | tr - _).wasm plugins/$$p/plugin.wasm || cp $(GUEST_OUT)/$$(echo $$p | tr - _).wasm plugins/$$p/plugin.wasm; done
+
+# A Python or JavaScript plugin is rebuilt (~10 s) only when its sources,
+# the SDK or the WIT change.
+.SECONDEXPANSION:
+$(POLYGLOT:%=plugins/%/plugin.wasm): plugins/%/plugin.wasm: $$(wildcard plugins/$$*/*.py plugins/$$*/*.js) plugins/%/plugin.toml \
+		$(wildcard sdk/python/*.py sdk/js/*.js wit/v0.2.0/*.wit) | $(STEWARD)
+	$(STEWARD) plugin build plugins/$*
+
+plugins/%/plugin.sig: plugins/%/plugin.wasm $(SIGNER_KEY) | $(STEWARD)
+	$(STEWARD) plugin sign plugins/$* --key $(SIGNER_KEY) --signer demo-finance
+
+target/debug/steward:
+	$(CARGO) build -p steward
+
+target/release/steward:
+	$(CARGO) build --release -p steward
 
 build:
 	$(CARGO) build --release -p steward
@@ -35,10 +67,13 @@ build:
 build-debug:
 	$(CARGO) build -p steward
 
-## Benchmarks: decision latency and plugin call cost, SQL analysis + rewrite over
+## Benchmarks: decision latency and plugin call cost, the same SOP in Rust,
+## Python and JavaScript (build, size, load, latency), SQL analysis + rewrite over
 ## TPC-H, /v1/query overhead over direct SQLite, then HTTP throughput of both endpoints.
-bench: setup plugins build
+bench: setup build
+	$(MAKE) --no-print-directory plugins STEWARD=target/release/steward
 	$(CARGO) bench -p steward --bench decide
+	$(CARGO) bench -p steward --bench plugins
 	$(CARGO) bench -p steward-sql --bench tpch
 	$(CARGO) bench -p steward --bench query
 	./scripts/bench-http.sh
@@ -46,4 +81,4 @@ bench: setup plugins build
 
 clean:
 	$(CARGO) clean
-	rm -rf var plugins/*/plugin.wasm
+	rm -rf var plugins/*/plugin.wasm plugins/*/plugin.sig

@@ -7,6 +7,7 @@ mod audit;
 mod decide;
 mod hostile;
 mod query;
+mod plugins;
 mod reload;
 mod swap;
 mod tokens;

@@ -37,8 +37,20 @@ fn component(crate_name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// The demo policies without `plugins.toml`: these tests are about
+/// classifiers, not signatures (tests/e2e/plugins.rs covers those).
 fn policy() -> Arc<Policy> {
-    Arc::new(Policy::load_dir(&repo().join("policies")).expect("the demo policies load"))
+    let mut files: Vec<(PathBuf, String)> = std::fs::read_dir(repo().join("policies"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml") && !p.ends_with("plugins.toml"))
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).unwrap();
+            (p, text)
+        })
+        .collect();
+    files.sort();
+    Arc::new(Policy::load_texts(files).expect("the demo policies load"))
 }
 
 fn registry() -> Registry {

@@ -89,6 +89,7 @@ fn main() {
                 action: policy.action("sql.read").unwrap().clone(),
                 assets: vec![policy.asset("finance/ledger").unwrap()],
                 intent: Some("task: bench".into()),
+                context: Default::default(),
             };
             let samples = time(SAMPLES, || async {
                 let v = plugin.evaluate(&request, &policy).await.unwrap();

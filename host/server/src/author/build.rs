@@ -3,7 +3,9 @@
 //!
 //! - rust: `cargo build --release --target wasm32-wasip2` on the folder's
 //!   `Cargo.toml`; the `.wasm` cargo reports is copied to the component path.
-//! - python: `componentize-py` (PyPI; `pip install -r sdk/python/requirements.txt`).
+//! - python: `componentize-py --stub-wasi` (PyPI; `pip install -r
+//!   sdk/python/requirements.txt`): the interpreter's WASI imports become
+//!   trapping stubs; `print` traps, log through `steward_sdk` instead.
 //! - js: `componentize-js` (npm; `npm ci --prefix sdk/js`), found in a
 //!   `node_modules/.bin` above the folder or in `sdk/js`, or on `PATH`.
 //!   Set `STEWARD_COMPONENTIZE_PY` / `STEWARD_COMPONENTIZE_JS` to use
@@ -99,7 +101,10 @@ fn python(dir: &Path, spec: &BuildSpec, world: &str, out: &Path) -> anyhow::Resu
     let module = module.to_str().context("the source path is not UTF-8")?.replace('/', ".");
     let bin = std::env::var("STEWARD_COMPONENTIZE_PY").unwrap_or_else(|_| "componentize-py".into());
     let mut cmd = Command::new(&bin);
-    cmd.current_dir(dir).arg("-d").arg(&spec.wit).args(["-w", world, "componentize", &module, "-p", "."]);
+    // `--stub-wasi`: the interpreter's WASI imports (clocks, random,
+    // filesystem, sockets) become trapping stubs, so the component imports
+    // only steward:guardrail, the one thing the host grants a plugin.
+    cmd.current_dir(dir).arg("-d").arg(&spec.wit).args(["-w", world, "componentize", "--stub-wasi", &module, "-p", "."]);
     for extra in &spec.python_path {
         cmd.arg("-p").arg(extra);
     }
@@ -109,28 +114,38 @@ fn python(dir: &Path, spec: &BuildSpec, world: &str, out: &Path) -> anyhow::Resu
 
 fn js(dir: &Path, spec: &BuildSpec, world: &str, out: &Path) -> anyhow::Result<()> {
     let source = source(dir, spec, "app.js")?;
-    let bin = match std::env::var_os("STEWARD_COMPONENTIZE_JS") {
-        Some(bin) => PathBuf::from(bin),
-        None => find_componentize_js(dir).unwrap_or_else(|| PathBuf::from("componentize-js")),
+    // componentize-js loads only modules under its working directory: run
+    // it from the project that holds its node_modules (a plugin of this
+    // repository imports `../../sdk/js/...`), else from the plugin folder.
+    let (bin, root) = match std::env::var_os("STEWARD_COMPONENTIZE_JS") {
+        Some(bin) => (PathBuf::from(bin), absolute(dir)?),
+        None => find_componentize_js(dir).unwrap_or_else(|| (PathBuf::from("componentize-js"), dir.to_path_buf())),
     };
+    // Every WASI feature is disabled, so the component imports only
+    // steward:guardrail (`Date.now()` is then the build time: use the
+    // request context's `received-at-ms`).
     let mut cmd = Command::new(&bin);
-    cmd.current_dir(dir)
-        .arg(&source)
+    cmd.current_dir(&root)
+        .arg(absolute(&dir.join(&source))?)
         .arg("--wit")
-        .arg(&spec.wit)
-        .args(["--world-name", world, "--disable", "http", "--disable", "fetch-event", "-o"])
+        .arg(absolute(&dir.join(&spec.wit))?)
+        .args(["--world-name", world])
+        .args(["--disable", "stdio", "--disable", "clocks", "--disable", "random", "--disable", "http", "--disable", "fetch-event"])
+        .arg("-o")
         .arg(absolute(out)?);
     run(cmd, &bin.display().to_string(), "npm ci --prefix sdk/js")
 }
 
 /// `node_modules/.bin/componentize-js` in the folder or above it, or in an
-/// `sdk/js` beside any of those folders (a plugin inside the repository).
-fn find_componentize_js(dir: &Path) -> Option<PathBuf> {
+/// `sdk/js` beside any of those folders (a plugin inside the repository),
+/// and the folder that holds it.
+fn find_componentize_js(dir: &Path) -> Option<(PathBuf, PathBuf)> {
     let start = absolute(dir).ok()?;
     start.ancestors().find_map(|d| {
         [d.join("node_modules/.bin/componentize-js"), d.join("sdk/js/node_modules/.bin/componentize-js")]
             .into_iter()
             .find(|p| p.is_file())
+            .map(|bin| (bin, d.to_path_buf()))
     })
 }
 

@@ -1,0 +1,173 @@
+//! The same SOP in Rust, Python and JavaScript (plugins/finance-sop,
+//! finance-sop-py, finance-sop-js): build time, component size, cold load
+//! (compile) and warm load (compile cache), the SOP call and the whole
+//! decision, p50/p99. Then a warm restart: every shipped plugin loaded and
+//! proven from the compile cache, as the server does at start.
+//!
+//! Run with `make bench` (or `cargo bench -p steward --bench plugins` after
+//! `make plugins`). Build times need `target/release/steward`; without it
+//! they are skipped. Prints figures; asserts only that decisions are right.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use steward::state::PolicyGeneration;
+use steward_identity::{Actor, Claims, SigningKeyFile, mint};
+use steward_model::Decision;
+use steward_pipeline::{Context, DecideInput};
+use steward_policy::Policy;
+use steward_runtime::{PluginSource, Registry, Runtime, RuntimeConfig, Signatures};
+
+const WARMUP: usize = 2_000;
+const SAMPLES: usize = 20_000;
+const SOPS: [(&str, &str); 3] = [("Rust", "finance-sop"), ("Python", "finance-sop-py"), ("JavaScript", "finance-sop-js")];
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn percentiles(mut samples: Vec<Duration>) -> (f64, f64) {
+    samples.sort();
+    let pct = |p: f64| samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)].as_secs_f64() * 1e6;
+    (pct(0.50), pct(0.99))
+}
+
+async fn time<F, Fut>(mut f: F) -> (f64, f64)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for _ in 0..WARMUP {
+        f().await;
+    }
+    let mut samples = Vec::with_capacity(SAMPLES);
+    for _ in 0..SAMPLES {
+        let started = Instant::now();
+        f().await;
+        samples.push(started.elapsed());
+    }
+    percentiles(samples)
+}
+
+/// Load (compile or deserialize, link, run the cases) one plugin folder
+/// into a fresh runtime with `cache`. Returns the registry and the load time.
+async fn load(dir: &Path, cache: &Path, policy: &Arc<Policy>) -> (Registry, Duration, bool) {
+    let registry = Registry::new(Runtime::new(RuntimeConfig { cache_dir: Some(cache.to_path_buf()), ..RuntimeConfig::default() }).unwrap());
+    let mut source = PluginSource::from_dir(dir).unwrap_or_else(|e| panic!("{}: {e} (run `make plugins`)", dir.display()));
+    source.manifest.mode = steward_runtime::Mode::Enforce;
+    let started = Instant::now();
+    let proven = registry.prove_with(source, policy, Signatures::Enforce).await.unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let took = started.elapsed();
+    let from_cache = proven.plugin.from_cache;
+    registry.activate(proven).await;
+    (registry, took, from_cache)
+}
+
+fn build_time(dir: &Path) -> Option<f64> {
+    let steward = repo().join("target/release/steward");
+    if !steward.exists() {
+        return None;
+    }
+    let started = Instant::now();
+    let out = Command::new(steward).arg("plugin").arg("build").arg(dir).output().ok()?;
+    out.status.success().then(|| started.elapsed().as_secs_f64())
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let generation = PolicyGeneration::load(&repo().join("policies")).expect("demo policy");
+        let policy = generation.policy.clone();
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+        let key = SigningKeyFile::read(&repo().join("policies/demo/issuer.key")).unwrap();
+        let mut claims = Claims::new("steward-demo", "alice", "steward", now, 3600);
+        claims.act = Some(Actor { sub: "copilot".into(), act: None });
+        claims.sid = Some("bench".into());
+        claims.turn = Some("1".into());
+        let token = mint(&key, "demo-2026", &claims);
+        let input = DecideInput { action: "sql.read".into(), assets: vec!["finance/ledger".into()], intent: Some("task: bench".into()), query: None };
+        let scratch = std::env::temp_dir().join(format!("steward-plugin-bench-{}", std::process::id()));
+
+        println!(
+            "{:<11} {:>9} {:>10} {:>10} {:>10} {:>17} {:>17} {:>17}",
+            "SOP", "build s", "size KB", "cold ms", "warm ms", "call p50/p99 µs", "decide p50/p99", "added p50/p99"
+        );
+        // The same decision with the SOP's verdict taken from a grant-free
+        // no-plugin set: what the pipeline costs without any plugin call.
+        let empty = Registry::new(Runtime::new(RuntimeConfig::default()).unwrap());
+        let empty_set = empty.current();
+        let ctx = Context { policy: &policy, verifier: &generation.verifier, plugins: &*empty_set };
+        let (base50, base99) = time(|| async {
+            let outcome = steward_pipeline::decide(&ctx, &token, &input, "bench".into(), now).await;
+            assert_eq!(outcome.decision, Decision::Deny, "no SOP, no grant: denied");
+        })
+        .await;
+        for (language, name) in SOPS {
+            let dir = repo().join("plugins").join(name);
+            let build = build_time(&dir).map(|s| format!("{s:.1}")).unwrap_or_else(|| "-".into());
+            let size = std::fs::metadata(dir.join("plugin.wasm")).map(|m| m.len() / 1024).unwrap_or(0);
+            let cache = scratch.join(name);
+            let (_, cold, cold_cached) = load(&dir, &cache, &policy).await;
+            let (registry, warm, warm_cached) = load(&dir, &cache, &policy).await;
+            assert!(!cold_cached && warm_cached, "{name}: the first load compiles, the second reads the cache");
+            let set = registry.current();
+            let plugin = set.slot(name).unwrap().active.clone();
+            let request = steward_model::Request {
+                request_id: "bench".into(),
+                principal: steward_model::Principal {
+                    id: "copilot".into(),
+                    kind: steward_model::IdentityKind::Agent,
+                    on_behalf_of: Some("alice".into()),
+                    roles: vec![],
+                    session_id: Some("s".into()),
+                    turn_id: Some("t".into()),
+                },
+                action: policy.action("sql.read").unwrap().clone(),
+                assets: vec![policy.asset("finance/ledger").unwrap()],
+                intent: Some("task: bench".into()),
+                context: Default::default(),
+            };
+            let (call50, call99) = time(|| async {
+                let v = plugin.evaluate(&request, &policy).await.unwrap();
+                assert_eq!(v.decision(), Decision::Allow);
+            })
+            .await;
+            let ctx = Context { policy: &policy, verifier: &generation.verifier, plugins: &*set };
+            let (dec50, dec99) = time(|| async {
+                let outcome = steward_pipeline::decide(&ctx, &token, &input, "bench".into(), now).await;
+                assert_eq!(outcome.decision, Decision::Allow);
+            })
+            .await;
+            println!(
+                "{language:<11} {build:>9} {size:>10} {:>10.1} {:>10.1} {:>8.1}/{:<8.1} {:>8.1}/{:<8.1} {:>8.1}/{:<8.1}",
+                cold.as_secs_f64() * 1e3,
+                warm.as_secs_f64() * 1e3,
+                call50,
+                call99,
+                dec50,
+                dec99,
+                dec50 - base50,
+                dec99 - base99,
+            );
+        }
+        println!("(decision without any plugin call: p50 {base50:.1} µs, p99 {base99:.1} µs; load = compile or cache read + link + the plugin's cases)");
+
+        // A warm restart: every shipped plugin folder, loaded one after the
+        // other from a warm cache, as the server's watcher does at start.
+        let cache = scratch.join("all");
+        let dirs: Vec<PathBuf> = steward::watch::plugin_dirs(&repo().join("plugins"));
+        for round in ["cold start", "warm restart"] {
+            let registry = Registry::new(Runtime::new(RuntimeConfig { cache_dir: Some(cache.clone()), ..RuntimeConfig::default() }).unwrap());
+            let started = Instant::now();
+            for dir in &dirs {
+                let source = PluginSource::from_dir(dir).unwrap();
+                let proven = registry.prove(source, &policy).await.unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+                registry.activate(proven).await;
+            }
+            println!("{round}: {} shipped plugins loaded and proven in {:.0} ms", dirs.len(), started.elapsed().as_secs_f64() * 1e3);
+        }
+        let _ = std::fs::remove_dir_all(&scratch);
+    });
+}
