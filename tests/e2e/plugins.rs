@@ -51,8 +51,9 @@ fn python_and_javascript_twins_decide_like_the_rust_sop() {
     let mut answers: Vec<(String, Vec<(String, Vec<String>, Value)>)> = Vec::new();
     for plugin in ["finance-sop", "finance-sop-py", "finance-sop-js"] {
         let server = Server::start(Options { plugins: &[plugin], enforce_all: true, ..Default::default() });
+        // The server loads its plugins folder before it listens.
         let (_, listed) = server.admin("GET", "/admin/plugins", None);
-        assert_eq!(listed["plugins"][0]["active"]["name"], plugin, "{listed}");
+        assert_eq!(listed["plugins"][0]["active"]["name"], plugin, "{plugin} did not load:\n{}", server.log());
         assert_eq!(listed["plugins"][0]["active"]["mode"], "enforce", "{listed}");
         let mut verdicts = Vec::new();
         for (tok, path, body) in &requests {
@@ -87,7 +88,7 @@ fn legacy_manifest() -> &'static str {
 const LEGACY_CASES: &str = r#"
 [[case]]
 name = "an agent with an intent reads a catalog table"
-principal = { id = "scout", kind = "agent", on_behalf_of = "bob" }
+principal = { id = "copilot", kind = "agent", on_behalf_of = "alice" }
 action = "sql.read"
 assets = ["lab/synthetic_people"]
 intent = "task: test data"
@@ -95,7 +96,7 @@ expect = "allow"
 
 [[case]]
 name = "no intent"
-principal = { id = "scout", kind = "agent", on_behalf_of = "bob" }
+principal = { id = "copilot", kind = "agent", on_behalf_of = "alice" }
 action = "sql.read"
 assets = ["lab/synthetic_people"]
 expect = "deny"
@@ -145,10 +146,12 @@ fn plugins_built_against_0_1_0_and_0_2_0_load_and_decide_side_by_side() {
 
     let scout = agent_token("bob", "scout", "t1");
     let copilot = agent_token("alice", "copilot", "t2");
-    // The 0.1.0 plugin, through its 0.1.0 catalog import.
-    let (_, a) = server.decide(&scout, json!({ "action": "sql.read", "assets": ["lab/synthetic_people"], "intent": "task: fixtures" }));
+    // The 0.1.0 plugin, through its 0.1.0 catalog import (copilot has no
+    // grant on lab/**, so the SOP decides).
+    let (_, a) = server.decide(&copilot, json!({ "action": "sql.read", "assets": ["lab/synthetic_people"], "intent": "task: fixtures" }));
     assert_eq!(decision(&a), "allow", "{a}");
-    let (_, a) = server.decide(&scout, json!({ "action": "sql.read", "assets": ["lab/synthetic_people"] }));
+    assert!(a["decided_by"].as_array().unwrap().iter().any(|v| v["name"] == "legacy-sop"), "{a}");
+    let (_, a) = server.decide(&copilot, json!({ "action": "sql.read", "assets": ["lab/synthetic_people"] }));
     assert_eq!(decision(&a), "deny", "{a}");
     assert_eq!(a["reasons"][0]["message"], "legacy-sop: declare an intent", "{a}");
     // The 0.2.0 plugin reads the caller's attributes from the context.
@@ -161,10 +164,13 @@ fn plugins_built_against_0_1_0_and_0_2_0_load_and_decide_side_by_side() {
     let (_, a) = server.decide(&copilot, json!({ "action": "sql.read", "assets": ["hr/employees"] }));
     assert_eq!(decision(&a), "deny", "{a}");
     assert_eq!(a["reasons"][0]["message"], "context-sop: only callers in region emea", "{a}");
-    // Both in one request: each decides for its own asset.
-    let (_, a) = server.decide(&scout, json!({ "action": "sql.read", "assets": ["hr/employees", "lab/synthetic_people"] }));
+    // Both in one request: each decides for its own asset; the 0.1.0 one
+    // allows, the 0.2.0 one denies, and deny wins.
+    let (_, a) = server.decide(&copilot, json!({ "action": "sql.read", "assets": ["hr/employees", "lab/synthetic_people"], "intent": "task: x" }));
     assert_eq!(decision(&a), "deny", "{a}");
-    assert_eq!(a["reasons"][0]["source"], "plugin:legacy-sop@0.1.0", "{a}");
+    assert_eq!(a["reasons"][0]["source"], "plugin:context-sop@0.2.0", "{a}");
+    let voters: Vec<&str> = a["decided_by"].as_array().unwrap().iter().filter_map(|v| v["name"].as_str()).collect();
+    assert!(voters.contains(&"legacy-sop") && voters.contains(&"context-sop"), "{a}");
     // The query summary reaches the 0.2.0 plugin: row-level output is refused by it.
     let (_, a) = server.query(&scout, json!({ "sql": "select name from hr.employees", "mode": "full" }));
     assert_eq!(decision(&a), "deny", "{a}");
@@ -235,6 +241,7 @@ fn steward(args: &[&str], dir: &Path) -> (bool, String) {
         .current_dir(dir)
         .env("CARGO_TARGET_DIR", repo().join("target/scaffold"))
         .env("STEWARD_CACHE_DIR", compile_cache())
+        .env("STEWARD_COMPONENTIZE_JS", repo().join("sdk/js/node_modules/.bin/componentize-js"))
         .env_remove("RUST_BACKTRACE")
         .output()
         .expect("running steward");
