@@ -188,3 +188,45 @@ async fn calling_a_plugin_of_another_world_as_a_classifier_fails() {
     let e = scorer.classify(&sample("email", &[])).await.expect_err("a scorer cannot classify");
     assert_eq!(e.failure.kind(), "wrong_world", "{e}");
 }
+
+/// The Python twin (plugins/pii-classifier-py, built by `make plugins` with
+/// componentize-py) proves itself on the Rust classifier's cases, and tags
+/// columns beyond them exactly like the Rust one.
+#[tokio::test]
+async fn the_python_twin_tags_columns_like_the_rust_classifier() {
+    let policy = policy();
+    let dir = repo().join("plugins/pii-classifier-py");
+    let mut python = PluginSource::from_dir(&dir).unwrap_or_else(|e| panic!("{e} (run `make plugins`)"));
+    python.signature = None;
+    // One compile cache for the suite: an 18 MB component compiles once.
+    let registry = Registry::new(
+        Runtime::new(RuntimeConfig { cache_dir: Some(repo().join("target/test-compile-cache")), ..RuntimeConfig::default() }).unwrap(),
+    );
+    let twin = registry.prove(python, &policy).await.expect("the Python twin passes the Rust classifier's cases").plugin;
+    assert_eq!(twin.package_version.as_deref(), Some("0.2.0"));
+    let rust = registry.prove(shipped("pii-classifier"), &policy).await.unwrap().plugin;
+    let samples = [
+        sample("contact_email", &[]),
+        sample("notes", &["call me at +44 20 7946 0958", "x"]),
+        sample("misc", &["123-45-6789", "987-65-4321"]),
+        sample("amount", &["12.50", "99.00"]),
+        sample("ip", &["10.0.0.1", "2001:db8::1", "::ffff:192.0.2.1"]),
+        sample("payload", &["4111 1111 1111 1111", "5500-0000-0000-0004"]),
+        sample("BirthDate", &[]),
+        sample("dob_text", &["1990-02-31", "1985-07-14"]),
+        sample("lastName", &[]),
+        sample("street", &["221B Baker Street", "10 Downing St"]),
+        sample("diagnosisCode", &["E11.9"]),
+        sample("région", &["Île-de-France"]),
+        sample("comment", &["", "", ""]),
+        sample("user", &["alice@example.com", "not an email", ""]),
+    ];
+    for s in &samples {
+        let want = rust.classify(s).await.unwrap();
+        let got = twin.classify(s).await.unwrap();
+        let (mut want_sorted, mut got_sorted) = (want.clone(), got.clone());
+        want_sorted.sort();
+        got_sorted.sort();
+        assert_eq!(got_sorted, want_sorted, "column {:?} {:?}: Rust says {want:?}, Python {got:?}", s.column, s.values);
+    }
+}
