@@ -5,8 +5,9 @@
 //! proven from the compile cache, as the server does at start.
 //!
 //! Run with `make bench` (or `cargo bench -p steward --bench plugins` after
-//! `make plugins`). Build times need `target/release/steward`; without it
-//! they are skipped. Prints figures; asserts only that decisions are right.
+//! `make plugins`). Build times (from clean, in a scratch folder) need
+//! `target/release/steward`; without it they are skipped. Prints figures;
+//! asserts only that decisions are right.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -65,14 +66,43 @@ async fn load(dir: &Path, cache: &Path, policy: &Arc<Policy>) -> (Registry, Dura
     (registry, took, from_cache)
 }
 
-fn build_time(dir: &Path) -> Option<f64> {
+/// Build time of the SOP from clean, in a scratch folder (the shipped,
+/// signed components are left alone). Rust: the crate with a fresh target
+/// dir (dependencies included). Python and JavaScript: the twin's source in
+/// a scaffolded folder (helpers beside it), built by `steward plugin build`.
+fn build_time(language: &str, name: &str, scratch: &Path) -> Option<f64> {
     let steward = repo().join("target/release/steward");
     if !steward.exists() {
         return None;
     }
     let started = Instant::now();
-    let out = Command::new(steward).arg("plugin").arg("build").arg(dir).output().ok()?;
-    out.status.success().then(|| started.elapsed().as_secs_f64())
+    let ok = match language {
+        "Rust" => Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .current_dir(repo())
+            .args(["build", "-q", "-p", name, "--target", "wasm32-wasip2", "--profile", "plugin", "--target-dir"])
+            .arg(scratch.join("rust-target"))
+            .status()
+            .ok()?
+            .success(),
+        _ => {
+            let (lang, file) = if language == "Python" { ("python", "app.py") } else { ("js", "app.js") };
+            let folder = scratch.join(format!("build-{name}"));
+            let made = Command::new(&steward).args(["plugin", "new", "twin", "--lang", lang, "--world", "sop", "--dir"]).arg(&folder).output().ok()?;
+            assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+            let source = std::fs::read_to_string(repo().join("plugins").join(name).join(file)).ok()?;
+            std::fs::write(folder.join("twin").join(file), source.replace("../../sdk/js/", "./")).ok()?;
+            let started = Instant::now();
+            let built = Command::new(&steward)
+                .args(["plugin", "build"])
+                .arg(folder.join("twin"))
+                .env("STEWARD_COMPONENTIZE_JS", repo().join("sdk/js/node_modules/.bin/componentize-js"))
+                .output()
+                .ok()?;
+            assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
+            return Some(started.elapsed().as_secs_f64());
+        }
+    };
+    ok.then(|| started.elapsed().as_secs_f64())
 }
 
 fn main() {
@@ -106,7 +136,7 @@ fn main() {
         .await;
         for (language, name) in SOPS {
             let dir = repo().join("plugins").join(name);
-            let build = build_time(&dir).map(|s| format!("{s:.1}")).unwrap_or_else(|| "-".into());
+            let build = build_time(language, name, &scratch).map(|s| format!("{s:.1}")).unwrap_or_else(|| "-".into());
             let size = std::fs::metadata(dir.join("plugin.wasm")).map(|m| m.len() / 1024).unwrap_or(0);
             let cache = scratch.join(name);
             let (_, cold, cold_cached) = load(&dir, &cache, &policy).await;
