@@ -105,16 +105,17 @@ impl std::fmt::Debug for LoadedPlugin {
 }
 
 impl LoadedPlugin {
-    /// Compile and link a component. Fails when it does not implement the
-    /// manifest's world or imports anything it was not granted.
+    /// Compile and link a component (`digest`: its sha256, hex). Fails when
+    /// it does not implement the manifest's world or imports anything it
+    /// was not granted.
     pub fn prepare(
         runtime: &Arc<Runtime>,
         manifest: Manifest,
         bytes: &[u8],
+        digest: String,
         read_dir: Option<PathBuf>,
     ) -> Result<LoadedPlugin, LoadError> {
         let started = Instant::now();
-        let digest = crate::engine::digest(bytes);
         let (component, from_cache) =
             runtime.compile(bytes, &digest).map_err(|e| LoadError::Compile(format!("{e:#}")))?;
         let linker = if manifest.capabilities.read_dir.is_some() { &runtime.linker_with_fs } else { &runtime.linker };

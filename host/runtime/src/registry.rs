@@ -203,7 +203,7 @@ impl Registry {
             _ => None,
         };
         let PluginSource { manifest, component, origin, .. } = source;
-        let mut plugin = tokio::task::spawn_blocking(move || LoadedPlugin::prepare(&runtime, manifest, &component, read_dir))
+        let mut plugin = tokio::task::spawn_blocking(move || LoadedPlugin::prepare(&runtime, manifest, &component, digest, read_dir))
             .await
             .map_err(|e| LoadError::Compile(format!("compile task failed: {e}")))??;
         plugin.package_version = info.package_version().map(str::to_string);
@@ -292,19 +292,25 @@ impl Registry {
         Ok(previous)
     }
 
-    /// After a policy change: unload every live version whose signature the
-    /// new policy does not accept (fail closed: its assets lose their SOP).
-    /// Returns the plugins unloaded and why.
+    /// After a policy change: unload every active version whose signature
+    /// the new policy does not accept (fail closed: its assets lose their
+    /// SOP), and forget staged and previous versions it does not accept, so
+    /// they cannot be activated or rolled back to. Returns the plugins
+    /// unloaded and why.
     pub async fn enforce_signatures(&self, policy: &Policy) -> Vec<(String, SignatureError)> {
         let _guard = self.changes.lock().await;
         let mut set = (**self.live.load()).clone();
         let check = |p: &LoadedPlugin| signature::check(p.signature.as_ref(), &p.digest, &p.scope, policy);
         let mut unloaded = Vec::new();
+        let mut changed = false;
         set.slots.retain(|name, slot| match check(&slot.active) {
             Ok(_) => {
+                let staged = slot.staged.len();
                 slot.staged.retain(|p| check(p).is_ok());
+                changed |= slot.staged.len() != staged;
                 if slot.previous.as_ref().is_some_and(|p| check(p).is_err()) {
                     slot.previous = None;
+                    changed = true;
                 }
                 true
             }
@@ -313,7 +319,7 @@ impl Registry {
                 false
             }
         });
-        if !unloaded.is_empty() {
+        if changed || !unloaded.is_empty() {
             self.live.store(Arc::new(set));
         }
         unloaded
