@@ -276,5 +276,15 @@ fn scaffold_build_test_round_trip_in_each_language() {
         let (ok, out) = steward(&["plugin", "test", &name, "--policies", policies], work.path());
         assert!(!ok, "{lang}: a wrong expectation passed: {out}");
         assert!(out.contains("FAIL") && out.contains(&name) && out.contains("expected "), "{lang}: {out}");
+        // The scorer and tool templates build and pass their own cases too.
+        for world in ["scorer", "tool"] {
+            let name = format!("first-{lang}-{world}");
+            let (ok, out) = steward(&["plugin", "new", "--lang", lang, "--world", world, &name], work.path());
+            assert!(ok, "{lang} {world}: new: {out}");
+            let (ok, out) = steward(&["plugin", "build", &name], work.path());
+            assert!(ok, "{lang} {world}: build: {out}");
+            let (ok, out) = steward(&["plugin", "test", &name, "--policies", policies], work.path());
+            assert!(ok && !out.contains("FAIL"), "{lang} {world}: test: {out}");
+        }
     }
 }
