@@ -1,8 +1,10 @@
 //! {{name}}: a risk scorer. The host asks it how significant an asset is
 //! for an action; the answer (in [0, 1]) feeds the risk ceiling.
+// The world `use`s asset, action and score: the bindings put them at the
+// crate root.
 wit_bindgen::generate!({ world: "scorer", path: "wit" });
 
-use steward::guardrail::types::{Action, Asset, RiskCategory, Score};
+use steward::guardrail::types::RiskCategory;
 
 struct Plugin;
 

@@ -1,8 +1,8 @@
 //! {{name}}: a sub-agent tool. It describes itself and runs on the agent's
 //! JSON arguments.
+// The world `use`s principal, tool-description and tool-error: the bindings
+// put them at the crate root.
 wit_bindgen::generate!({ world: "tool", path: "wit" });
-
-use steward::guardrail::types::{Principal, ToolDescription, ToolError};
 
 struct Plugin;
 
