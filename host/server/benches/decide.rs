@@ -5,46 +5,33 @@
 //! Run with `cargo bench -p steward --bench decide` after `make plugins`.
 //! Prints p50/p99/mean in microseconds; asserts nothing.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use steward::state::PolicyGeneration;
 use steward_audit::{AuditWriter, Durability};
-use steward_identity::{Actor, Claims, SigningKeyFile, mint};
 use steward_model::Decision;
-use steward_pipeline::{Context, DecideInput};
+use steward_pipeline::Context;
 use steward_runtime::{Isolation, PluginSource, Registry, Runtime, RuntimeConfig};
+use support::{Figures, repo};
 
 const WARMUP: usize = 2_000;
 const SAMPLES: usize = 50_000;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+fn report(name: &str, samples: Vec<Duration>) {
+    let f = Figures::of(samples);
+    println!("{name:<58} p50 {:>7.2} µs   p99 {:>7.2} µs   mean {:>7.2} µs   (n={})", f.pct(0.50), f.pct(0.99), f.mean(), f.len());
 }
 
-fn report(name: &str, mut samples: Vec<Duration>) {
-    samples.sort();
-    let pct = |p: f64| samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)].as_secs_f64() * 1e6;
-    let mean = samples.iter().map(Duration::as_secs_f64).sum::<f64>() / samples.len() as f64 * 1e6;
-    println!("{name:<58} p50 {:>7.2} µs   p99 {:>7.2} µs   mean {:>7.2} µs   (n={})", pct(0.50), pct(0.99), mean, samples.len());
-}
-
-async fn time<F, Fut>(n: usize, mut f: F) -> Vec<Duration>
+async fn time<F, Fut>(n: usize, f: F) -> Vec<Duration>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    for _ in 0..WARMUP {
-        f().await;
-    }
-    let mut samples = Vec::with_capacity(n);
-    for _ in 0..n {
-        let started = Instant::now();
-        f().await;
-        samples.push(started.elapsed());
-    }
-    samples
+    support::samples(WARMUP, n, f).await
 }
 
 async fn registry_with_finance_sop(policy: &Arc<steward_policy::Policy>, isolation: Isolation) -> Registry {
@@ -63,34 +50,15 @@ fn main() {
     rt.block_on(async {
         let generation = PolicyGeneration::load(&repo().join("policies")).expect("demo policy");
         let policy = generation.policy.clone();
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
-        let key = SigningKeyFile::read(&repo().join("policies/demo/issuer.key")).unwrap();
-        let mut claims = Claims::new("steward-demo", "alice", "steward", now, 3600);
-        claims.act = Some(Actor { sub: "copilot".into(), act: None });
-        claims.sid = Some("bench".into());
-        claims.turn = Some("1".into());
-        let token = mint(&key, "demo-2026", &claims);
-        let input = DecideInput { action: "sql.read".into(), assets: vec!["finance/ledger".into()], intent: Some("task: bench".into()), query: None };
+        let now = support::unix_seconds();
+        let token = support::copilot_for_alice(now);
+        let input = support::ledger_read();
 
         for isolation in [Isolation::Reuse, Isolation::PerCall] {
             let registry = registry_with_finance_sop(&policy, isolation).await;
             let set = registry.current();
             let plugin = set.slot("finance-sop").unwrap().active.clone();
-            let request = steward_model::Request {
-                request_id: "bench".into(),
-                principal: steward_model::Principal {
-                    id: "copilot".into(),
-                    kind: steward_model::IdentityKind::Agent,
-                    on_behalf_of: Some("alice".into()),
-                    roles: vec![],
-                    session_id: Some("s".into()),
-                    turn_id: Some("t".into()),
-                },
-                action: policy.action("sql.read").unwrap().clone(),
-                assets: vec![policy.asset("finance/ledger").unwrap()],
-                intent: Some("task: bench".into()),
-                context: Default::default(),
-            };
+            let request = support::ledger_read_request(&policy);
             let samples = time(SAMPLES, || async {
                 let v = plugin.evaluate(&request, &policy).await.unwrap();
                 assert_eq!(v.decision(), Decision::Allow);

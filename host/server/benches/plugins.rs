@@ -9,47 +9,32 @@
 //! `target/release/steward`; without it they are skipped. Prints figures;
 //! asserts only that decisions are right.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use steward::state::PolicyGeneration;
-use steward_identity::{Actor, Claims, SigningKeyFile, mint};
 use steward_model::Decision;
-use steward_pipeline::{Context, DecideInput};
+use steward_pipeline::Context;
 use steward_policy::Policy;
 use steward_runtime::{PluginSource, Registry, Runtime, RuntimeConfig, Signatures};
+use support::{Figures, repo};
 
 const WARMUP: usize = 2_000;
 const SAMPLES: usize = 20_000;
 const SOPS: [(&str, &str); 3] = [("Rust", "finance-sop"), ("Python", "finance-sop-py"), ("JavaScript", "finance-sop-js")];
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn percentiles(mut samples: Vec<Duration>) -> (f64, f64) {
-    samples.sort();
-    let pct = |p: f64| samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)].as_secs_f64() * 1e6;
-    (pct(0.50), pct(0.99))
-}
-
-async fn time<F, Fut>(mut f: F) -> (f64, f64)
+/// p50 and p99 of `f`, in µs.
+async fn time<F, Fut>(f: F) -> (f64, f64)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    for _ in 0..WARMUP {
-        f().await;
-    }
-    let mut samples = Vec::with_capacity(SAMPLES);
-    for _ in 0..SAMPLES {
-        let started = Instant::now();
-        f().await;
-        samples.push(started.elapsed());
-    }
-    percentiles(samples)
+    let figures = Figures::of(support::samples(WARMUP, SAMPLES, f).await);
+    (figures.pct(0.50), figures.pct(0.99))
 }
 
 /// Load (compile or deserialize, link, run the cases) one plugin folder
@@ -110,14 +95,9 @@ fn main() {
     rt.block_on(async {
         let generation = PolicyGeneration::load(&repo().join("policies")).expect("demo policy");
         let policy = generation.policy.clone();
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
-        let key = SigningKeyFile::read(&repo().join("policies/demo/issuer.key")).unwrap();
-        let mut claims = Claims::new("steward-demo", "alice", "steward", now, 3600);
-        claims.act = Some(Actor { sub: "copilot".into(), act: None });
-        claims.sid = Some("bench".into());
-        claims.turn = Some("1".into());
-        let token = mint(&key, "demo-2026", &claims);
-        let input = DecideInput { action: "sql.read".into(), assets: vec!["finance/ledger".into()], intent: Some("task: bench".into()), query: None };
+        let now = support::unix_seconds();
+        let token = support::copilot_for_alice(now);
+        let input = support::ledger_read();
         let scratch = std::env::temp_dir().join(format!("steward-plugin-bench-{}", std::process::id()));
 
         println!(
@@ -144,21 +124,7 @@ fn main() {
             assert!(!cold_cached && warm_cached, "{name}: the first load compiles, the second reads the cache");
             let set = registry.current();
             let plugin = set.slot(name).unwrap().active.clone();
-            let request = steward_model::Request {
-                request_id: "bench".into(),
-                principal: steward_model::Principal {
-                    id: "copilot".into(),
-                    kind: steward_model::IdentityKind::Agent,
-                    on_behalf_of: Some("alice".into()),
-                    roles: vec![],
-                    session_id: Some("s".into()),
-                    turn_id: Some("t".into()),
-                },
-                action: policy.action("sql.read").unwrap().clone(),
-                assets: vec![policy.asset("finance/ledger").unwrap()],
-                intent: Some("task: bench".into()),
-                context: Default::default(),
-            };
+            let request = support::ledger_read_request(&policy);
             let (call50, call99) = time(|| async {
                 let v = plugin.evaluate(&request, &policy).await.unwrap();
                 assert_eq!(v.decision(), Decision::Allow);
@@ -187,7 +153,7 @@ fn main() {
         // A warm restart: every shipped plugin folder, loaded one after the
         // other from a warm cache, as the server's watcher does at start.
         let cache = scratch.join("all");
-        let dirs: Vec<PathBuf> = steward::watch::plugin_dirs(&repo().join("plugins"));
+        let dirs: Vec<std::path::PathBuf> = steward::watch::plugin_dirs(&repo().join("plugins"));
         for round in ["cold start", "warm restart"] {
             let registry = Registry::new(Runtime::new(RuntimeConfig { cache_dir: Some(cache.clone()), ..RuntimeConfig::default() }).unwrap());
             let started = Instant::now();

@@ -6,8 +6,9 @@
 //! Run with `cargo bench -p steward --bench query` after `make plugins`.
 //! Prints p50/p99 in microseconds; asserts nothing.
 
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+mod support;
+
+use std::time::{Duration, Instant};
 
 use steward::ServerConfig;
 use steward::query::{QueryInput, query_and_record};
@@ -15,19 +16,15 @@ use steward_audit::Durability;
 use steward_identity::{Claims, SigningKeyFile, mint};
 use steward_model::Decision;
 use steward_sql::Mode;
+use support::{Figures, repo};
 
 const WARMUP: usize = 200;
 const SAMPLES: usize = 5_000;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn report(name: &str, mut samples: Vec<Duration>) -> f64 {
-    samples.sort();
-    let pct = |p: f64| samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)].as_secs_f64() * 1e6;
-    println!("{name:<52} p50 {:>8.1} µs   p99 {:>8.1} µs   (n={})", pct(0.50), pct(0.99), samples.len());
-    pct(0.50)
+fn report(name: &str, samples: Vec<Duration>) -> f64 {
+    let f = Figures::of(samples);
+    println!("{name:<52} p50 {:>8.1} µs   p99 {:>8.1} µs   (n={})", f.pct(0.50), f.pct(0.99), f.len());
+    f.pct(0.50)
 }
 
 fn main() -> anyhow::Result<()> {
@@ -61,7 +58,7 @@ fn main() -> anyhow::Result<()> {
         };
         let state = steward::build_state(&config).await?;
         let key = SigningKeyFile::read(&repo().join("policies/demo/issuer.key")).map_err(anyhow::Error::msg)?;
-        let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+        let now = support::unix_seconds();
         let token = mint(&key, "demo-2026", &Claims::new("steward-demo", "bob", "steward", now, 3600));
         let input = QueryInput {
             sql: "SELECT c.customer_id, c.email, o.total FROM sales.customers c JOIN sales.orders o ON o.customer_id = c.customer_id WHERE o.total > 900 ORDER BY o.total DESC LIMIT 10".into(),

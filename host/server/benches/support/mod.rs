@@ -1,0 +1,98 @@
+//! What the in-process benches share: the repository path, timing loops
+//! and percentiles, and the demo request they time (agent `copilot` acting
+//! for `alice` reads `finance/ledger` during a declared task).
+
+#![allow(dead_code)] // each bench uses its own subset
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use steward_identity::{Actor, Claims, SigningKeyFile, mint};
+use steward_pipeline::DecideInput;
+use steward_policy::Policy;
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+pub fn unix_seconds() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+}
+
+/// Run `f` `warmup` times, then time it `n` times.
+pub async fn samples<F, Fut>(warmup: usize, n: usize, mut f: F) -> Vec<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for _ in 0..warmup {
+        f().await;
+    }
+    let mut samples = Vec::with_capacity(n);
+    for _ in 0..n {
+        let started = Instant::now();
+        f().await;
+        samples.push(started.elapsed());
+    }
+    samples
+}
+
+/// Percentiles of `samples`, in microseconds.
+pub struct Figures {
+    sorted: Vec<Duration>,
+}
+
+impl Figures {
+    pub fn of(mut samples: Vec<Duration>) -> Figures {
+        samples.sort();
+        Figures { sorted: samples }
+    }
+
+    /// The `p` quantile (0..1) in µs.
+    pub fn pct(&self, p: f64) -> f64 {
+        let i = ((self.sorted.len() as f64 * p) as usize).min(self.sorted.len() - 1);
+        self.sorted[i].as_secs_f64() * 1e6
+    }
+
+    pub fn mean(&self) -> f64 {
+        self.sorted.iter().map(Duration::as_secs_f64).sum::<f64>() / self.sorted.len() as f64 * 1e6
+    }
+
+    pub fn len(&self) -> usize {
+        self.sorted.len()
+    }
+}
+
+/// A demo token: `copilot` acting for `alice`.
+pub fn copilot_for_alice(now: u64) -> String {
+    let key = SigningKeyFile::read(&repo().join("policies/demo/issuer.key")).unwrap();
+    let mut claims = Claims::new("steward-demo", "alice", "steward", now, 3600);
+    claims.act = Some(Actor { sub: "copilot".into(), act: None });
+    claims.sid = Some("bench".into());
+    claims.turn = Some("1".into());
+    mint(&key, "demo-2026", &claims)
+}
+
+/// What the agent asks: read the ledger during a declared task.
+pub fn ledger_read() -> DecideInput {
+    DecideInput { action: "sql.read".into(), assets: vec!["finance/ledger".into()], intent: Some("task: bench".into()), query: None }
+}
+
+/// The same ask as an SOP sees it, for calling a plugin directly.
+pub fn ledger_read_request(policy: &Policy) -> steward_model::Request {
+    steward_model::Request {
+        request_id: "bench".into(),
+        principal: steward_model::Principal {
+            id: "copilot".into(),
+            kind: steward_model::IdentityKind::Agent,
+            on_behalf_of: Some("alice".into()),
+            roles: vec![],
+            session_id: Some("s".into()),
+            turn_id: Some("t".into()),
+        },
+        action: policy.action("sql.read").unwrap().clone(),
+        assets: vec![policy.asset("finance/ledger").unwrap()],
+        intent: Some("task: bench".into()),
+        context: Default::default(),
+    }
+}
