@@ -308,14 +308,12 @@ pub fn compile_cache() -> PathBuf {
 /// manifest points), built component and its signature if it has one.
 pub fn copy_plugin(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
+    let cases = steward_runtime::Manifest::read(from).unwrap().cases;
+    let cases = cases.to_str().unwrap();
     let manifest = std::fs::read_to_string(from.join("plugin.toml")).unwrap();
-    let cases = manifest
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("cases = ").map(|v| v.split('#').next().unwrap().trim().trim_matches('"').to_string()))
-        .unwrap_or_else(|| "cases.toml".into());
     let manifest = manifest.replace(&format!("cases = \"{cases}\""), "cases = \"cases.toml\"");
     std::fs::write(to.join("plugin.toml"), manifest).unwrap();
-    for (src, dest) in [(cases.as_str(), "cases.toml"), ("plugin.wasm", "plugin.wasm")] {
+    for (src, dest) in [(cases, "cases.toml"), ("plugin.wasm", "plugin.wasm")] {
         let src = from.join(src);
         assert!(src.exists(), "{} is missing (run `make plugins`)", src.display());
         std::fs::copy(&src, to.join(dest)).unwrap();

@@ -81,9 +81,7 @@ fn python_and_javascript_twins_decide_like_the_rust_sop() {
     }
 }
 
-fn legacy_manifest() -> &'static str {
-    "name = \"legacy-sop\"\nversion = \"0.1.0\"\nworld = \"sop\"\nscope = [\"lab/**\"]\n"
-}
+const LEGACY_MANIFEST: &str = "name = \"legacy-sop\"\nversion = \"0.1.0\"\nworld = \"sop\"\nscope = [\"lab/**\"]\n";
 
 const LEGACY_CASES: &str = r#"
 [[case]]
@@ -102,9 +100,7 @@ assets = ["lab/synthetic_people"]
 expect = "deny"
 "#;
 
-fn context_manifest() -> &'static str {
-    "name = \"context-sop\"\nversion = \"0.2.0\"\nworld = \"sop\"\nscope = [\"hr/employees\"]\n"
-}
+const CONTEXT_MANIFEST: &str = "name = \"context-sop\"\nversion = \"0.2.0\"\nworld = \"sop\"\nscope = [\"hr/employees\"]\n";
 
 const CONTEXT_CASES: &str = r#"
 [[case]]
@@ -133,9 +129,9 @@ expect = "deny"
 #[test]
 fn plugins_built_against_0_1_0_and_0_2_0_load_and_decide_side_by_side() {
     let server = Server::start(Options { plugins: &[], ..Default::default() });
-    let (status, body) = server.upload("legacy-sop", legacy_manifest(), LEGACY_CASES, true);
+    let (status, body) = server.upload("legacy-sop", LEGACY_MANIFEST, LEGACY_CASES, true);
     assert_eq!(status, 200, "{body}");
-    let (status, body) = server.upload("context-sop", context_manifest(), CONTEXT_CASES, true);
+    let (status, body) = server.upload("context-sop", CONTEXT_MANIFEST, CONTEXT_CASES, true);
     assert_eq!(status, 200, "{body}");
     let (_, listed) = server.admin("GET", "/admin/plugins", None);
     let version_of = |name: &str| {
@@ -249,20 +245,28 @@ fn steward(args: &[&str], dir: &Path) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// `steward plugin new`, `build` and `test` on a fresh `lang` plugin of
+/// `world` in `work`; each must succeed and no case may fail. Returns the
+/// plugin's name and what `test` printed.
+fn scaffold_build_test(work: &Path, lang: &str, world: &str, policies: &str) -> (String, String) {
+    let name = format!("first-{lang}-{world}");
+    let (ok, out) = steward(&["plugin", "new", "--lang", lang, "--world", world, &name], work);
+    assert!(ok, "{lang} {world}: new: {out}");
+    let (ok, out) = steward(&["plugin", "build", &name], work);
+    assert!(ok, "{lang} {world}: build: {out}");
+    let (ok, out) = steward(&["plugin", "test", &name, "--policies", policies], work);
+    assert!(ok && !out.contains("FAIL"), "{lang} {world}: test: {out}");
+    (name, out)
+}
+
 #[test]
 fn scaffold_build_test_round_trip_in_each_language() {
     let work = tempfile::tempdir().unwrap();
     let policies = repo().join("policies");
     let policies = policies.to_str().unwrap();
     for lang in ["rust", "python", "js"] {
-        let name = format!("first-{lang}-sop");
-        let (ok, out) = steward(&["plugin", "new", "--lang", lang, "--world", "sop", &name], work.path());
-        assert!(ok, "{lang}: new: {out}");
-        let (ok, out) = steward(&["plugin", "build", &name], work.path());
-        assert!(ok, "{lang}: build: {out}");
-        let (ok, out) = steward(&["plugin", "test", &name, "--policies", policies], work.path());
-        assert!(ok, "{lang}: test: {out}");
-        assert!(out.contains("PASS") && !out.contains("FAIL"), "{lang}: {out}");
+        let (name, out) = scaffold_build_test(work.path(), lang, "sop", policies);
+        assert!(out.contains("PASS"), "{lang}: {out}");
         let (ok, out) = steward(&["plugin", "inspect", &format!("{name}/plugin.wasm")], work.path());
         assert!(ok && out.contains("world:    sop") && out.contains("steward:guardrail@0.2.0"), "{lang}: inspect: {out}");
         // A case whose expectation is wrong fails, naming the plugin, the case and what differed.
@@ -278,13 +282,7 @@ fn scaffold_build_test_round_trip_in_each_language() {
         assert!(out.contains("FAIL") && out.contains(&name) && out.contains("expected "), "{lang}: {out}");
         // The scorer and tool templates build and pass their own cases too.
         for world in ["scorer", "tool"] {
-            let name = format!("first-{lang}-{world}");
-            let (ok, out) = steward(&["plugin", "new", "--lang", lang, "--world", world, &name], work.path());
-            assert!(ok, "{lang} {world}: new: {out}");
-            let (ok, out) = steward(&["plugin", "build", &name], work.path());
-            assert!(ok, "{lang} {world}: build: {out}");
-            let (ok, out) = steward(&["plugin", "test", &name, "--policies", policies], work.path());
-            assert!(ok && !out.contains("FAIL"), "{lang} {world}: test: {out}");
+            scaffold_build_test(work.path(), lang, world, policies);
         }
     }
 }
