@@ -94,9 +94,10 @@ pub struct Request {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intent: Option<String>,
     /// More about the request, for plugins built against
-    /// `steward:guardrail@0.2.0` (the `context` interface).
+    /// `steward:guardrail@0.2.0` (the `context` interface). Shared: every
+    /// SOP call of the request hands the same one to its plugin.
     #[serde(default)]
-    pub context: RequestContext,
+    pub context: std::sync::Arc<RequestContext>,
 }
 
 /// What the host knows about a request beyond who, what and which assets.

@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use steward_identity::Verifier;
-use steward_model::{Action, Asset, Decision, Obligation, Principal, Reason, ReasonCode, Request, RequestContext, Verdict, Voter};
+use steward_model::{Action, Asset, Decision, Obligation, Principal, QuerySummary, Reason, ReasonCode, Request, RequestContext, Verdict, Voter};
 use steward_policy::Policy;
 use tracing::Instrument;
 
@@ -156,7 +156,7 @@ async fn run_stages<P: Plugins>(ctx: &Context<'_, P>, principal: Principal, inpu
     let ceiling = tracing::debug_span!("guardrails").in_scope(|| guardrails::check(ctx.policy, &principal, &action, &assets, voters))?;
     outcome.risk = Some(ceiling.risk);
     let coverage = tracing::debug_span!("grants").in_scope(|| grants::check(ctx.policy, &principal, &action.name, &assets, voters));
-    let context = request_context(ctx.policy, &principal, input);
+    let context = Arc::new(request_context(ctx.policy, &principal, input.query.clone()));
     let request = Request {
         request_id: outcome.request_id.clone(),
         principal,
@@ -170,15 +170,16 @@ async fn run_stages<P: Plugins>(ctx: &Context<'_, P>, principal: Principal, inpu
     Ok(tracing::debug_span!("output").in_scope(|| output::combine(votes.verdicts, &ceiling)))
 }
 
-/// What plugins see through `steward:guardrail@0.2.0`'s `context`: when the
-/// request arrived, the caller's (and its human's) attributes, the query.
-fn request_context(policy: &Policy, principal: &Principal, input: &DecideInput) -> RequestContext {
+/// What plugins see through `steward:guardrail@0.2.0`'s `context`: now as
+/// the time the request arrived, the caller's (and its human's) attributes
+/// from the policy, and the query, if there is one.
+pub fn request_context(policy: &Policy, principal: &Principal, query: Option<QuerySummary>) -> RequestContext {
     let attributes_of = |id: &str| policy.principal(id).map(|p| p.attributes.clone()).unwrap_or_default();
     RequestContext {
         received_at_ms: RequestContext::now_ms(),
         attributes: attributes_of(&principal.id),
         on_behalf_of_attributes: principal.on_behalf_of.as_deref().map(attributes_of).unwrap_or_default(),
-        query: input.query.clone(),
+        query,
     }
 }
 

@@ -108,26 +108,25 @@ fn case_request(case: &Case, policy: &Policy) -> Result<model::Request, LoadErro
         .map(|p| policy.asset(p).ok_or_else(|| bad(format!("asset {p:?} is not in the catalog"))))
         .collect::<Result<Vec<_>, _>>()?;
     let p = case.principal.as_ref().ok_or_else(|| bad("needs a `principal`".into()))?;
-    let attributes_of = |id: &str| policy.principal(id).map(|r| r.attributes.clone()).unwrap_or_default();
+    let principal = model::Principal {
+        id: p.id.clone(),
+        kind: p.kind,
+        on_behalf_of: p.on_behalf_of.clone(),
+        roles: p.roles.clone(),
+        session_id: p.session_id.clone(),
+        turn_id: p.turn_id.clone(),
+    };
+    let context = match &case.context {
+        Some(given) => given.clone(),
+        None => steward_pipeline::request_context(policy, &principal, None),
+    };
     Ok(model::Request {
         request_id: format!("case:{}", case.name),
-        principal: model::Principal {
-            id: p.id.clone(),
-            kind: p.kind,
-            on_behalf_of: p.on_behalf_of.clone(),
-            roles: p.roles.clone(),
-            session_id: p.session_id.clone(),
-            turn_id: p.turn_id.clone(),
-        },
+        principal,
         action,
         assets,
         intent: case.intent.clone(),
-        context: case.context.clone().unwrap_or_else(|| model::RequestContext {
-            received_at_ms: model::RequestContext::now_ms(),
-            attributes: attributes_of(&p.id),
-            on_behalf_of_attributes: p.on_behalf_of.as_deref().map(attributes_of).unwrap_or_default(),
-            query: None,
-        }),
+        context: Arc::new(context),
     })
 }
 

@@ -297,7 +297,7 @@ impl LoadedPlugin {
     /// Ask an SOP plugin for its verdict.
     pub async fn evaluate(&self, request: &model::Request, policy: &Arc<Policy>) -> Result<model::Verdict, PluginError> {
         let wit_request = bindings::request_to_wit(request);
-        let mut instance = self.checkout(Some(policy), Some(Arc::new(request.context.clone()))).await?;
+        let mut instance = self.checkout(Some(policy), Some(request.context.clone())).await?;
         let Instance { store, exports, .. } = &mut instance;
         let Exports::Sop(sop) = exports else { return Err(self.wrong_world(World::Sop)) };
         let result = sop.call_evaluate(&mut *store, &wit_request).await;
