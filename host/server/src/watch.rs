@@ -78,9 +78,14 @@ impl PluginWatcher {
 
     /// Load what changed since the last scan; remove plugins whose folder
     /// is gone. Returns the refusals (folder, reason) of this scan.
-    /// Treat every folder as changed at the next scan.
-    pub fn forget_all(&mut self) {
-        self.seen.clear();
+    /// After a policy change, prove again at the next scan the folders the
+    /// old policy refused and those whose plugin the new one unloaded: the
+    /// new policy may accept them (a newly trusted signer, say), or refuse
+    /// them with a reason worth logging. Live plugins are left alone.
+    pub fn retry_after_policy_change(&mut self, unloaded: &[String]) {
+        self.names.retain(|_, name| !unloaded.contains(name));
+        let names = &self.names;
+        self.seen.retain(|dir, _| names.contains_key(dir));
     }
 
     pub async fn scan(&mut self, state: &AppState) -> Vec<(PathBuf, String)> {
@@ -145,10 +150,8 @@ pub fn spawn(state: Arc<AppState>, mut plugins: PluginWatcher, every: Duration) 
             let fp = fingerprint(&policy_files(&state.policies_dir));
             if fp != policy_fp {
                 policy_fp = fp;
-                if state.reload_policy().await.is_ok() {
-                    // Prove every plugin folder again under the new policy:
-                    // its signature rules and catalog may have changed.
-                    plugins.forget_all();
+                if let Ok(unloaded) = state.reload_policy().await {
+                    plugins.retry_after_policy_change(&unloaded);
                 }
             }
             plugins.scan(&state).await;

@@ -234,7 +234,7 @@ pub async fn reload_policy(State(state): State<Arc<AppState>>, headers: HeaderMa
         return r;
     }
     match state.reload_policy().await {
-        Ok(()) => Json(serde_json::json!({ "reloaded": true })).into_response(),
+        Ok(unloaded) => Json(serde_json::json!({ "reloaded": true, "unloaded": unloaded })).into_response(),
         Err(e) => error(StatusCode::UNPROCESSABLE_ENTITY, e),
     }
 }
