@@ -13,34 +13,43 @@ const WIT: &str = include_str!("../../../../wit/v0.2.0/guardrail.wit");
 /// (path in the new folder, template text) for each file.
 type Files = &'static [(&'static str, &'static str)];
 
+/// A world's template: its source (written as `$dest`), manifest and cases.
 macro_rules! template {
-    ($lang:literal, $world:literal, $source:literal => $dest:literal $(, $extra:literal => $extra_text:expr)*) => {
+    ($lang:literal, $world:literal, $source:literal => $dest:literal) => {
         &[
             ($dest, include_str!(concat!("../../../../sdk/", $lang, "/templates/", $world, "/", $source))),
             ("plugin.toml", include_str!(concat!("../../../../sdk/", $lang, "/templates/", $world, "/plugin.toml"))),
             ("cases.toml", include_str!(concat!("../../../../sdk/", $lang, "/templates/", $world, "/cases.toml"))),
-            $(($extra, $extra_text),)*
         ]
     };
 }
 
-const RUST_CARGO: &str = include_str!("../../../../sdk/rust/templates/Cargo.toml.tmpl");
-const PYTHON_SDK: &str = include_str!("../../../../sdk/python/steward_sdk.py");
-const JS_SDK: &str = include_str!("../../../../sdk/js/steward-sdk.js");
-const JS_CONTEXT: &str = include_str!("../../../../sdk/js/steward-context.js");
 const IGNORE: &str = "plugin.wasm\ntarget/\n__pycache__/\nnode_modules/\n";
 
-fn files(language: Language, world: World) -> anyhow::Result<Files> {
+/// What every plugin of a language gets besides its world's template: the
+/// crate manifest, or the SDK helpers it imports from beside its source.
+fn language_files(language: Language) -> Files {
+    match language {
+        Language::Rust => &[("Cargo.toml", include_str!("../../../../sdk/rust/templates/Cargo.toml.tmpl"))],
+        Language::Python => &[("steward_sdk.py", include_str!("../../../../sdk/python/steward_sdk.py"))],
+        Language::Js => &[
+            ("steward-sdk.js", include_str!("../../../../sdk/js/steward-sdk.js")),
+            ("steward-context.js", include_str!("../../../../sdk/js/steward-context.js")),
+        ],
+    }
+}
+
+fn world_files(language: Language, world: World) -> anyhow::Result<Files> {
     Ok(match (language, world) {
-        (Language::Rust, World::Sop) => template!("rust", "sop", "lib.rs" => "src/lib.rs", "Cargo.toml" => RUST_CARGO),
-        (Language::Rust, World::Scorer) => template!("rust", "scorer", "lib.rs" => "src/lib.rs", "Cargo.toml" => RUST_CARGO),
-        (Language::Rust, World::Tool) => template!("rust", "tool", "lib.rs" => "src/lib.rs", "Cargo.toml" => RUST_CARGO),
-        (Language::Python, World::Sop) => template!("python", "sop", "app.py" => "app.py", "steward_sdk.py" => PYTHON_SDK),
-        (Language::Python, World::Scorer) => template!("python", "scorer", "app.py" => "app.py", "steward_sdk.py" => PYTHON_SDK),
-        (Language::Python, World::Tool) => template!("python", "tool", "app.py" => "app.py", "steward_sdk.py" => PYTHON_SDK),
-        (Language::Js, World::Sop) => template!("js", "sop", "app.js" => "app.js", "steward-sdk.js" => JS_SDK, "steward-context.js" => JS_CONTEXT),
-        (Language::Js, World::Scorer) => template!("js", "scorer", "app.js" => "app.js", "steward-sdk.js" => JS_SDK, "steward-context.js" => JS_CONTEXT),
-        (Language::Js, World::Tool) => template!("js", "tool", "app.js" => "app.js", "steward-sdk.js" => JS_SDK, "steward-context.js" => JS_CONTEXT),
+        (Language::Rust, World::Sop) => template!("rust", "sop", "lib.rs" => "src/lib.rs"),
+        (Language::Rust, World::Scorer) => template!("rust", "scorer", "lib.rs" => "src/lib.rs"),
+        (Language::Rust, World::Tool) => template!("rust", "tool", "lib.rs" => "src/lib.rs"),
+        (Language::Python, World::Sop) => template!("python", "sop", "app.py" => "app.py"),
+        (Language::Python, World::Scorer) => template!("python", "scorer", "app.py" => "app.py"),
+        (Language::Python, World::Tool) => template!("python", "tool", "app.py" => "app.py"),
+        (Language::Js, World::Sop) => template!("js", "sop", "app.js" => "app.js"),
+        (Language::Js, World::Scorer) => template!("js", "scorer", "app.js" => "app.js"),
+        (Language::Js, World::Tool) => template!("js", "tool", "app.js" => "app.js"),
         (_, World::Classifier) => bail!("there is no template for the classifier world; start from plugins/pii-classifier"),
     })
 }
@@ -55,7 +64,7 @@ pub fn scaffold(parent: &Path, name: &str, language: Language, world: World) -> 
     if dir.exists() {
         bail!("{} exists; not overwriting it", dir.display());
     }
-    let files = files(language, world)?;
+    let world_files = world_files(language, world)?;
     let write = |rel: &str, text: &str| -> anyhow::Result<()> {
         let path = dir.join(rel);
         if let Some(parent) = path.parent() {
@@ -63,7 +72,7 @@ pub fn scaffold(parent: &Path, name: &str, language: Language, world: World) -> 
         }
         std::fs::write(&path, text.replace("{{name}}", name)).with_context(|| format!("writing {}", path.display()))
     };
-    for (rel, text) in files {
+    for (rel, text) in world_files.iter().chain(language_files(language)) {
         write(rel, text)?;
     }
     write("wit/guardrail.wit", WIT)?;
