@@ -1,73 +1,20 @@
 //! A plugin's own test cases (`cases.toml` in its folder): requests in,
 //! expected verdicts (or score ranges) out; for a classifier, columns in and
 //! expected tags out. The host runs them against a new version before it may
-//! replace the old one.
+//! replace the old one. The file's shape and parse live in
+//! `steward-plugin-spec` and are re-exported here.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
-use steward_model::{self as model, IdentityKind};
+use steward_model as model;
 use steward_policy::Policy;
 
 use crate::manifest::World;
 use crate::plugin::LoadedPlugin;
 use crate::LoadError;
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CaseFile {
-    #[serde(rename = "case", default)]
-    pub cases: Vec<Case>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Case {
-    pub name: String,
-    /// `sop`, `scorer`: the request's principal, action (a catalog action
-    /// name) and assets (catalog paths).
-    pub principal: Option<CasePrincipal>,
-    pub action: Option<String>,
-    #[serde(default)]
-    pub assets: Vec<String>,
-    pub intent: Option<String>,
-    /// `sop`: the request context a 0.2.0 plugin reads (`received_at_ms`,
-    /// `attributes`, `on_behalf_of_attributes`, `query`). Without it: the
-    /// principals' attributes from the policy, and now.
-    pub context: Option<model::RequestContext>,
-    /// `sop`: "allow" | "deny" | "escalate".
-    pub expect: Option<model::Decision>,
-    /// `scorer`: the significance must fall in [min, max].
-    pub expect_significance: Option<[f32; 2]>,
-    /// `classifier`: the column to classify.
-    pub column: Option<CaseColumn>,
-    /// `classifier`: the tags expected, in any order; `[]` means not PII.
-    pub expect_tags: Option<Vec<String>>,
-}
-
-/// A column sample, for a classifier case.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CaseColumn {
-    pub table: String,
-    pub column: String,
-    pub data_type: String,
-    #[serde(default)]
-    pub values: Vec<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CasePrincipal {
-    pub id: String,
-    pub kind: IdentityKind,
-    pub on_behalf_of: Option<String>,
-    #[serde(default)]
-    pub roles: Vec<String>,
-    pub session_id: Option<String>,
-    pub turn_id: Option<String>,
-}
+pub use steward_plugin_spec::cases::{Case, CaseColumn, CaseFile, CasePrincipal, CasesError};
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CaseOutcome {
@@ -76,12 +23,6 @@ pub struct CaseOutcome {
     /// What differed, or what the plugin said.
     pub detail: String,
     pub latency_us: u64,
-}
-
-impl CaseFile {
-    pub fn parse(text: &str) -> Result<CaseFile, LoadError> {
-        toml::from_str(text).map_err(|e| LoadError::Cases(e.message().trim().to_string()))
-    }
 }
 
 /// Run every case; the version is refused unless all pass. A plugin that

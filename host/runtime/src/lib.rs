@@ -45,6 +45,23 @@ pub enum LoadError {
     CasesFailed(Vec<CaseOutcome>),
 }
 
+/// A refused `plugin.toml`: a file that cannot be read is `Io`, anything
+/// else `Manifest`.
+impl From<manifest::ManifestError> for LoadError {
+    fn from(e: manifest::ManifestError) -> Self {
+        match e {
+            manifest::ManifestError::Read { .. } => LoadError::Io(e.to_string()),
+            other => LoadError::Manifest(other.to_string()),
+        }
+    }
+}
+
+impl From<cases::CasesError> for LoadError {
+    fn from(e: cases::CasesError) -> Self {
+        LoadError::Cases(e.to_string())
+    }
+}
+
 fn failed_cases(outcomes: &[CaseOutcome]) -> String {
     outcomes.iter().filter(|o| !o.passed).map(|o| format!("{:?}: {}", o.name, o.detail)).collect::<Vec<_>>().join("; ")
 }
