@@ -18,6 +18,9 @@ pub enum AnalysisError {
     SystemCatalog(String),
     #[error("unsupported: {0}")]
     Unsupported(String),
+    /// Over one of the bounds in [`crate::bounds`].
+    #[error("the query is too complex: {0}")]
+    TooComplex(String),
     #[error("function {0} is not allowed")]
     FunctionNotAllowed(String),
 }

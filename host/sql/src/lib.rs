@@ -3,11 +3,14 @@
 //! - [`analyze`]: parse one statement and resolve every name against the
 //!   catalog's [`Schema`], giving its [`QueryShape`]. What cannot be
 //!   resolved is an [`AnalysisError`], never a guess.
+//! - [`bounds`]: how large and deep a statement may be, checked before
+//!   the parser builds a tree.
 //! - [`functions`]: the functions a query may call.
 //! - [`plan`]: what one viewer may see of the tables a query touches.
 //! - [`rewrite`]: enforcement by rewrite, and the proof it holds.
 
 pub mod analyze;
+pub mod bounds;
 pub mod compile;
 mod error;
 pub mod functions;
@@ -17,7 +20,7 @@ pub mod rewrite;
 pub mod schema;
 pub mod shape;
 
-pub use analyze::{Hooks, NoHooks, analyze, parse};
+pub use analyze::{Hooks, NoHooks, analyze, parse, parse_rewritten};
 pub use error::AnalysisError;
 pub use plan::{Mode, Plan, TablePlan, Treatment, Viewer, Violation};
 pub use rewrite::{Enforced, Prepared, Refusal, enforce, prepare};

@@ -14,7 +14,7 @@ use steward_policy::{ColumnEffect, Policy};
 
 use crate::analyze::from::ident_for;
 use crate::analyze::statement::limit_value;
-use crate::analyze::{Hooks, NoHooks, analyze, parse};
+use crate::analyze::{Hooks, NoHooks, analyze, parse, parse_rewritten};
 use crate::error::AnalysisError;
 use crate::mask;
 use crate::plan::{Mode, Plan, Viewer, Violation};
@@ -205,7 +205,7 @@ pub fn enforce(prepared: Prepared, schema: &Schema, policy: &Policy, viewer: &Vi
 /// output, whatever the rewrite did.
 fn verify(schema: &Schema, plan: &Plan, sql: &str) -> Result<(), Refusal> {
     let fail = |message: String| Refusal::Policy(vec![Violation { code: "rewrite-check", message }]);
-    let mut statement = parse(plan.dialect, sql).map_err(|e| fail(format!("the rewritten query does not parse: {e}")))?;
+    let mut statement = parse_rewritten(plan.dialect, sql).map_err(|e| fail(format!("the rewritten query does not parse: {e}")))?;
     let shape = analyze(schema, plan.dialect, &mut statement, &NoHooks).map_err(|e| fail(format!("the rewritten query does not analyze: {e}")))?;
     for (c, used) in shape.uses() {
         let Some(treatment) = plan.treatment(c.table, c.column) else {
@@ -226,7 +226,7 @@ fn verify(schema: &Schema, plan: &Plan, sql: &str) -> Result<(), Refusal> {
 /// Lower the row cap of an already enforced query (when the budget grants
 /// fewer rows than it allowed).
 pub fn recap(sql: &str, dialect: crate::Dialect, cap: u64) -> Result<String, AnalysisError> {
-    let mut statement = parse(dialect, sql)?;
+    let mut statement = parse_rewritten(dialect, sql)?;
     let Statement::Query(query) = &mut statement else {
         return Err(AnalysisError::Unsupported("only queries are capped".into()));
     };

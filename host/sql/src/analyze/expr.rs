@@ -7,6 +7,7 @@ use sqlparser::ast::{
 
 use super::from::single;
 use super::{Analyzer, Flow, RelColumn, Scope, merge};
+use crate::bounds;
 use crate::error::AnalysisError;
 use crate::functions::{self, FunctionKind};
 use crate::shape::{ColRef, Via};
@@ -81,6 +82,7 @@ impl Analyzer<'_> {
                 }
             }
             Expr::InList { expr, list, .. } => {
+                bounds::at_most(list.len(), bounds::MAX_IN_LIST, "values in one IN list")?;
                 merge(&mut flow, self.expr(expr, scope, outputs)?);
                 for item in list {
                     merge(&mut flow, self.expr(item, scope, outputs)?);

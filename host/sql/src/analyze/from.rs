@@ -3,6 +3,7 @@
 use sqlparser::ast::{Ident, JoinConstraint, JoinOperator, ObjectName, ObjectNamePart, TableAlias, TableFactor, TableWithJoins};
 
 use super::{Analyzer, Flow, Relation, RelColumn, Scope};
+use crate::bounds;
 use crate::error::AnalysisError;
 use crate::schema::{TableId, is_system_name};
 use crate::shape::{ColRef, Via};
@@ -31,6 +32,8 @@ pub(crate) fn ident_for(name: &str) -> Ident {
 impl Analyzer<'_> {
     /// Fill `scope` from a FROM clause.
     pub(super) fn from_clause(&mut self, from: &mut [TableWithJoins], scope: &mut Scope, outer: Option<&Scope>) -> Result<(), AnalysisError> {
+        let tables: usize = from.iter().map(|item| 1 + item.joins.len()).sum();
+        bounds::at_most(tables, bounds::MAX_JOINS, "tables in one FROM clause")?;
         for item in from.iter_mut() {
             let relation = self.table_factor(&mut item.relation, outer, true)?;
             self.add_relation(scope, relation);

@@ -64,10 +64,23 @@ pub trait Hooks {
 pub struct NoHooks;
 impl Hooks for NoHooks {}
 
-/// Parse exactly one statement.
+/// Parse exactly one statement, refusing what is too large or too deep
+/// for the host to walk ([`crate::bounds`]) before building its tree.
 pub fn parse(dialect: Dialect, sql: &str) -> Result<Statement, AnalysisError> {
+    parse_within(dialect, sql, crate::bounds::Within::REQUEST)
+}
+
+/// Parse SQL the host wrote itself from an accepted statement (its
+/// rewrite), which may be a little deeper than what it was given.
+pub fn parse_rewritten(dialect: Dialect, sql: &str) -> Result<Statement, AnalysisError> {
+    parse_within(dialect, sql, crate::bounds::Within::REWRITE)
+}
+
+fn parse_within(dialect: Dialect, sql: &str, within: crate::bounds::Within) -> Result<Statement, AnalysisError> {
     let parser_dialect = dialect.parser_dialect();
-    let mut statements = Parser::parse_sql(&*parser_dialect, sql).map_err(|e| AnalysisError::Unparsable(e.to_string()))?;
+    let tokens = crate::bounds::check_tokens(&*parser_dialect, sql, within)?;
+    let mut statements =
+        Parser::new(&*parser_dialect).with_tokens_with_locations(tokens).parse_statements().map_err(|e| AnalysisError::Unparsable(e.to_string()))?;
     match statements.len() {
         1 => Ok(statements.remove(0)),
         0 => Err(AnalysisError::NotOneStatement("the query holds no statement".into())),

@@ -11,6 +11,7 @@ use sqlparser::ast::{
 use super::from::ident_for;
 use super::statement::position;
 use super::{Analyzer, Flow, Relation, RelColumn, Scope, TopSelect};
+use crate::bounds;
 use crate::error::AnalysisError;
 use crate::schema::TableId;
 use crate::shape::Via;
@@ -66,6 +67,7 @@ impl Analyzer<'_> {
             self.keys_in(selection, &scope)?;
         }
 
+        bounds::at_most(select.projection.len(), bounds::MAX_SELECT_ITEMS, "items in one SELECT list")?;
         let mut items = Vec::with_capacity(select.projection.len());
         let mut outputs = Vec::with_capacity(select.projection.len());
         for item in std::mem::take(&mut select.projection) {
@@ -112,6 +114,7 @@ impl Analyzer<'_> {
         if items.is_empty() {
             return Err(unsupported("`*` leaves no column you may read"));
         }
+        bounds::at_most(items.len(), bounds::MAX_SELECT_ITEMS, "items in one SELECT list (after `*` expansion)")?;
         select.projection = items;
         scope.outputs = outputs;
 
