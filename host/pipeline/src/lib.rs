@@ -151,7 +151,7 @@ pub async fn decide<P: Plugins>(ctx: &Context<'_, P>, token: &str, input: &Decid
 
 async fn run_stages<P: Plugins>(ctx: &Context<'_, P>, principal: Principal, input: &DecideInput, outcome: &mut Outcome) -> Result<output::Combined, Reason> {
     let voters = &mut outcome.decided_by;
-    let (action, mut assets) = tracing::debug_span!("parse").in_scope(|| parse::resolve(ctx.policy, &input.action, &input.assets))?;
+    let (action, mut assets) = tracing::debug_span!("parse").in_scope(|| parse::resolve(ctx.policy, &input.action, &input.assets, input.intent.as_deref()))?;
     score::apply(ctx.plugins, ctx.policy, &action, &mut assets, voters).instrument(tracing::debug_span!("score")).await?;
     let ceiling = tracing::debug_span!("guardrails").in_scope(|| guardrails::check(ctx.policy, &principal, &action, &assets, voters))?;
     outcome.risk = Some(ceiling.risk);

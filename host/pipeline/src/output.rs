@@ -2,6 +2,8 @@
 //! the hard ceiling. Deny overrides; escalate beats allow; a plugin's allow
 //! never lifts a request above what the risk ceiling permits.
 
+use std::collections::HashSet;
+
 use steward_model::{Decision, Obligation, Reason, Verdict};
 
 use crate::guardrails::Ceiling;
@@ -15,15 +17,18 @@ pub struct Combined {
     pub obligations: Vec<Obligation>,
 }
 
+/// Linear in the number of verdicts and obligations: obligations are
+/// deduplicated through a set, keeping their first order.
 pub fn combine(verdicts: Vec<Verdict>, ceiling: &Ceiling) -> Combined {
     let mut denies = Vec::new();
     let mut escalations = Vec::new();
     let mut obligations: Vec<Obligation> = Vec::new();
+    let mut seen: HashSet<Obligation> = HashSet::new();
     for v in verdicts {
         match v {
             Verdict::Allow { obligations: o } => {
                 for ob in o {
-                    if !obligations.contains(&ob) {
+                    if seen.insert(ob.clone()) {
                         obligations.push(ob);
                     }
                 }
@@ -95,5 +100,13 @@ mod tests {
         );
         assert_eq!(c.decision, Decision::Allow);
         assert_eq!(c.obligations.len(), 2);
+    }
+
+    #[test]
+    fn many_obligations_merge_in_order_without_repeats() {
+        let many: Vec<Obligation> = (0..100_000u32).map(|i| Obligation::MaxRows { rows: i % 50_000 }).collect();
+        let c = combine(vec![Verdict::Allow { obligations: many.clone() }, Verdict::Allow { obligations: many }], &no_ceiling());
+        assert_eq!(c.obligations.len(), 50_000);
+        assert_eq!(c.obligations[49_999], Obligation::MaxRows { rows: 49_999 });
     }
 }

@@ -6,10 +6,24 @@ use steward_policy::Policy;
 
 /// The most assets one request may name.
 pub const MAX_ASSETS: usize = 64;
+/// The longest intent a request may state, in bytes.
+pub const MAX_INTENT_BYTES: usize = 4096;
 
-pub fn resolve(policy: &Policy, action: &str, assets: &[String]) -> Result<(Action, Vec<Asset>), Reason> {
+/// At most 80 characters of a name the caller gave, for a reason message.
+fn clip(s: &str) -> String {
+    let mut out: String = s.chars().take(80).collect();
+    if out.len() < s.len() {
+        out.push('…');
+    }
+    out
+}
+
+pub fn resolve(policy: &Policy, action: &str, assets: &[String], intent: Option<&str>) -> Result<(Action, Vec<Asset>), Reason> {
+    if intent.is_some_and(|i| i.len() > MAX_INTENT_BYTES) {
+        return Err(Reason::new(ReasonCode::Other, "parse", format!("the intent is longer than {MAX_INTENT_BYTES} bytes; state the task in fewer words")));
+    }
     let action = policy.action(action).cloned().ok_or_else(|| {
-        Reason::new(ReasonCode::UnknownAction, "parse", format!("action {action:?} is not in the action catalog"))
+        Reason::new(ReasonCode::UnknownAction, "parse", format!("action {:?} is not in the action catalog", clip(action)))
     })?;
     if assets.is_empty() {
         return Err(Reason::new(ReasonCode::UnknownAsset, "parse", "the request names no assets"));
@@ -21,7 +35,7 @@ pub fn resolve(policy: &Policy, action: &str, assets: &[String]) -> Result<(Acti
     for path in assets {
         let asset = policy
             .asset(path)
-            .ok_or_else(|| Reason::new(ReasonCode::UnknownAsset, "parse", format!("asset {path:?} is not in the catalog")))?;
+            .ok_or_else(|| Reason::new(ReasonCode::UnknownAsset, "parse", format!("asset {:?} is not in the catalog", clip(path))))?;
         if !resolved.iter().any(|a: &Asset| a.path == asset.path) {
             resolved.push(asset);
         }

@@ -76,7 +76,19 @@ pub mod v0_1 {
 
 pub use sop::steward::guardrail::{catalog, context, log, types as wit};
 
-use crate::state::PluginState;
+use crate::state::{LOG_FIELDS, LOG_KEY_BYTES, LOG_LINES_PER_SECOND, LOG_MESSAGE_CHARS, LOG_VALUE_BYTES, PluginState};
+
+/// At most `max` bytes of `s`, cut at a character boundary.
+fn clip(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+    s
+}
 
 impl log::Host for PluginState {
     fn emit(&mut self, level: log::Level, message: String, fields: Vec<log::Field>) {
@@ -99,14 +111,23 @@ impl v0_1::log::Host for PluginState {
 
 impl PluginState {
     fn log(&mut self, level: log::Level, message: String, fields: impl Iterator<Item = (String, String)>) {
-        // Plugins cannot flood the host's log: cap what one call may write.
+        // Plugins cannot flood the host's log: cap the lines of one call and
+        // of one version per second, and the size of every part of a line.
         if self.log_budget == 0 {
             return;
         }
         self.log_budget -= 1;
-        let message: String = message.chars().take(1024).collect();
-        let fields: Vec<(String, String)> = fields.take(16).collect();
+        let (admitted, dropped) = self.log_rate.admit();
         let plugin = self.label.as_str();
+        if dropped > 0 {
+            tracing::warn!(plugin, dropped, "plugin log lines dropped (over {LOG_LINES_PER_SECOND} per second)");
+        }
+        if !admitted {
+            return;
+        }
+        let message: String = message.chars().take(LOG_MESSAGE_CHARS).collect();
+        let fields: Vec<(String, String)> =
+            fields.take(LOG_FIELDS).map(|(k, v)| (clip(k, LOG_KEY_BYTES), clip(v, LOG_VALUE_BYTES))).collect();
         match level {
             log::Level::Debug => tracing::debug!(plugin, ?fields, "{message}"),
             log::Level::Info => tracing::info!(plugin, ?fields, "{message}"),

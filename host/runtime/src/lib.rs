@@ -3,6 +3,7 @@
 //! limits, nothing ambient), proves each new version with its own test
 //! cases, and swaps versions without a restart.
 
+pub mod answer;
 pub mod bindings;
 pub mod cases;
 mod engine;

@@ -23,14 +23,11 @@ use crate::bindings::classifier::{Classifier, ClassifierPre};
 use crate::bindings::{self, scorer::Scorer, scorer::ScorerPre, sop::Sop, sop::SopPre, tool::Tool, tool::ToolPre};
 use crate::engine::Runtime;
 use crate::manifest::{Isolation, Manifest, Mode, World};
-use crate::state::{LOG_LINES_PER_CALL, PluginState};
-use crate::{LoadError, PluginError, PluginFailure};
+use crate::state::{LOG_LINES_PER_CALL, LogRate, PluginState};
+use crate::{LoadError, PluginError, PluginFailure, answer};
 
 /// Idle instances kept per plugin version.
 const MAX_IDLE: usize = 64;
-/// Tags one classifier answer may carry, and the length of one tag.
-const MAX_TAGS: usize = 16;
-const MAX_TAG_LEN: usize = 64;
 
 enum Pre {
     Sop(SopPre<PluginState>),
@@ -94,6 +91,8 @@ pub struct LoadedPlugin {
     pre: Pre,
     read_dir: Option<PathBuf>,
     idle: Mutex<Vec<Instance>>,
+    /// Log lines of this version across all its instances, per second.
+    log_rate: Arc<LogRate>,
     calls: AtomicU64,
     failures: AtomicU64,
 }
@@ -153,6 +152,7 @@ impl LoadedPlugin {
             pre,
             read_dir,
             idle: Mutex::new(Vec::new()),
+            log_rate: Arc::default(),
             calls: AtomicU64::new(0),
             failures: AtomicU64::new(0),
         })
@@ -222,6 +222,7 @@ impl LoadedPlugin {
             context: None,
             label: self.label.clone(),
             log_budget: LOG_LINES_PER_CALL,
+            log_rate: self.log_rate.clone(),
             deadline: Instant::now(),
         };
         let mut store = Store::new(self.runtime.engine(), state);
@@ -307,8 +308,7 @@ impl LoadedPlugin {
         };
         self.checkin(instance);
         let verdict = bindings::verdict_from_wit(verdict, &format!("plugin:{}", self.label));
-        validate_verdict(&verdict).map_err(|m| self.fail(PluginFailure::InvalidOutput(m)))?;
-        Ok(verdict)
+        answer::verdict(verdict).map_err(|m| self.fail(PluginFailure::InvalidOutput(m)))
     }
 
     /// Ask a scorer plugin how significant `asset` is for `action`.
@@ -328,7 +328,7 @@ impl LoadedPlugin {
                 score.significance
             ))));
         }
-        Ok(Score { significance: score.significance, rationale: score.rationale })
+        Ok(Score { significance: score.significance, rationale: answer::truncate(score.rationale, answer::MAX_REASON_BYTES) })
     }
 
     pub async fn describe(&self, policy: &Arc<Policy>) -> Result<ToolDescription, PluginError> {
@@ -340,7 +340,8 @@ impl LoadedPlugin {
             Err(e) => return Err(self.fail(classify_failure(&e, store, "describe"))),
         };
         self.checkin(instance);
-        Ok(ToolDescription { name: d.name, summary: d.summary, input_schema: d.input_schema })
+        let text = |what, t| answer::tool_text(what, t).map_err(|m| self.fail(PluginFailure::InvalidOutput(m)));
+        Ok(ToolDescription { name: text("name", d.name)?, summary: text("summary", d.summary)?, input_schema: text("input schema", d.input_schema)? })
     }
 
     /// Run a tool plugin. The outer error is the plugin failing; the inner
@@ -361,10 +362,14 @@ impl LoadedPlugin {
         };
         self.checkin(instance);
         use bindings::wit::ToolError as W;
+        let out = match out {
+            Ok(text) => Ok(answer::tool_text("output", text).map_err(|m| self.fail(PluginFailure::InvalidOutput(m)))?),
+            Err(e) => Err(e),
+        };
         Ok(out.map_err(|e| match e {
-            W::InvalidArguments(m) => ToolError::InvalidArguments(m),
-            W::AccessDenied(m) => ToolError::AccessDenied(m),
-            W::Other(m) => ToolError::Other(m),
+            W::InvalidArguments(m) => ToolError::InvalidArguments(answer::truncate(m, answer::MAX_REASON_BYTES)),
+            W::AccessDenied(m) => ToolError::AccessDenied(answer::truncate(m, answer::MAX_REASON_BYTES)),
+            W::Other(m) => ToolError::Other(answer::truncate(m, answer::MAX_REASON_BYTES)),
         }))
     }
 
@@ -383,35 +388,8 @@ impl LoadedPlugin {
             Err(e) => return Err(self.fail(classify_failure(&e, store, "classify-column"))),
         };
         self.checkin(instance);
-        validate_tags(tags).map_err(|m| self.fail(PluginFailure::InvalidOutput(m)))
+        answer::tags(tags).map_err(|m| self.fail(PluginFailure::InvalidOutput(m)))
     }
-}
-
-/// A verdict must say why when it does not allow.
-fn validate_verdict(v: &model::Verdict) -> Result<(), String> {
-    match v {
-        model::Verdict::Deny { reason } | model::Verdict::Escalate { reason } if reason.message.trim().is_empty() => {
-            Err("a deny or escalate without a reason message".into())
-        }
-        _ => Ok(()),
-    }
-}
-
-/// A classifier's tags, deduplicated in order, or why they are garbage.
-fn validate_tags(tags: Vec<String>) -> Result<Vec<String>, String> {
-    if tags.len() > MAX_TAGS {
-        return Err(format!("{} tags (at most {MAX_TAGS})", tags.len()));
-    }
-    let mut out: Vec<String> = Vec::with_capacity(tags.len());
-    for tag in tags {
-        if tag.is_empty() || tag.len() > MAX_TAG_LEN || tag.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(format!("tag {:?}: tags are 1 to {MAX_TAG_LEN} bytes without spaces", tag.chars().take(80).collect::<String>()));
-        }
-        if !out.contains(&tag) {
-            out.push(tag);
-        }
-    }
-    Ok(out)
 }
 
 fn classify_failure(e: &wasmtime::Error, store: &Store<PluginState>, during: &str) -> PluginFailure {

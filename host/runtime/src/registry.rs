@@ -106,13 +106,10 @@ impl PluginSet {
         self.slots.get(name).map(|s| &s.active).filter(|p| p.world() == World::Tool)
     }
 
-    /// The column classifier: the first (by name) active classifier in
-    /// enforce mode, whatever its scope. One classifier is expected per
-    /// deployment; when several are live, the order is by name so the choice
-    /// is stable. A shadow classifier is never chosen: its tags would count.
-    /// Use [`PluginSet::classifier_for`] when the table is known.
-    pub fn classifier(&self) -> Option<&Arc<LoadedPlugin>> {
-        self.slots.values().map(|s| &s.active).find(|p| p.world() == World::Classifier && !p.is_shadow())
+    /// The active enforce-mode classifiers, by name. A shadow classifier
+    /// is never used: its tags would count.
+    pub fn classifiers(&self) -> impl Iterator<Item = &Arc<LoadedPlugin>> {
+        self.slots.values().map(|s| &s.active).filter(|p| p.world() == World::Classifier && !p.is_shadow())
     }
 
     /// The column classifier for the table at `table_path`: the first (by

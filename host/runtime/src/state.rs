@@ -3,7 +3,8 @@
 //! call's deadline.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use steward_policy::Policy;
 use wasmtime::StoreLimits;
@@ -12,6 +13,55 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 /// Log lines one call may emit.
 pub const LOG_LINES_PER_CALL: u32 = 32;
+/// Log lines one plugin version may emit per second, all its instances
+/// together.
+pub const LOG_LINES_PER_SECOND: u64 = 100;
+/// Characters of one log message; fields per line; bytes of a field's key
+/// and of its value. Longer ones are cut.
+pub const LOG_MESSAGE_CHARS: usize = 1024;
+pub const LOG_FIELDS: usize = 16;
+pub const LOG_KEY_BYTES: usize = 64;
+pub const LOG_VALUE_BYTES: usize = 256;
+
+/// A per-second budget of log lines shared by a version's instances.
+#[derive(Debug, Default)]
+pub struct LogRate {
+    /// The second (Unix time) the count is for, and lines counted in it,
+    /// packed as `second << 20 | count`.
+    window: AtomicU64,
+    dropped: AtomicU64,
+}
+
+impl LogRate {
+    /// Whether one more line may be written now. When a new second starts,
+    /// returns how many lines the last windows dropped, to say so once.
+    pub fn admit(&self) -> (bool, u64) {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let mut reported = 0;
+        let admitted = self
+            .window
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |w| {
+                let (second, count) = (w >> 20, w & 0xFFFFF);
+                if second != now {
+                    Some((now << 20) | 1)
+                } else if count < LOG_LINES_PER_SECOND {
+                    Some(w + 1)
+                } else {
+                    None
+                }
+            })
+            .map(|previous| {
+                if previous >> 20 != now {
+                    reported = self.dropped.swap(0, Ordering::AcqRel);
+                }
+            })
+            .is_ok();
+        if !admitted {
+            self.dropped.fetch_add(1, Ordering::AcqRel);
+        }
+        (admitted, reported)
+    }
+}
 
 pub struct PluginState {
     pub wasi: WasiCtx,
@@ -24,6 +74,7 @@ pub struct PluginState {
     /// `name@version`, for logs and errors.
     pub label: String,
     pub log_budget: u32,
+    pub log_rate: Arc<LogRate>,
     /// When the current call must end.
     pub deadline: Instant,
 }

@@ -104,14 +104,14 @@ expect_tags = []
 #[tokio::test]
 async fn the_pii_classifier_proves_itself_and_is_the_live_classifier() {
     let (registry, policy) = (registry(), policy());
-    assert!(registry.current().classifier().is_none());
+    assert!(registry.current().classifiers().next().is_none());
     let proven = registry.prove(shipped("pii-classifier"), &policy).await.expect("its cases pass");
     assert!(proven.outcomes.len() >= 12 && proven.outcomes.iter().all(|o| o.passed));
     assert_eq!(proven.plugin.world(), World::Classifier);
     registry.activate(proven).await;
 
     let set = registry.current();
-    let classifier = set.classifier().expect("the live classifier");
+    let classifier = set.classifiers().next().expect("the live classifier");
     assert_eq!(classifier.label(), "pii-classifier@1.0.0");
     assert!(set.classifier_for("hr/employees").is_some(), "its scope is every table");
     assert!(set.scorer_for("sales/customers").is_none(), "a classifier is not a scorer");
@@ -149,11 +149,11 @@ async fn shadow_classifiers_are_not_chosen_and_scope_is_respected() {
     let (registry, policy) = (registry(), policy());
     let shadow = HOSTILE_MANIFEST.replace("[limits]", "mode = \"shadow\"\n[limits]");
     registry.activate(registry.prove(uploaded("hostile-classifier", &shadow, NOT_PII_CASE), &policy).await.unwrap()).await;
-    assert!(registry.current().classifier().is_none(), "a shadow classifier is not the classifier");
+    assert!(registry.current().classifiers().next().is_none(), "a shadow classifier is not the classifier");
 
     registry.activate(registry.prove(uploaded("hostile-classifier", HOSTILE_MANIFEST, NOT_PII_CASE), &policy).await.unwrap()).await;
     let set = registry.current();
-    assert_eq!(set.classifier().map(|p| p.label()), Some("hostile-classifier@6.6.6"));
+    assert_eq!(set.classifiers().next().map(|p| p.label()), Some("hostile-classifier@6.6.6"));
     assert!(set.classifier_for("sales/orders").is_some());
     assert!(set.classifier_for("hr/employees").is_none(), "outside its scope");
 }
