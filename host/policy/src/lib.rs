@@ -6,6 +6,7 @@
 //! its file, line and reason. The policy is immutable once loaded; reloads
 //! build a new one and swap it in.
 
+pub mod classification;
 mod data;
 mod glob;
 mod load;
@@ -15,6 +16,7 @@ mod source;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+pub use classification::TagVocabulary;
 pub use data::{AggregateOnly, Budget, ColumnEffect, ColumnRule, ColumnSelector, JoinRule, MaskSpec, RowFilter, Subjects};
 pub use glob::PathGlob;
 pub use signing::{PluginSigner, SignatureRequirement};
@@ -163,6 +165,7 @@ pub struct Policy {
     data: data::DataRules,
     plugin_signers: Vec<signing::PluginSigner>,
     signature_rules: Vec<signing::SignatureRule>,
+    vocabulary: TagVocabulary,
 }
 
 impl Policy {
@@ -172,6 +175,11 @@ impl Policy {
 
     pub fn load_texts(files: Vec<(PathBuf, String)>) -> Result<Policy, PolicyError> {
         load::load_texts(files)
+    }
+
+    /// The tags columns may carry ([`classification`]).
+    pub fn vocabulary(&self) -> &TagVocabulary {
+        &self.vocabulary
     }
 
     pub fn identity(&self) -> &IdentityConfig {

@@ -70,6 +70,7 @@ pub fn load_texts(files: Vec<(PathBuf, String)>) -> Result<Policy, PolicyError> 
 #[derive(Default)]
 pub(crate) struct Builder {
     pub(crate) policy: Policy,
+    classification_seen: bool,
 }
 
 impl Builder {
@@ -79,6 +80,9 @@ impl Builder {
             self.identity(src, file)?;
             self.actions(src, file)?;
             self.folders(src, file)?;
+        }
+        for (src, file) in &files {
+            self.classification(src, file)?;
         }
         for (src, file) in &files {
             self.resources(src, file)?;
@@ -110,6 +114,19 @@ impl Builder {
             return Err(PolicyError::Missing("at least one [[key]] to verify tokens".into()));
         }
         Ok(self.policy)
+    }
+
+    /// `[classification]`, in at most one file; before the catalog, whose
+    /// column tags it normalizes.
+    fn classification(&mut self, src: &Source, file: &PolicyFile) -> Result<(), PolicyError> {
+        let Some(section) = &file.classification else { return Ok(()) };
+        if self.classification_seen {
+            return Err(src.error(&section.span(), "[classification] is defined in more than one place"));
+        }
+        self.classification_seen = true;
+        let s = section.get_ref();
+        self.policy.vocabulary = crate::TagVocabulary::new(&s.pii_kinds, &s.tags).map_err(|e| src.error(&section.span(), format!("[classification]: {e}")))?;
+        Ok(())
     }
 
     fn identity(&mut self, src: &Source, file: &PolicyFile) -> Result<(), PolicyError> {
@@ -251,8 +268,12 @@ impl Builder {
                     ));
                 }
             }
-            let columns =
-                r.columns.iter().map(|c| Column { name: c.name.clone(), data_type: c.data_type.clone(), tags: c.tags.clone() }).collect();
+            let vocabulary = &self.policy.vocabulary;
+            let columns = r
+                .columns
+                .iter()
+                .map(|c| Column { name: c.name.clone(), data_type: c.data_type.clone(), tags: vocabulary.catalog_tags(&c.tags) })
+                .collect();
             self.insert_entry(
                 src,
                 &r.path.span(),

@@ -41,6 +41,19 @@ pub struct PolicyFile {
     pub plugin_signers: Vec<PluginSignerEntry>,
     #[serde(default, rename = "signed_plugins")]
     pub signed_plugins: Vec<SignedPluginsEntry>,
+    pub classification: Option<Spanned<ClassificationSection>>,
+}
+
+/// The tag vocabulary beyond the built-in PII kinds.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassificationSection {
+    /// More PII kinds (each implies `pii`).
+    #[serde(default)]
+    pub pii_kinds: Vec<String>,
+    /// Non-PII tags a classifier plugin may give.
+    #[serde(default)]
+    pub tags: Vec<String>,
 }
 
 /// A key trusted to sign plugins.

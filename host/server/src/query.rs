@@ -169,7 +169,7 @@ async fn run(state: &AppState, token: &str, input: &QueryInput, request_id: Stri
     outcome.principal = Some(principal.clone());
     let mut answer = QueryAnswer::new(outcome, input.mode);
 
-    let schema = state.schemas.get(&state.warehouse, policy, &plugins).instrument(tracing::debug_span!("schema")).await;
+    let schema = state.schemas.get(&state.warehouse, &generation, &plugins).instrument(tracing::debug_span!("schema")).await;
     let prepared = match tracing::debug_span!("analyze").in_scope(|| steward_sql::prepare(&schema, dialect, &input.sql)) {
         Ok(p) => p,
         Err(e) => {
@@ -246,11 +246,11 @@ async fn run(state: &AppState, token: &str, input: &QueryInput, request_id: Stri
     let reservation = if charges.is_empty() {
         None
     } else {
-        match state.budgets.reserve(&day, &charges, Want { rows: cap, pii_per_row: enforced.pii_output_columns }) {
+        match state.budgets.reserve(&day, &charges, Want { rows: cap, pii_per_row: enforced.pii_output_columns }).await {
             Ok(Ok(r)) => Some(r),
             Ok(Err(exhausted)) => {
                 answer.deny(ReasonCode::NotPermitted, "budget", format!("{}'s daily {} budget is spent", exhausted.principal, exhausted.what));
-                answer.budget = budget_left(state, &day, &charges);
+                answer.budget = budget_left(state, &day, &charges).await;
                 return answer;
             }
             Err(e) => {
@@ -265,7 +265,7 @@ async fn run(state: &AppState, token: &str, input: &QueryInput, request_id: Stri
             Ok(s) => s,
             Err(e) => {
                 if let Some(r) = &reservation {
-                    let _ = state.budgets.release(r);
+                    let _ = state.budgets.release(r).await;
                 }
                 answer.deny(ReasonCode::InternalError, "rewrite", e.to_string());
                 return answer;
@@ -282,7 +282,7 @@ async fn run(state: &AppState, token: &str, input: &QueryInput, request_id: Stri
         Ok(result) => {
             let rows = result.rows.len() as u64;
             if let Some(r) = &reservation
-                && let Err(e) = state.budgets.settle(r, rows, rows * enforced.pii_output_columns)
+                && let Err(e) = state.budgets.settle(r, rows, rows * enforced.pii_output_columns).await
             {
                 answer.deny(ReasonCode::InternalError, "budget", e.to_string());
                 return answer;
@@ -294,12 +294,12 @@ async fn run(state: &AppState, token: &str, input: &QueryInput, request_id: Stri
         }
         Err(e) => {
             if let Some(r) = &reservation {
-                let _ = state.budgets.release(r);
+                let _ = state.budgets.release(r).await;
             }
             answer.deny(ReasonCode::InternalError, "warehouse", e.to_string());
         }
     }
-    answer.budget = budget_left(state, &day, &charges);
+    answer.budget = budget_left(state, &day, &charges).await;
     answer
 }
 
@@ -321,8 +321,8 @@ fn charges(policy: &Policy, viewer: &Viewer) -> Vec<Charge> {
         .collect()
 }
 
-fn budget_left(state: &AppState, day: &str, charges: &[Charge]) -> BTreeMap<String, Left> {
-    charges.iter().filter_map(|c| state.budgets.left(day, c).ok().map(|l| (c.principal.clone(), l))).collect()
+async fn budget_left(state: &AppState, day: &str, charges: &[Charge]) -> BTreeMap<String, Left> {
+    state.budgets.left(day, charges).await.into_iter().collect()
 }
 
 /// Suggestions for a denied query: readable columns, an aggregate form,

@@ -1,112 +1,276 @@
 //! The schema queries are resolved against: the catalog's tables, plus the
 //! columns the warehouse has that the catalog does not list. Those are
-//! *discovered*: protected until the classifier plugin has looked at their
+//! *discovered*: protected until a classifier plugin has looked at their
 //! name and a few values. The classifier also looks at catalog columns the
 //! owner left untagged, and can only add tags.
 //!
-//! Built once per (policy generation, classifier version) and shared.
+//! Each table is classified only by a classifier whose scope covers it
+//! (the first active enforce-mode one by name), so a classifier never
+//! touches, nor loosens, a table outside its scope. Its tags are held
+//! against the policy's vocabulary ([`steward_policy::classification`]).
+//!
+//! Queries never wait for a classifier. The schema is assembled at once
+//! (catalog, warehouse columns, and every classifier answer already known)
+//! whenever the policy generation or the live classifiers change; a column
+//! a classifier has to look at is withheld until it has given a valid
+//! answer. Classifier calls run in one background task, which swaps in the
+//! completed schema when it is done. A failed call (trap, timeout) keeps
+//! the column withheld and is retried after [`RETRY_FAILED`]; an answer
+//! with an unknown or malformed tag keeps it withheld until the classifier
+//! or the policy changes.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
 
 use steward_model::ColumnSample;
 use steward_policy::Policy;
-use steward_runtime::PluginSet;
+use steward_runtime::{LoadedPlugin, PluginSet};
 use steward_sql::{Classification, ColumnDef, Schema};
-use steward_warehouse::Warehouse;
-use tokio::sync::Mutex;
+use steward_warehouse::{Warehouse, WarehouseColumn};
+use tracing::Instrument;
+
+use crate::state::PolicyGeneration;
 
 /// Values read per column for the classifier.
 const SAMPLE_VALUES: usize = 20;
+/// How long a failed classifier call keeps its column withheld before it
+/// is tried again.
+pub const RETRY_FAILED: Duration = Duration::from_secs(30);
 
-#[derive(Clone, PartialEq)]
+/// What a schema was built from: the policy generation and the digests of
+/// the live classifiers.
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Key {
-    policy: usize,
-    classifier: Option<String>,
+    generation: u64,
+    classifiers: Vec<String>,
 }
 
-/// The current schema, read lock-free on every query; rebuilt (by one
-/// task, the others waiting) when its key changes.
+/// One classifier's answer for one column, as it came back.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ColumnKey {
+    classifier: String,
+    table: String,
+    column: String,
+    data_type: String,
+}
+
+#[derive(Debug, Clone)]
+enum Answer {
+    /// The tags as the plugin gave them (held against the vocabulary when
+    /// the schema is assembled, so a policy change re-judges them).
+    Tags(Vec<String>),
+    Failed { at: Instant },
+}
+
+/// A column a classifier still has to look at.
+struct Pending {
+    key: ColumnKey,
+    schema: String,
+    name: String,
+    classifier: Arc<LoadedPlugin>,
+}
+
+struct Built {
+    key: Key,
+    schema: Arc<Schema>,
+    /// The warehouse's columns per table, as read for this key.
+    warehouse: Arc<Vec<Option<Vec<WarehouseColumn>>>>,
+    /// Columns waiting for a classifier call now.
+    pending: usize,
+    /// When the earliest failed call may be tried again.
+    retry_at: Option<Instant>,
+}
+
+impl Built {
+    fn needs_classifier(&self) -> bool {
+        self.pending > 0 || self.retry_at.is_some_and(|t| Instant::now() >= t)
+    }
+}
+
+/// Clears the "a classification task runs" flag however the task ends.
+struct Classifying(Arc<SchemaCache>);
+
+impl Drop for Classifying {
+    fn drop(&mut self) {
+        self.0.classifying.store(false, Ordering::Release);
+    }
+}
+
+/// The current schema, read lock-free on every query.
 #[derive(Default)]
 pub struct SchemaCache {
-    current: ArcSwapOption<(Key, Arc<Schema>)>,
-    building: Mutex<()>,
+    current: ArcSwapOption<Built>,
+    /// Serializes assembling (fast: no plugin calls).
+    assembling: tokio::sync::Mutex<()>,
+    answers: Mutex<HashMap<ColumnKey, Answer>>,
+    classifying: AtomicBool,
+}
+
+fn key_of(generation: &PolicyGeneration, plugins: &PluginSet) -> Key {
+    Key { generation: generation.number, classifiers: plugins.classifiers().map(|c| c.digest.clone()).collect() }
 }
 
 impl SchemaCache {
-    fn cached(&self, key: &Key) -> Option<Arc<Schema>> {
-        self.current.load().as_ref().filter(|entry| entry.0 == *key).map(|entry| entry.1.clone())
+    fn cached(&self, key: &Key) -> Option<Arc<Built>> {
+        self.current.load_full().filter(|b| b.key == *key)
     }
 
-    pub async fn get(&self, warehouse: &Warehouse, policy: &Arc<Policy>, plugins: &PluginSet) -> Arc<Schema> {
-        let classifier = plugins.classifier();
-        let key = Key { policy: Arc::as_ptr(policy) as usize, classifier: classifier.map(|c| c.digest.clone()) };
-        if let Some(schema) = self.cached(&key) {
-            return schema;
+    /// The schema for this policy generation and plugin set. Never waits
+    /// for a classifier; starts the background classification when columns
+    /// are waiting for one.
+    pub async fn get(self: &Arc<Self>, warehouse: &Arc<Warehouse>, generation: &PolicyGeneration, plugins: &Arc<PluginSet>) -> Arc<Schema> {
+        let key = key_of(generation, plugins);
+        let built = match self.cached(&key) {
+            Some(b) => b,
+            None => {
+                let _assembling = self.assembling.lock().await;
+                match self.cached(&key) {
+                    Some(b) => b,
+                    None => {
+                        let columns = Arc::new(read_warehouse_columns(warehouse, &generation.policy).await);
+                        let built = Arc::new(self.assemble(key, &generation.policy, plugins, columns).0);
+                        self.current.store(Some(built.clone()));
+                        built
+                    }
+                }
+            }
+        };
+        if built.needs_classifier() {
+            self.classify_in_background(warehouse, generation, plugins);
         }
-        let _building = self.building.lock().await;
-        if let Some(schema) = self.cached(&key) {
-            return schema;
+        built.schema.clone()
+    }
+
+    /// Whether no classifier call is waiting to be made for the current
+    /// schema.
+    pub fn complete(&self) -> bool {
+        self.current.load().as_ref().is_some_and(|b| b.pending == 0) && !self.classifying.load(Ordering::Acquire)
+    }
+
+    /// Build the schema for `key` from the catalog, the warehouse's columns
+    /// and the answers known so far; returns what still needs a classifier.
+    fn assemble(&self, key: Key, policy: &Policy, plugins: &PluginSet, warehouse: Arc<Vec<Option<Vec<WarehouseColumn>>>>) -> (Built, Vec<Pending>) {
+        let mut schema = Schema::from_policy(policy);
+        let answers = self.answers.lock().map(|a| a.clone()).unwrap_or_default();
+        let vocabulary = policy.vocabulary();
+        let mut pending = Vec::new();
+        let mut retry_at: Option<Instant> = None;
+        for t in 0..schema.tables().len() {
+            let Some(Some(columns)) = warehouse.get(t) else { continue };
+            let asset = schema.table(t).asset.clone();
+            let classifier = plugins.classifier_for(&asset);
+            for column in columns {
+                let known = schema.table(t).columns.iter().position(|c| c.name == column.name);
+                if known.is_some_and(|i| !schema.table(t).columns[i].tags.is_empty()) {
+                    continue;
+                }
+                // A discovered column nobody may classify stays withheld; an
+                // untagged catalog column keeps the owner's word.
+                let mut tags: Option<Vec<String>> = None;
+                if let Some(classifier) = classifier {
+                    let key = ColumnKey {
+                        classifier: classifier.digest.clone(),
+                        table: asset.clone(),
+                        column: column.name.clone(),
+                        data_type: column.data_type.clone(),
+                    };
+                    match answers.get(&key) {
+                        // An answer with a bad tag leaves the column withheld.
+                        Some(Answer::Tags(raw)) => tags = vocabulary.classifier_tags(raw).ok(),
+                        Some(Answer::Failed { at }) if at.elapsed() < RETRY_FAILED => {
+                            let again = *at + RETRY_FAILED;
+                            retry_at = Some(retry_at.map_or(again, |r| r.min(again)));
+                        }
+                        _ => pending.push(Pending { key, schema: schema.table(t).schema.clone(), name: schema.table(t).name.clone(), classifier: classifier.clone() }),
+                    }
+                }
+                let classified = tags.is_some();
+                let def = schema.table_mut(t);
+                match known {
+                    Some(_) if classifier.is_none() => {}
+                    Some(i) => {
+                        if let Some(tags) = tags {
+                            def.columns[i].tags.extend(tags);
+                        }
+                        if !classified {
+                            def.columns[i].classification = Classification::Unclassified;
+                        }
+                    }
+                    None => def.columns.push(ColumnDef {
+                        name: column.name.clone(),
+                        data_type: column.data_type.clone(),
+                        tags: tags.unwrap_or_default(),
+                        classification: if classified { Classification::Classifier } else { Classification::Unclassified },
+                    }),
+                }
+            }
         }
-        let schema = Arc::new(build(warehouse, policy, classifier.map(|c| &**c)).await);
-        self.current.store(Some(Arc::new((key, schema.clone()))));
-        schema
+        (Built { key, schema: Arc::new(schema), warehouse, pending: pending.len(), retry_at }, pending)
+    }
+
+    /// Run the classifier calls the current schema waits for, one task at a
+    /// time, and swap in the result.
+    fn classify_in_background(self: &Arc<Self>, warehouse: &Arc<Warehouse>, generation: &PolicyGeneration, plugins: &Arc<PluginSet>) {
+        if self.classifying.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (cache, warehouse, policy, plugins) = (self.clone(), warehouse.clone(), generation.policy.clone(), plugins.clone());
+        let key = key_of(generation, &plugins);
+        let span = tracing::info_span!("classify", generation = key.generation);
+        tokio::spawn(
+            async move {
+                let _flag = Classifying(cache.clone());
+                let Some(built) = cache.cached(&key) else { return };
+                let (_, pending) = cache.assemble(key.clone(), &policy, &plugins, built.warehouse.clone());
+                let mut classified = 0usize;
+                for p in &pending {
+                    let values = warehouse.sample(&p.schema, &p.name, &p.key.column, SAMPLE_VALUES).await.unwrap_or_default();
+                    let sample = ColumnSample { table: p.key.table.clone(), column: p.key.column.clone(), data_type: p.key.data_type.clone(), values };
+                    let answer = match p.classifier.classify(&sample).await {
+                        Ok(tags) => {
+                            if let Err(e) = policy.vocabulary().classifier_tags(&tags) {
+                                tracing::warn!(plugin = p.classifier.label(), table = %p.key.table, column = %p.key.column, error = %e, "classifier answer refused; the column stays withheld");
+                            }
+                            classified += 1;
+                            Answer::Tags(tags)
+                        }
+                        Err(e) => {
+                            tracing::warn!(table = %p.key.table, column = %p.key.column, error = %e, "classifier failed; the column stays withheld");
+                            Answer::Failed { at: Instant::now() }
+                        }
+                    };
+                    if let Ok(mut answers) = cache.answers.lock() {
+                        answers.insert(p.key.clone(), answer);
+                    }
+                }
+                // Swap in the completed schema unless the key moved on.
+                let _assembling = cache.assembling.lock().await;
+                if cache.cached(&key).is_some() {
+                    let (built, _) = cache.assemble(key, &policy, &plugins, built.warehouse.clone());
+                    cache.current.store(Some(Arc::new(built)));
+                }
+                tracing::info!(asked = pending.len(), classified, "columns classified");
+            }
+            .instrument(span),
+        );
     }
 }
 
-async fn build(warehouse: &Warehouse, policy: &Policy, classifier: Option<&steward_runtime::LoadedPlugin>) -> Schema {
-    let mut schema = Schema::from_policy(policy);
-    let mut discovered = 0;
-    let mut classified = 0;
-    for t in 0..schema.tables().len() {
-        let (sql_schema, name, asset) = {
-            let def = schema.table(t);
-            (def.schema.clone(), def.name.clone(), def.asset.clone())
-        };
-        let columns = match warehouse.columns(&sql_schema, &name).await {
-            Ok(c) => c,
+async fn read_warehouse_columns(warehouse: &Warehouse, policy: &Policy) -> Vec<Option<Vec<WarehouseColumn>>> {
+    let schema = Schema::from_policy(policy);
+    let mut out = Vec::with_capacity(schema.tables().len());
+    for def in schema.tables() {
+        match warehouse.columns(&def.schema, &def.name).await {
+            Ok(c) => out.push(Some(c)),
             Err(e) => {
-                tracing::warn!(table = %asset, error = %e, "cannot read the warehouse schema of a catalog table");
-                continue;
-            }
-        };
-        for column in columns {
-            let known = schema.table(t).columns.iter().position(|c| c.name == column.name);
-            if known.is_some_and(|i| !schema.table(t).columns[i].tags.is_empty()) {
-                continue;
-            }
-            let tags = match classifier {
-                Some(plugin) => {
-                    let values = warehouse.sample(&sql_schema, &name, &column.name, SAMPLE_VALUES).await.unwrap_or_default();
-                    let sample = ColumnSample { table: asset.clone(), column: column.name.clone(), data_type: column.data_type.clone(), values };
-                    match plugin.classify(&sample).await {
-                        Ok(tags) => Some(tags),
-                        Err(e) => {
-                            let e = e.to_string();
-                            tracing::warn!(table = %asset, column = %column.name, error = %e, "classifier failed; the column stays as it was");
-                            None
-                        }
-                    }
-                }
-                None => None,
-            };
-            let def = schema.table_mut(t);
-            match known {
-                Some(i) => {
-                    if let Some(tags) = tags {
-                        classified += 1;
-                        def.columns[i].tags.extend(tags);
-                    }
-                }
-                None => {
-                    discovered += 1;
-                    let classification = if tags.is_some() { Classification::Classifier } else { Classification::Unclassified };
-                    def.columns.push(ColumnDef { name: column.name, data_type: column.data_type, tags: tags.unwrap_or_default(), classification });
-                }
+                tracing::warn!(table = %def.asset, error = %e, "cannot read the warehouse schema of a catalog table");
+                out.push(None);
             }
         }
     }
-    tracing::info!(discovered, classified, classifier = classifier.map(|c| c.label()), "schema built");
-    schema
+    out
 }

@@ -22,7 +22,12 @@ use crate::schema::SchemaCache;
 pub struct PolicyGeneration {
     pub policy: Arc<Policy>,
     pub verifier: Verifier,
+    /// Unique within the process: what caches derived from the policy
+    /// (the schema) are keyed on.
+    pub number: u64,
 }
+
+static GENERATIONS: AtomicU64 = AtomicU64::new(1);
 
 impl PolicyGeneration {
     pub fn new(policy: Policy) -> anyhow::Result<PolicyGeneration> {
@@ -35,7 +40,7 @@ impl PolicyGeneration {
         })
         .map_err(anyhow::Error::msg)
         .context("policy keys")?;
-        Ok(PolicyGeneration { policy: Arc::new(policy), verifier })
+        Ok(PolicyGeneration { policy: Arc::new(policy), verifier, number: GENERATIONS.fetch_add(1, Ordering::Relaxed) })
     }
 
     pub fn load(dir: &std::path::Path) -> anyhow::Result<PolicyGeneration> {
@@ -51,9 +56,9 @@ impl PolicyGeneration {
 
 pub struct AppState {
     pub policy: ArcSwap<PolicyGeneration>,
-    pub warehouse: Warehouse,
+    pub warehouse: Arc<Warehouse>,
     pub budgets: BudgetStore,
-    pub schemas: SchemaCache,
+    pub schemas: Arc<SchemaCache>,
     /// Rows one query returns at most.
     pub max_rows: u64,
     /// Why the last policy reload was refused, if it was.
@@ -77,9 +82,9 @@ impl AppState {
     pub fn new(policy: PolicyGeneration, registry: Registry, audit: AuditWriter, admin_token: String, policies_dir: PathBuf, data: DataPlane) -> AppState {
         AppState {
             policy: ArcSwap::from_pointee(policy),
-            warehouse: data.warehouse,
+            warehouse: Arc::new(data.warehouse),
             budgets: data.budgets,
-            schemas: SchemaCache::default(),
+            schemas: Arc::default(),
             max_rows: data.max_rows,
             policy_error: ArcSwap::from_pointee(None),
             registry,
