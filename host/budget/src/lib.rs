@@ -7,9 +7,13 @@
 //!
 //! Reservations that a crashed process never settled are charged in full
 //! when the store is opened again: an unknown outcome counts as spent.
+//!
+//! Every transaction can wait on SQLite's lock (up to its busy timeout), so
+//! the async methods run it on tokio's blocking pool, never on a worker
+//! that serves requests; the `*_blocking` ones are for synchronous callers.
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
@@ -20,6 +24,8 @@ pub enum BudgetError {
     Store(#[from] rusqlite::Error),
     #[error("budget store lock poisoned")]
     Poisoned,
+    #[error("budget store: the blocking task did not finish: {0}")]
+    Task(String),
 }
 
 /// Daily limits for one principal; `None` is unlimited.
@@ -99,8 +105,9 @@ pub struct Exhausted {
     pub what: &'static str,
 }
 
+#[derive(Clone)]
 pub struct BudgetStore {
-    conn: Mutex<Connection>,
+    conn: Arc<Mutex<Connection>>,
 }
 
 /// The UTC day of a unix time, as YYYY-MM-DD.
@@ -140,7 +147,7 @@ impl BudgetStore {
              UPDATE usage SET rows = rows + r_rows, pii = pii + r_pii, queries = queries + r_queries, r_rows = 0, r_pii = 0, r_queries = 0
              WHERE r_rows > 0 OR r_pii > 0 OR r_queries > 0;",
         )?;
-        Ok(BudgetStore { conn: Mutex::new(conn) })
+        Ok(BudgetStore { conn: Arc::new(Mutex::new(conn)) })
     }
 
     fn usage(tx: &rusqlite::Transaction, day: &str, principal: &str) -> Result<Usage, rusqlite::Error> {
@@ -155,7 +162,7 @@ impl BudgetStore {
     /// Reserve one query and as many of the wanted rows as every charged
     /// principal can afford. Fails when a principal has no query left, or
     /// cannot afford a single row.
-    pub fn reserve(&self, day: &str, charges: &[Charge], want: Want) -> Result<Result<Reservation, Exhausted>, BudgetError> {
+    pub fn reserve_blocking(&self, day: &str, charges: &[Charge], want: Want) -> Result<Result<Reservation, Exhausted>, BudgetError> {
         let mut conn = self.conn.lock().map_err(|_| BudgetError::Poisoned)?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut rows = want.rows;
@@ -191,12 +198,12 @@ impl BudgetStore {
 
     /// Charge what the query actually returned (never more than reserved)
     /// and free the rest.
-    pub fn settle(&self, reservation: &Reservation, rows: u64, pii_cells: u64) -> Result<(), BudgetError> {
+    pub fn settle_blocking(&self, reservation: &Reservation, rows: u64, pii_cells: u64) -> Result<(), BudgetError> {
         self.finish(reservation, Some((rows.min(reservation.rows), pii_cells.min(reservation.pii_cells))))
     }
 
     /// The query did not run: free everything it held.
-    pub fn release(&self, reservation: &Reservation) -> Result<(), BudgetError> {
+    pub fn release_blocking(&self, reservation: &Reservation) -> Result<(), BudgetError> {
         self.finish(reservation, None)
     }
 
@@ -215,11 +222,43 @@ impl BudgetStore {
         Ok(())
     }
 
-    pub fn left(&self, day: &str, charge: &Charge) -> Result<Left, BudgetError> {
+    pub fn left_blocking(&self, day: &str, charge: &Charge) -> Result<Left, BudgetError> {
         let mut conn = self.conn.lock().map_err(|_| BudgetError::Poisoned)?;
         let tx = conn.transaction()?;
         let usage = Self::usage(&tx, day, &charge.principal)?;
         Ok(usage.left(&charge.limits))
+    }
+}
+
+/// The same, run on tokio's blocking pool.
+impl BudgetStore {
+    async fn off_worker<T: Send + 'static>(&self, work: impl FnOnce(&BudgetStore) -> Result<T, BudgetError> + Send + 'static) -> Result<T, BudgetError> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || work(&store)).await.map_err(|e| BudgetError::Task(e.to_string()))?
+    }
+
+    pub async fn reserve(&self, day: &str, charges: &[Charge], want: Want) -> Result<Result<Reservation, Exhausted>, BudgetError> {
+        let (day, charges) = (day.to_string(), charges.to_vec());
+        self.off_worker(move |s| s.reserve_blocking(&day, &charges, want)).await
+    }
+
+    pub async fn settle(&self, reservation: &Reservation, rows: u64, pii_cells: u64) -> Result<(), BudgetError> {
+        let reservation = reservation.clone();
+        self.off_worker(move |s| s.settle_blocking(&reservation, rows, pii_cells)).await
+    }
+
+    pub async fn release(&self, reservation: &Reservation) -> Result<(), BudgetError> {
+        let reservation = reservation.clone();
+        self.off_worker(move |s| s.release_blocking(&reservation)).await
+    }
+
+    /// What is left today for each charge (charges whose store read failed
+    /// are left out).
+    pub async fn left(&self, day: &str, charges: &[Charge]) -> Vec<(String, Left)> {
+        let (day, charges) = (day.to_string(), charges.to_vec());
+        self.off_worker(move |s| Ok(charges.iter().filter_map(|c| s.left_blocking(&day, c).ok().map(|l| (c.principal.clone(), l))).collect()))
+            .await
+            .unwrap_or_default()
     }
 }
 
