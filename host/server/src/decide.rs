@@ -29,15 +29,16 @@ pub async fn decide_and_record(state: &AppState, token: &str, input: &DecideInpu
     .await
 }
 
-/// A request the host could not even read (a malformed body) is still a
-/// decision: a deny, recorded with whatever identity its token proves.
-pub async fn refuse_and_record(state: &AppState, token: &str, message: String) -> Outcome {
+/// A request the host could not read (a malformed body) or could not
+/// finish (a panic) is still a decision: a deny, recorded with whatever
+/// identity its token proves.
+pub async fn refuse_and_record(state: &AppState, token: &str, code: ReasonCode, source: &str, message: String) -> Outcome {
     let started = Instant::now();
     let generation = state.policy.load_full();
     let mut outcome = Outcome::empty(state.next_request_id());
     outcome.principal = steward_pipeline::identity::authenticate(&generation.verifier, &generation.policy, token, unix_seconds()).ok();
     outcome.unauthenticated = outcome.principal.is_none();
-    outcome.reasons.push(Reason::new(ReasonCode::Other, "parse", message));
+    outcome.reasons.push(Reason::new(code, source, message));
     let _ = record_or_deny(state, &mut outcome, started, None).await;
     outcome
 }

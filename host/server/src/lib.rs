@@ -96,25 +96,68 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     let live = state.registry.current().slots().count();
     tracing::info!(live, refused = refused.len(), dir = %config.plugins.display(), "plugins loaded");
     watch::spawn(state.clone(), watcher, config.watch_every);
+    warm_schema(&state).await;
     let listener = tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
     tracing::info!(addr = %listener.local_addr()?, "steward listening");
-    axum::serve(listener, http::router(state)).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")?;
+    let stop = Arc::new(tokio::sync::Notify::new());
+    watch_signals(stop.clone())?;
+    axum::serve(listener, http::router(state)).with_graceful_shutdown(async move { stop.notified().await }).await.context("serving HTTP")?;
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => return ctrl_c.await.unwrap_or(()),
-        };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
+/// Classify the warehouse's columns before the first query, for at most
+/// [`WARM_UP`]: queries never wait for a classifier, so until then the
+/// columns it has to look at are withheld.
+async fn warm_schema(state: &Arc<AppState>) {
+    const WARM_UP: Duration = Duration::from_secs(10);
+    let generation = state.policy.load_full();
+    let plugins = state.registry.current();
+    let started = std::time::Instant::now();
+    state.schemas.get(&state.warehouse, &generation, &plugins).await;
+    while !state.schemas.complete() && started.elapsed() < WARM_UP {
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+    if !state.schemas.complete() {
+        tracing::warn!(waited_ms = WARM_UP.as_millis() as u64, "the classifiers are still working; their columns stay withheld until they finish");
+    }
+}
+
+/// How long requests in flight may take to finish after SIGTERM or
+/// ctrl-c before the process exits anyway.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Wait for SIGTERM or ctrl-c on a thread of its own, so a signal is seen
+/// even when every worker is busy. The first one starts a graceful
+/// shutdown (`stop` is notified); if the server has not stopped
+/// [`SHUTDOWN_GRACE`] later, the process exits.
+fn watch_signals(stop: Arc<tokio::sync::Notify>) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the signal thread")?;
+    std::thread::Builder::new()
+        .name("steward-signals".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                #[cfg(unix)]
+                let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+                let next = async {
+                    #[cfg(unix)]
+                    if let Some(term) = term.as_mut() {
+                        tokio::select! {
+                            _ = tokio::signal::ctrl_c() => {}
+                            _ = term.recv() => {}
+                        }
+                        return;
+                    }
+                    let _ = tokio::signal::ctrl_c().await;
+                };
+                let mut next = std::pin::pin!(next);
+                next.as_mut().await;
+                tracing::info!(grace_ms = SHUTDOWN_GRACE.as_millis() as u64, "shutting down");
+                stop.notify_one();
+                let _ = tokio::time::timeout(SHUTDOWN_GRACE, std::future::pending::<()>()).await;
+                tracing::warn!("requests still running after the grace period; exiting");
+                std::process::exit(1);
+            })
+        })
+        .context("starting the signal thread")?;
+    Ok(())
 }

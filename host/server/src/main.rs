@@ -238,6 +238,9 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { listen, policies, plugins, data, cache_dir, admin_token, durability, watch_ms, workers, warehouse, query_timeout_ms, max_rows } => {
             let mut rt = tokio::runtime::Builder::new_multi_thread();
+            // SQL analysis and rewrite recurse; bounds.rs sizes the stack
+            // they need at the deepest statement accepted.
+            rt.thread_stack_size(steward_sql::bounds::STACK_BYTES);
             if let Some(n) = workers {
                 rt.worker_threads(n);
             }

@@ -17,6 +17,9 @@ pub async fn decide(State(state): State<Arc<AppState>>, headers: HeaderMap, body
         Ok(b) => b,
         Err(e) => return super::refuse_body(&state, &headers, e).await,
     };
-    let outcome = crate::decide::decide_and_record(&state, super::bearer(&headers), &input).await;
-    (super::status_of(&outcome), Json(outcome)).into_response()
+    let work = async {
+        let outcome = crate::decide::decide_and_record(&state, super::bearer(&headers), &input).await;
+        (super::status_of(&outcome), Json(outcome)).into_response()
+    };
+    super::or_internal_error(&state, &headers, work).await
 }

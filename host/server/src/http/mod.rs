@@ -68,8 +68,50 @@ pub(crate) fn status_of(outcome: &Outcome) -> StatusCode {
 /// A body the host could not read is a recorded deny, answered 400.
 pub(crate) async fn refuse_body(state: &AppState, headers: &HeaderMap, rejection: JsonRejection) -> Response {
     let message = format!("bad request body: {}", rejection.body_text());
-    let outcome = crate::decide::refuse_and_record(state, bearer(headers), message).await;
+    let outcome = crate::decide::refuse_and_record(state, bearer(headers), ReasonCode::Other, "parse", message).await;
     (StatusCode::BAD_REQUEST, axum::Json(outcome)).into_response()
+}
+
+/// Run a request's work; if it panics (a bug in the host), the request is
+/// a recorded `internal-error` deny answered 500, and the process keeps
+/// serving.
+pub(crate) async fn or_internal_error(state: &AppState, headers: &HeaderMap, work: impl Future<Output = Response>) -> Response {
+    match catch_panic(work).await {
+        Ok(response) => response,
+        Err(panic) => {
+            tracing::error!(panic = %panic, "a request panicked; answering deny");
+            let message = "the host failed while handling this request; it was recorded as an internal error and the host keeps serving: report the request id";
+            let outcome = crate::decide::refuse_and_record(state, bearer(headers), ReasonCode::InternalError, "host", message.into()).await;
+            (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(outcome)).into_response()
+        }
+    }
+}
+
+/// `work`'s output, or the message of the panic that ended it.
+pub(crate) async fn catch_panic<T>(work: impl Future<Output = T>) -> Result<T, String> {
+    use futures_util::FutureExt as _;
+    std::panic::AssertUnwindSafe(work).catch_unwind().await.map_err(|panic| {
+        panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".into())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn a_panic_in_a_request_is_caught_with_its_message() {
+        assert_eq!(super::catch_panic(async { 7 }).await, Ok(7));
+        let caught = super::catch_panic(async {
+            if std::hint::black_box(true) {
+                panic!("boom {}", 42);
+            }
+        })
+        .await;
+        assert_eq!(caught, Err("boom 42".to_string()));
+    }
 }
 
 /// A JSON error body: `{"error": "..."}`.

@@ -17,6 +17,9 @@ pub async fn query(State(state): State<Arc<AppState>>, headers: HeaderMap, body:
         Ok(b) => b,
         Err(e) => return super::refuse_body(&state, &headers, e).await,
     };
-    let answer = crate::query::query_and_record(&state, super::bearer(&headers), &input).await;
-    (super::status_of(&answer.outcome), Json(answer)).into_response()
+    let work = async {
+        let answer = crate::query::query_and_record(&state, super::bearer(&headers), &input).await;
+        (super::status_of(&answer.outcome), Json(answer)).into_response()
+    };
+    super::or_internal_error(&state, &headers, work).await
 }
