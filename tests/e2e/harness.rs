@@ -42,6 +42,7 @@ pub fn guests() -> &'static Guests {
         let target_dir = repo().join("target/guests");
         let crates = [
             "hostile-sop",
+            "hostile-classifier",
             "sneaky-sop",
             "swap-sop-v1",
             "swap-sop-v2",
@@ -283,6 +284,45 @@ impl Server {
     }
 
     /// Whether the process is still running.
+    /// GET a path without a token; returns (status, body text).
+    pub fn get(&self, path: &str) -> (u16, String) {
+        match self.agent.get(format!("{}{path}", self.base)).call() {
+            Ok(mut r) => (r.status().as_u16(), r.body_mut().read_to_string().unwrap_or_default()),
+            Err(e) => panic!("GET {path}: {e}"),
+        }
+    }
+
+    /// POST a raw body with a bearer token; returns (status, body text).
+    pub fn post_raw(&self, path: &str, token: &str, body: &str) -> (u16, String) {
+        let r = self
+            .agent
+            .post(format!("{}{path}", self.base))
+            .header("Authorization", &format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .send(body);
+        match r {
+            Ok(mut r) => (r.status().as_u16(), r.body_mut().read_to_string().unwrap_or_default()),
+            Err(e) => panic!("POST {path}: {e}"),
+        }
+    }
+
+    /// Send a signal (`TERM`, `INT`, ...) to the server process.
+    pub fn signal(&self, name: &str) {
+        let pid = self.child.as_ref().expect("the server runs").id();
+        let status = Command::new("kill").arg(format!("-{name}")).arg(pid.to_string()).status().expect("running kill");
+        assert!(status.success(), "kill -{name} {pid}");
+    }
+
+    /// Whether the server process is still running (without reaping it).
+    pub fn running(&self) -> bool {
+        let Some(child) = self.child.as_ref() else { return false };
+        match std::fs::read_to_string(format!("/proc/{}/stat", child.id())) {
+            // The state follows the command name in parentheses.
+            Ok(stat) => stat.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')),
+            Err(_) => false,
+        }
+    }
+
     pub fn alive(&mut self) -> bool {
         self.child.as_mut().is_some_and(|c| c.try_wait().ok().flatten().is_none())
     }

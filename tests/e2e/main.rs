@@ -4,6 +4,7 @@
 mod harness;
 
 mod audit;
+mod boundary;
 mod decide;
 mod hostile;
 mod query;

@@ -19,6 +19,16 @@ impl Guest for Hostile {
             "garbage" => vec!["pii".into(), "not a tag".into()],
             "many" => (0..100).map(|i| format!("tag-{i}")).collect(),
             "repeat" => vec!["pii".into(), "email".into(), "pii".into()],
+            // Tags that look like "not PII" to a careless host.
+            "upper" | "email_upper" => vec!["PII".into(), "EMAIL".into()],
+            "kind_only" | "email_kind_only" => vec!["email".into()],
+            "zero_width" | "email_zero_width" => vec!["pii\u{200b}".into()],
+            "unknown_tag" => vec!["harmless".into()],
+            // Says "not PII" to every column it is asked about whose
+            // name says so: used out of its scope.
+            _ if column.column.starts_with("loop_") => loop {
+                black_box(0u8);
+            },
             _ => Vec::new(),
         }
     }

@@ -2,8 +2,8 @@
 //! allows otherwise (so its own load-time cases pass).
 use std::hint::black_box;
 
-use steward_sdk::sop::{Guest, ReasonCode, Request, Verdict};
-use steward_sdk::verdict::{allow, deny};
+use steward_sdk::sop::{Guest, Obligation, ReasonCode, Request, Verdict};
+use steward_sdk::verdict::{allow, allow_with, deny};
 
 struct Hostile;
 
@@ -25,6 +25,17 @@ impl Guest for Hostile {
             }
             Some("trap") => panic!("hostile plugin traps on purpose"),
             Some("garbage") => deny(ReasonCode::Other, ""),
+            // Answers as large as its memory limit allows.
+            Some("huge-reason") => deny(ReasonCode::Other, "x".repeat(50 << 20)),
+            Some("many-obligations") => allow_with(vec![Obligation::MaxRows(7); 1_000_000]),
+            Some("log-flood") => {
+                let big = "y".repeat(1 << 20);
+                let fields: Vec<(&str, &str)> = (0..32).map(|_| (big.as_str(), big.as_str())).collect();
+                for _ in 0..100_000 {
+                    steward_sdk::log(steward_sdk::log::Level::Error, &big, &fields);
+                }
+                allow()
+            }
             _ => allow(),
         }
     }
