@@ -216,7 +216,7 @@ impl Builder {
             for c in &r.columns {
                 let selector = match c.get_ref().as_str() {
                     "*" => ColumnSelector::All,
-                    s if s.starts_with("tag:") => ColumnSelector::Tag(s["tag:".len()..].to_string()),
+                    s if s.starts_with("tag:") => ColumnSelector::Tag(s["tag:".len()..].to_ascii_lowercase()),
                     name => {
                         if !tables.iter().any(|t| t.columns.iter().any(|col| col.name == name)) {
                             return Err(src.error(&c.span(), format!("{what}: no table it covers has a column {name:?}")));

@@ -225,6 +225,11 @@ impl SchemaCache {
             async move {
                 let _flag = Classifying(cache.clone());
                 let Some(built) = cache.cached(&key) else { return };
+                // Answers of classifier versions no longer live are dropped,
+                // so the memo holds at most the live classifiers' columns.
+                if let Ok(mut answers) = cache.answers.lock() {
+                    answers.retain(|k, _| key.classifiers.contains(&k.classifier));
+                }
                 let (_, pending) = cache.assemble(key.clone(), &policy, &plugins, built.warehouse.clone());
                 let mut classified = 0usize;
                 for p in &pending {
