@@ -15,8 +15,11 @@ SIGNER_KEY   := policies/demo/plugin-signer.key
 LISTEN       ?= 127.0.0.1:8080
 # The steward binary that builds and signs plugins (`make run` uses the release one).
 STEWARD      ?= target/debug/steward
+# `make fuzz`: seconds per fuzz target (fuzz/fuzz_targets/*.rs).
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS := sql token policy manifest cases
 
-.PHONY: run test setup plugins rust-plugins build build-debug bench clean
+.PHONY: run test setup plugins rust-plugins build build-debug bench fuzz clean
 
 ## Build everything (host + plugins) and start the server on the demo policies and plugins.
 run: setup build
@@ -78,6 +81,20 @@ bench: setup build
 	$(CARGO) bench -p steward --bench query
 	./scripts/bench-http.sh
 	./scripts/bench-query.sh
+
+## Fuzz every target for FUZZ_SECONDS seconds each, from seed corpora
+## (scripts/fuzz-seeds.sh), with cargo-fuzz on stable (no sanitizer:
+## `-s none`). A crash stops the run; its input is in fuzz/artifacts/<target>/.
+## See docs/fuzzing.md.
+fuzz:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	./scripts/fuzz-seeds.sh
+	$(CARGO) fuzz build -s none
+	@for t in $(FUZZ_TARGETS); do \
+		echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+		$(CARGO) fuzz run -s none $$t fuzz/corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 || exit 1; \
+	done
+	@echo "fuzz: $(words $(FUZZ_TARGETS)) passed, 0 failed"
 
 clean:
 	$(CARGO) clean
