@@ -156,7 +156,7 @@ fn sigterm_stops_the_server_promptly_even_while_plugins_misbehave() {
         for intent in ["loop", "many-obligations", "log-flood", "loop"] {
             let server = &server;
             s.spawn(move || {
-                let _ = server.decide(&agent_token("bob", "copilot", "t"), json!({"action": "sql.read", "assets": ["sales/customers"], "intent": intent}));
+                let _ = server.try_decide(&agent_token("bob", "copilot", "t"), json!({"action": "sql.read", "assets": ["sales/customers"], "intent": intent}));
             });
         }
         std::thread::sleep(Duration::from_millis(100));

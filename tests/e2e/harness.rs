@@ -284,6 +284,17 @@ impl Server {
     }
 
     /// Whether the process is still running.
+    /// POST /v1/decide, for callers that expect the connection may fail
+    /// (a server shutting down).
+    pub fn try_decide(&self, token: &str, body: Value) -> Result<u16, String> {
+        self.agent
+            .post(format!("{}/v1/decide", self.base))
+            .header("Authorization", &format!("Bearer {token}"))
+            .send_json(&body)
+            .map(|r| r.status().as_u16())
+            .map_err(|e| e.to_string())
+    }
+
     /// GET a path without a token; returns (status, body text).
     pub fn get(&self, path: &str) -> (u16, String) {
         match self.agent.get(format!("{}{path}", self.base)).call() {

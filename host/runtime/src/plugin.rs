@@ -394,10 +394,14 @@ impl LoadedPlugin {
 
 fn classify_failure(e: &wasmtime::Error, store: &Store<PluginState>, during: &str) -> PluginFailure {
     let text = format!("{e:?}");
-    if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) || Instant::now() >= store.data().deadline {
+    // A memory trap is one even when it comes after the deadline (a loaded
+    // host can make an allocation loop slow).
+    if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
         PluginFailure::Timeout
     } else if text.contains("forcing a memory growth failure") || text.contains("forcing trap when growing memory") {
         PluginFailure::MemoryLimit
+    } else if Instant::now() >= store.data().deadline {
+        PluginFailure::Timeout
     } else {
         let first = format!("{e}");
         PluginFailure::Trap(format!("{during}: {first}"))
