@@ -203,6 +203,12 @@ fn a_classifier_only_tightens_inside_its_scope_and_never_blocks_queries() {
     warehouse_with_discovered_columns(warehouse.path());
     let url = warehouse.path().display().to_string();
     let server = Server::start(Options { plugins: &[], warehouse: Some(&url), ..Default::default() });
+    // The signature rules apply to classifiers like any plugin: unsigned,
+    // it may not reach finance/**.
+    let finance = CLASSIFIER_MANIFEST.replace("sales/**", "finance/**");
+    let (status, body) = server.upload("hostile-classifier", &finance, NOT_PII_CASE, true);
+    assert_eq!(status, 422, "{body}");
+    assert!(body["error"].as_str().unwrap_or_default().contains("sign"), "{body}");
     let (status, body) = server.upload("hostile-classifier", CLASSIFIER_MANIFEST, NOT_PII_CASE, true);
     assert_eq!(status, 200, "{body}");
     let (bob, alice) = (token("bob"), token("alice"));
@@ -250,4 +256,21 @@ fn a_classifier_only_tightens_inside_its_scope_and_never_blocks_queries() {
     assert_eq!(decision(&ledger), "allow", "{ledger}");
     assert!(!ledger["columns"].to_string().contains("memo_out"), "{ledger}");
     assert!(ledger["withheld"].to_string().contains("memo_out"), "{ledger}");
+}
+
+#[test]
+fn deep_policy_sql_is_refused_on_reload_and_the_last_good_policy_keeps_serving() {
+    let server = Server::start(Options { plugins: &[], own_policies: true, ..Default::default() });
+    let bob = token("bob");
+    let data = server.policies_dir.join("data.toml");
+    let text = std::fs::read_to_string(&data).unwrap();
+    let chain = vec!["region = {principal.region}"; 5_000].join(" AND ");
+    std::fs::write(&data, text.replace("filter = \"region = {principal.region}\"", &format!("filter = \"{chain}\""))).unwrap();
+    let (status, body) = server.admin("POST", "/admin/policy/reload", None);
+    assert_ne!(status, 200, "{body}");
+    assert!(body.to_string().contains("too complex"), "{body}");
+    assert!(eventually(Duration::from_secs(15), || server.log().contains("too complex")), "{}", server.log());
+    let (status, answer) = server.query(&bob, json!({"sql": "SELECT region FROM sales.orders LIMIT 1"}));
+    assert_eq!((status, decision(&answer)), (200, "allow"), "{answer}");
+    assert_eq!(answer["row_filters"], json!(["row_filter:sales-own-region"]), "the last good filter still applies: {answer}");
 }

@@ -200,3 +200,36 @@ fn deep_policy_sql_is_refused_at_load_with_a_reason() {
     let e = steward_sql::compile::check_filter(&schema, Dialect::Postgres, orders, &filter).expect_err("refused");
     assert!(matches!(e, AnalysisError::TooComplex(_)), "{e}");
 }
+
+/// Chains the depth estimate counts as flat or as operators: subscripts,
+/// field access, IS / COLLATE / AT TIME ZONE chains, JSON arrows. At the
+/// statement size limit, none may crash the host, whether it is accepted or
+/// not.
+#[test]
+fn odd_chains_at_the_size_limit_never_crash() {
+    let (policy, schema) = load();
+    let body = MAX_SQL_BYTES - 16;
+    let fill = |head: &str, unit: &str, tail: &str| format!("{head}{}{tail}", unit.repeat((body - head.len() - tail.len()) / unit.len()));
+    let shapes = [
+        fill("SELECT total", "[1]", " AS x FROM sales.orders"),
+        fill("SELECT (total)", ".a", " AS x FROM sales.orders"),
+        fill("SELECT sales.orders", ".total", " AS x FROM sales.orders"),
+        fill("SELECT region FROM sales.orders WHERE total", " IS NULL", ""),
+        fill("SELECT region", " COLLATE \"C\"", " AS x FROM sales.orders"),
+        fill("SELECT ordered_at", " AT TIME ZONE 'UTC'", " AS x FROM sales.orders"),
+        fill("SELECT region", " -> 'a'", " AS x FROM sales.orders"),
+        fill("SELECT region FROM sales.orders WHERE region", " = ANY(ARRAY['a'])", ""),
+        fill("SELECT ", "ARRAY[", "1"),
+        fill("SELECT region FROM sales.orders ORDER BY ", "region, ", "region"),
+        fill("SELECT region FROM sales.orders GROUP BY ", "region, ", "region"),
+        fill("SELECT region FROM sales.orders ", "WHERE ", "1"),
+        fill("", ";", ""),
+        fill("SELECT '", "'' ", "'"),
+    ];
+    for sql in shapes {
+        let (policy, schema) = (policy.clone(), schema.clone());
+        let head: String = sql.chars().take(40).collect();
+        let outcome = on_worker_stack(move || whole_path(&policy, &schema, &sql).map(|_| ()));
+        eprintln!("{head}...: {:?}", outcome.map_err(|e| e.chars().take(120).collect::<String>()));
+    }
+}
