@@ -12,6 +12,7 @@
 #             is built), token-shaped strings, and `header JSON\nclaims JSON`
 #             pairs (the token target signs those itself)
 #   and, for each target, the inputs kept in fuzz/regressions/<target>/
+#   (not those in its open/ folder: crashes not fixed yet)
 #
 #   scripts/fuzz-seeds.sh
 set -euo pipefail
@@ -60,8 +61,9 @@ def seed(target, data):
 def files(*patterns):
     for pattern in patterns:
         for path in sorted(glob.glob(pattern)):
-            with open(path, "rb") as f:
-                yield f.read()
+            if os.path.isfile(path):
+                with open(path, "rb") as f:
+                    yield f.read()
 
 with open("host/sql/tests/queries.toml", "rb") as f:
     for case in tomllib.load(f)["case"]:
@@ -114,7 +116,9 @@ for header, body in pairs:
 for shaped in ["", "a.b.c", "a.b", "a.b.c.d", "...", "eyJhbGciOiJFZERTQSJ9..", "Bearer x.y.z"]:
     seed("token", shaped)
 
-# Inputs that crashed a target once (docs/fuzzing.md): re-checked first.
+# Inputs that crashed a target once and were fixed (docs/fuzzing.md):
+# re-checked first. Those in fuzz/regressions/<target>/open/ still crash
+# and are left out, or every run would stop at them.
 for target in ["sql", "token", "policy", "manifest", "cases"]:
     for data in files(f"fuzz/regressions/{target}/*"):
         seed(target, data)

@@ -1,0 +1,1 @@
+select r'x'''', c_phone, ''''y' from customer
