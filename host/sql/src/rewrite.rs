@@ -206,6 +206,11 @@ pub fn enforce(prepared: Prepared, schema: &Schema, policy: &Policy, viewer: &Vi
 fn verify(schema: &Schema, plan: &Plan, sql: &str) -> Result<(), Refusal> {
     let fail = |message: String| Refusal::Policy(vec![Violation { code: "rewrite-check", message }]);
     let mut statement = parse_rewritten(plan.dialect, sql).map_err(|e| fail(format!("the rewritten query does not parse: {e}")))?;
+    // What runs must be what is proven: the text has to print back as
+    // itself, or a later print (a re-cap) could mean something else.
+    if statement.to_string() != sql {
+        return Err(fail("the rewritten query does not print back as itself".into()));
+    }
     let shape = analyze(schema, plan.dialect, &mut statement, &NoHooks).map_err(|e| fail(format!("the rewritten query does not analyze: {e}")))?;
     for (c, used) in shape.uses() {
         let Some(treatment) = plan.treatment(c.table, c.column) else {
@@ -227,9 +232,18 @@ fn verify(schema: &Schema, plan: &Plan, sql: &str) -> Result<(), Refusal> {
 /// fewer rows than it allowed).
 pub fn recap(sql: &str, dialect: crate::Dialect, cap: u64) -> Result<String, AnalysisError> {
     let mut statement = parse_rewritten(dialect, sql)?;
+    // Only text that prints back as itself means what was proven.
+    if statement.to_string() != sql {
+        return Err(AnalysisError::Unsupported("the query to re-cap does not print back as itself".into()));
+    }
     let Statement::Query(query) = &mut statement else {
         return Err(AnalysisError::Unsupported("only queries are capped".into()));
     };
     cap_rows(query, cap);
-    Ok(statement.to_string())
+    let capped = statement.to_string();
+    // And so must what it becomes.
+    if parse_rewritten(dialect, &capped)?.to_string() != capped {
+        return Err(AnalysisError::Unsupported("the re-capped query does not print back as itself".into()));
+    }
+    Ok(capped)
 }

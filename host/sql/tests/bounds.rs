@@ -233,3 +233,13 @@ fn odd_chains_at_the_size_limit_never_crash() {
         eprintln!("{head}...: {:?}", outcome.map_err(|e| e.chars().take(120).collect::<String>()));
     }
 }
+
+/// The re-cap of an accepted rewrite prints back as itself (what runs is
+/// what was proven), and refuses text that would not.
+#[test]
+fn recap_keeps_what_was_proven() {
+    let capped = steward_sql::rewrite::recap("SELECT region FROM sales.orders LIMIT 100", Dialect::Postgres, 7).expect("recap");
+    assert!(capped.ends_with("LIMIT 7"), "{capped}");
+    let raw = steward_sql::rewrite::recap("SELECT R'x'', c_phone, ''y' FROM t LIMIT 10", Dialect::Generic, 7);
+    assert!(raw.is_err(), "{raw:?}");
+}
