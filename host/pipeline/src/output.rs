@@ -17,18 +17,32 @@ pub struct Combined {
     pub obligations: Vec<Obligation>,
 }
 
+/// Obligations up to this many are deduplicated by scanning (no
+/// allocation on the common path); past it, through a set.
+const SCAN_OBLIGATIONS: usize = 16;
+
 /// Linear in the number of verdicts and obligations: obligations are
-/// deduplicated through a set, keeping their first order.
+/// deduplicated keeping their first order.
 pub fn combine(verdicts: Vec<Verdict>, ceiling: &Ceiling) -> Combined {
     let mut denies = Vec::new();
     let mut escalations = Vec::new();
     let mut obligations: Vec<Obligation> = Vec::new();
-    let mut seen: HashSet<Obligation> = HashSet::new();
+    let mut seen: Option<HashSet<Obligation>> = None;
     for v in verdicts {
         match v {
             Verdict::Allow { obligations: o } => {
                 for ob in o {
-                    if seen.insert(ob.clone()) {
+                    let new = match &mut seen {
+                        Some(set) => set.insert(ob.clone()),
+                        None if obligations.len() < SCAN_OBLIGATIONS => !obligations.contains(&ob),
+                        None => {
+                            let mut set: HashSet<Obligation> = obligations.iter().cloned().collect();
+                            let new = set.insert(ob.clone());
+                            seen = Some(set);
+                            new
+                        }
+                    };
+                    if new {
                         obligations.push(ob);
                     }
                 }

@@ -140,7 +140,7 @@ pub async fn upload(State(state): State<Arc<AppState>>, headers: HeaderMap, body
     };
     let manifest = match Manifest::parse(&upload.manifest) {
         Ok(m) => m,
-        Err(e) => return error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+        Err(e) => return error(StatusCode::UNPROCESSABLE_ENTITY, format!("bad manifest: {e}")),
     };
     if manifest.capabilities.read_dir.is_some() {
         return error(StatusCode::UNPROCESSABLE_ENTITY, "uploaded plugins cannot be granted a directory; ship them in the plugins folder");

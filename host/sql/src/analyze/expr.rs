@@ -380,15 +380,15 @@ fn truncate(s: &str) -> String {
     if s.len() <= 80 { s.to_string() } else { format!("{}...", &s[..s.char_indices().nth(77).map(|(i, _)| i).unwrap_or(s.len())]) }
 }
 
-/// Literals the host passes through: numbers, plain and escaped strings,
-/// hex blobs, booleans and NULL. Raw, byte, triple-quoted and other exotic
+/// Literals the host passes through: numbers, plain strings,
+/// hex blobs, booleans and NULL. Raw, escaped, byte, triple-quoted and other exotic
 /// literals are refused: sqlparser does not print all of them back as it
 /// read them (a raw string loses quotes at each print, turning part of a
 /// literal into SQL), and the warehouses do not read them all the same way.
 fn plain_literal(value: &Value) -> Result<(), AnalysisError> {
     match value {
         Value::Placeholder(_) => Err(unsupported("query parameters")),
-        Value::Number(..) | Value::SingleQuotedString(_) | Value::EscapedStringLiteral(_) | Value::HexStringLiteral(_) | Value::Boolean(_) | Value::Null => Ok(()),
+        Value::Number(..) | Value::SingleQuotedString(_) | Value::HexStringLiteral(_) | Value::Boolean(_) | Value::Null => Ok(()),
         _ => Err(unsupported("this kind of literal; write strings as plain 'quoted strings'")),
     }
 }
