@@ -279,3 +279,46 @@ async fn read_warehouse_columns(warehouse: &Warehouse, policy: &Policy) -> Vec<O
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::*;
+
+    fn policy_texts(edit: bool) -> Vec<(PathBuf, String)> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies");
+        let mut texts: Vec<(PathBuf, String)> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .map(|p| {
+                let text = std::fs::read_to_string(&p).unwrap();
+                let text = if edit { text.replace(r#"{ name = "region", type = "text" }"#, r#"{ name = "region", type = "text", tags = ["pii"] }"#) } else { text };
+                (p, text)
+            })
+            .collect();
+        texts.sort();
+        texts
+    }
+
+    /// The old cache was keyed on the policy's address: a new generation
+    /// allocated where a dropped one lived was served the old schema.
+    #[tokio::test]
+    async fn a_new_policy_generation_is_never_served_an_older_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let warehouse_dir = dir.path().join("warehouse");
+        steward_warehouse::sqlite::create_demo(&warehouse_dir).unwrap();
+        let warehouse = Arc::new(Warehouse::open(&warehouse_dir.display().to_string(), Duration::from_secs(5)).await.unwrap());
+        let plugins = Arc::new(PluginSet::default());
+        let cache = Arc::new(SchemaCache::default());
+        for round in 0..16 {
+            let tagged = round % 2 == 1;
+            let generation = PolicyGeneration::new(Policy::load_texts(policy_texts(tagged)).unwrap()).unwrap();
+            let schema = cache.get(&warehouse, &generation, &plugins).await;
+            let orders = schema.table(schema.by_asset("sales/orders").unwrap());
+            assert_eq!(orders.column("region").unwrap().1.is_pii(), tagged, "round {round}");
+            drop(generation);
+        }
+    }
+}
