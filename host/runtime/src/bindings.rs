@@ -78,6 +78,10 @@ pub use sop::steward::guardrail::{catalog, context, log, types as wit};
 
 use crate::state::{LOG_FIELDS, LOG_KEY_BYTES, LOG_LINES_PER_SECOND, LOG_MESSAGE_CHARS, LOG_VALUE_BYTES, PluginState};
 
+fn printable(c: char) -> char {
+    if c.is_control() { ' ' } else { c }
+}
+
 /// At most `max` bytes of `s`, cut at a character boundary.
 fn clip(mut s: String, max: usize) -> String {
     if s.len() > max {
@@ -125,9 +129,13 @@ impl PluginState {
         if !admitted {
             return;
         }
-        let message: String = message.chars().take(LOG_MESSAGE_CHARS).collect();
-        let fields: Vec<(String, String)> =
-            fields.take(LOG_FIELDS).map(|(k, v)| (clip(k, LOG_KEY_BYTES), clip(v, LOG_VALUE_BYTES))).collect();
+        // Control characters (newlines, ANSI escapes) would let a plugin
+        // forge host log lines: they become spaces.
+        let message: String = message.chars().take(LOG_MESSAGE_CHARS).map(printable).collect();
+        let fields: Vec<(String, String)> = fields
+            .take(LOG_FIELDS)
+            .map(|(k, v)| (clip(k, LOG_KEY_BYTES).chars().map(printable).collect(), clip(v, LOG_VALUE_BYTES).chars().map(printable).collect()))
+            .collect();
         match level {
             log::Level::Debug => tracing::debug!(plugin, ?fields, "{message}"),
             log::Level::Info => tracing::info!(plugin, ?fields, "{message}"),

@@ -41,8 +41,8 @@ const SAMPLE_VALUES: usize = 20;
 /// is tried again.
 pub const RETRY_FAILED: Duration = Duration::from_secs(30);
 
-/// What a schema was built from: the policy generation and the digests of
-/// the live classifiers.
+/// What a schema was built from: the policy generation and the identity
+/// (name, digest, scope) of the live classifiers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Key {
     generation: u64,
@@ -110,8 +110,15 @@ pub struct SchemaCache {
     classifying: AtomicBool,
 }
 
+/// What a classifier's answers depend on: its name (its data folder),
+/// its code and its scope. A version with the same code and another scope
+/// is another classifier.
+fn identity(classifier: &LoadedPlugin) -> String {
+    format!("{}@{}#{}", classifier.name(), classifier.digest, classifier.manifest.scope.join(","))
+}
+
 fn key_of(generation: &PolicyGeneration, plugins: &PluginSet) -> Key {
-    Key { generation: generation.number, classifiers: plugins.classifiers().map(|c| c.digest.clone()).collect() }
+    Key { generation: generation.number, classifiers: plugins.classifiers().map(|c| identity(c)).collect() }
 }
 
 impl SchemaCache {
@@ -160,9 +167,21 @@ impl SchemaCache {
         let mut pending = Vec::new();
         let mut retry_at: Option<Instant> = None;
         for t in 0..schema.tables().len() {
-            let Some(Some(columns)) = warehouse.get(t) else { continue };
             let asset = schema.table(t).asset.clone();
             let classifier = plugins.classifier_for(&asset);
+            let Some(Some(columns)) = warehouse.get(t) else {
+                // The warehouse's columns could not be read: what a
+                // classifier would look at stays withheld, and the read is
+                // tried again.
+                if classifier.is_some() {
+                    for c in schema.table_mut(t).columns.iter_mut().filter(|c| c.tags.is_empty()) {
+                        c.classification = Classification::Unclassified;
+                    }
+                    let again = Instant::now() + RETRY_FAILED;
+                    retry_at = Some(retry_at.map_or(again, |r| r.min(again)));
+                }
+                continue;
+            };
             for column in columns {
                 let known = schema.table(t).columns.iter().position(|c| c.name == column.name);
                 if known.is_some_and(|i| !schema.table(t).columns[i].tags.is_empty()) {
@@ -173,7 +192,7 @@ impl SchemaCache {
                 let mut tags: Option<Vec<String>> = None;
                 if let Some(classifier) = classifier {
                     let key = ColumnKey {
-                        classifier: classifier.digest.clone(),
+                        classifier: identity(classifier),
                         table: asset.clone(),
                         column: column.name.clone(),
                         data_type: column.data_type.clone(),
@@ -225,15 +244,32 @@ impl SchemaCache {
             async move {
                 let _flag = Classifying(cache.clone());
                 let Some(built) = cache.cached(&key) else { return };
+                let columns = if built.warehouse.iter().any(Option::is_none) {
+                    Arc::new(read_warehouse_columns(&warehouse, &policy).await)
+                } else {
+                    built.warehouse.clone()
+                };
                 // Answers of classifier versions no longer live are dropped,
                 // so the memo holds at most the live classifiers' columns.
                 if let Ok(mut answers) = cache.answers.lock() {
                     answers.retain(|k, _| key.classifiers.contains(&k.classifier));
                 }
-                let (_, pending) = cache.assemble(key.clone(), &policy, &plugins, built.warehouse.clone());
+                let (_, pending) = cache.assemble(key.clone(), &policy, &plugins, columns.clone());
                 let mut classified = 0usize;
                 for p in &pending {
-                    let values = warehouse.sample(&p.schema, &p.name, &p.key.column, SAMPLE_VALUES).await.unwrap_or_default();
+                    // Without its values a classifier would judge the
+                    // column by its name alone: a failed read is a failed
+                    // call (withheld, tried again).
+                    let values = match warehouse.sample(&p.schema, &p.name, &p.key.column, SAMPLE_VALUES).await {
+                        Ok(values) => values,
+                        Err(e) => {
+                            tracing::warn!(table = %p.key.table, column = %p.key.column, error = %e, "cannot sample the column; it stays withheld");
+                            if let Ok(mut answers) = cache.answers.lock() {
+                                answers.insert(p.key.clone(), Answer::Failed { at: Instant::now() });
+                            }
+                            continue;
+                        }
+                    };
                     let sample = ColumnSample { table: p.key.table.clone(), column: p.key.column.clone(), data_type: p.key.data_type.clone(), values };
                     let answer = match p.classifier.classify(&sample).await {
                         Ok(tags) => {
@@ -255,7 +291,7 @@ impl SchemaCache {
                 // Swap in the completed schema unless the key moved on.
                 let _assembling = cache.assembling.lock().await;
                 if cache.cached(&key).is_some() {
-                    let (built, _) = cache.assemble(key, &policy, &plugins, built.warehouse.clone());
+                    let (built, _) = cache.assemble(key, &policy, &plugins, columns);
                     cache.current.store(Some(Arc::new(built)));
                 }
                 tracing::info!(asked = pending.len(), classified, "columns classified");

@@ -14,9 +14,14 @@
 //! deep before the parser builds anything. The estimate counts, per
 //! bracket group, the operators of its deepest comma-separated item (each
 //! one can add at most one level) plus the set operations of the whole
-//! group, plus the estimate of the deepest group nested in it. It
+//! group, plus the estimate of the deepest group nested in it. Operators
+//! are symbols, infix keywords (AND, IS, LIKE, COLLATE, ...), CASE, JOIN
+//! (PostgreSQL's grammar nests `a JOIN b JOIN c` without ON), and a `[`
+//! right after an expression (subscripts, array types `int[][]`); the
+//! `<...>` of a type (`STRUCT<a INT, b INT>`) groups like parentheses. It
 //! over-counts (an operator inside a deep item counts even where it does
-//! not nest), never under-counts.
+//! not nest); it is meant never to under-count, and the shape tests
+//! (`host/sql/tests/bounds.rs`) and the `sql` fuzz target hold it to that.
 //!
 //! [`STACK_BYTES`] is the stack the host runs SQL on (the server's worker
 //! threads). It is chosen with [`MAX_NESTING`]: the test
@@ -44,6 +49,9 @@ pub const REWRITE_HEADROOM: usize = 64;
 pub const MAX_SET_OPERATIONS: usize = 64;
 /// Items in one SELECT list (after `*` expansion).
 pub const MAX_SELECT_ITEMS: usize = 1_000;
+/// Items in all the SELECT lists of one statement (after `*` expansion):
+/// CTEs that each expand `*` over a wide one multiply.
+pub const MAX_STATEMENT_ITEMS: usize = 10_000;
 /// Tables joined in one FROM clause (comma-separated or JOINed).
 pub const MAX_JOINS: usize = 64;
 /// Values in one `IN (...)` list.
@@ -92,7 +100,18 @@ fn deepens(keyword: Keyword) -> bool {
             | Keyword::OPERATOR
             | Keyword::ESCAPE
             | Keyword::CASE
+            // Without ON, `a JOIN b JOIN c ...` nests to the right in
+            // PostgreSQL's grammar (sqlparser recurses per JOIN).
+            | Keyword::JOIN
+            | Keyword::APPLY
     )
+}
+
+/// Type names whose `<...>` holds more types (`STRUCT<a INT, b INT>`): the
+/// angle brackets group like parentheses, so their commas do not end the
+/// item around them.
+fn opens_angle(keyword: Keyword) -> bool {
+    matches!(keyword, Keyword::STRUCT | Keyword::ARRAY | Keyword::MAP | Keyword::UNION | Keyword::NESTED | Keyword::TUPLE | Keyword::ROW)
 }
 
 fn set_operation(keyword: Keyword) -> bool {
@@ -102,6 +121,8 @@ fn set_operation(keyword: Keyword) -> bool {
 /// One open bracket group while scanning.
 #[derive(Default)]
 struct Group {
+    /// Opened by `<` after a type name, closed by `>`.
+    angle: bool,
     /// Operators in the current comma-separated item.
     item_ops: usize,
     /// The deepest nested group seen in the current item.
@@ -175,19 +196,49 @@ pub struct Estimate {
 pub fn estimate<'a>(tokens: impl IntoIterator<Item = &'a Token>) -> Estimate {
     let mut stack: Vec<Group> = vec![Group::default()];
     let mut set_operations = 0usize;
+    // Whether the last token was a type name that may open `<...>`.
+    let mut type_name = false;
+    let close = |stack: &mut Vec<Group>| {
+        if stack.len() > 1 {
+            let depth = stack.pop().map(Group::depth).unwrap_or(0);
+            if let Some(parent) = stack.last_mut() {
+                parent.item_child = parent.item_child.max(depth);
+            }
+        }
+    };
     for token in tokens {
+        if matches!(token, Token::Whitespace(_)) {
+            continue;
+        }
+        let after_type_name = std::mem::replace(&mut type_name, false);
         let Some(group) = stack.last_mut() else { break };
         match token {
             Token::Whitespace(_) | Token::EOF => {}
-            Token::LParen | Token::LBracket | Token::LBrace => stack.push(Group::default()),
-            Token::RParen | Token::RBracket | Token::RBrace => {
-                // An unbalanced closing bracket is the parser's to refuse.
-                if stack.len() > 1 {
-                    let depth = stack.pop().map(Group::depth).unwrap_or(0);
-                    if let Some(parent) = stack.last_mut() {
-                        parent.item_child = parent.item_child.max(depth);
-                    }
+            Token::Lt if after_type_name => {
+                group.item_ops += 1;
+                stack.push(Group { angle: true, ..Group::default() });
+            }
+            Token::Gt | Token::ShiftRight if group.angle => {
+                close(&mut stack);
+                if matches!(token, Token::ShiftRight) && stack.last().is_some_and(|g| g.angle) {
+                    close(&mut stack);
                 }
+            }
+            // A bracket right after an expression (a subscript, an array
+            // type's `[]`) is one more level of its item.
+            Token::LParen | Token::LBracket | Token::LBrace => {
+                if matches!(token, Token::LBracket) {
+                    group.item_ops += 1;
+                }
+                stack.push(Group::default());
+            }
+            Token::RParen | Token::RBracket | Token::RBrace => {
+                // Close any `<` left open inside, then the bracket; an
+                // unbalanced closing bracket is the parser's to refuse.
+                while stack.len() > 1 && stack.last().is_some_and(|g| g.angle) {
+                    close(&mut stack);
+                }
+                close(&mut stack);
             }
             // A second statement is refused later; it does not add to the
             // first one's items.
@@ -197,6 +248,7 @@ pub fn estimate<'a>(tokens: impl IntoIterator<Item = &'a Token>) -> Estimate {
                 group.set_ops += 1;
             }
             Token::Word(w) if w.quote_style.is_none() && deepens(w.keyword) => group.item_ops += 1,
+            Token::Word(w) if w.quote_style.is_none() && opens_angle(w.keyword) => type_name = true,
             // Names, numbers and literals of every kind are leaves; a
             // dotted name is one flat node.
             Token::Word(_)

@@ -243,3 +243,39 @@ fn recap_keeps_what_was_proven() {
     let raw = steward_sql::rewrite::recap("SELECT R'x'', c_phone, ''y' FROM t LIMIT 10", Dialect::Generic, 7);
     assert!(raw.is_err(), "{raw:?}");
 }
+
+/// Shapes the review found the first estimate scored low: PostgreSQL's
+/// right-nested JOIN chain without ON, array types `int[][]...`, casts to
+/// `STRUCT<..., ...>` chained, and CTEs multiplying `*` expansion. Each is
+/// refused before it can exhaust the stack or memory.
+#[test]
+fn shapes_that_nest_without_brackets_are_counted() {
+    let (_, schema) = load();
+    let near_limit = |unit: &str, head: &str, tail: &str| format!("{head}{}{tail}", unit.repeat((MAX_SQL_BYTES - head.len() - tail.len() - 8) / unit.len()));
+    let shapes = [
+        (Dialect::Postgres, near_limit(" JOIN sales.orders", "SELECT 1 FROM sales.orders", "")),
+        (Dialect::Postgres, near_limit(" JOIN\"t\"", "SELECT 1 FROM t", "")),
+        (Dialect::Postgres, near_limit("[]", "SELECT total::int", " AS x FROM sales.orders")),
+        (Dialect::Postgres, near_limit("[]", "SELECT CAST(total AS int", ") AS x FROM sales.orders")),
+        (Dialect::Postgres, near_limit("[1]", "SELECT total", " AS x FROM sales.orders")),
+        (Dialect::Generic, near_limit("::STRUCT<a INT, b INT>", "SELECT total", " AS x FROM sales.orders")),
+    ];
+    for (dialect, sql) in shapes {
+        let head: String = sql.chars().take(50).collect();
+        let schema = schema.clone();
+        // On tokio's default stack: refused before anything is walked.
+        let e = std::thread::Builder::new()
+            .stack_size(2 * 1024 * 1024)
+            .spawn(move || prepare(&schema, dialect, &sql).err())
+            .unwrap()
+            .join()
+            .unwrap_or_else(|_| panic!("{head}: panicked"));
+        assert!(matches!(e, Some(AnalysisError::TooComplex(_))), "{head}...: {e:?}");
+    }
+    // CTEs that each expand `*` over a wide one.
+    let wide = (0..1000).map(|i| format!("1 AS a{i}")).collect::<Vec<_>>().join(", ");
+    let ctes = (1..60).map(|i| format!("c{i} AS (SELECT * FROM c0)")).collect::<Vec<_>>().join(", ");
+    let sql = format!("WITH c0 AS (SELECT {wide} FROM sales.orders), {ctes} SELECT region FROM sales.orders");
+    let e = on_worker_stack(move || prepare(&load().1, Dialect::Postgres, &sql).err());
+    assert!(matches!(&e, Some(AnalysisError::TooComplex(m)) if m.contains("in one statement")), "{e:?}");
+}

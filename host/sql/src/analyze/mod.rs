@@ -109,6 +109,7 @@ pub fn analyze(schema: &Schema, dialect: Dialect, statement: &mut Statement, hoo
         aggregate_seen: false,
         top: None,
         depth: 0,
+        items: 0,
     };
     analyzer.statement(statement)
 }
@@ -197,6 +198,8 @@ struct Analyzer<'a> {
     top: Option<TopSelect>,
     /// Nesting depth of queries: 0 is the statement's own query.
     depth: usize,
+    /// Select items of the whole statement so far (after `*` expansion).
+    items: usize,
 }
 
 impl Analyzer<'_> {

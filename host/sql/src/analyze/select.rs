@@ -115,6 +115,8 @@ impl Analyzer<'_> {
             return Err(unsupported("`*` leaves no column you may read"));
         }
         bounds::at_most(items.len(), bounds::MAX_SELECT_ITEMS, "items in one SELECT list (after `*` expansion)")?;
+        self.items += items.len();
+        bounds::at_most(self.items, bounds::MAX_STATEMENT_ITEMS, "select items in one statement (after `*` expansion)")?;
         select.projection = items;
         scope.outputs = outputs;
 
