@@ -111,22 +111,22 @@ impl AppState {
         format!("{:08x}-{n:012x}", self.request_prefix)
     }
 
-    /// Load the policy directory and swap it in; on error the last good
-    /// policy keeps serving and the error is kept for `/admin/status`.
-    /// Load the policies directory again. Live plugins whose signature the
-    /// new policy does not accept are unloaded; returns their names.
+    /// Load the policies directory again and swap it in; on error the last
+    /// good policy keeps serving and the error is kept for `/admin/status`.
+    /// Live plugins whose signature the new policy does not accept are
+    /// unloaded first, so no request ever pairs the new policy with a
+    /// plugin it refuses; returns their names.
     pub async fn reload_policy(&self) -> Result<Vec<String>, String> {
         match PolicyGeneration::load(&self.policies_dir).and_then(|g| g.check_sql(self.dialect()).map(|()| g)) {
             Ok(generation) => {
-                let policy = generation.policy.clone();
-                self.policy.store(Arc::new(generation));
-                self.policy_error.store(Arc::new(None));
-                tracing::info!(dir = %self.policies_dir.display(), "policy reloaded");
                 let mut unloaded = Vec::new();
-                for (plugin, reason) in self.registry.enforce_signatures(&policy).await {
+                for (plugin, reason) in self.registry.enforce_signatures(&generation.policy).await {
                     tracing::error!(plugin = %plugin, reason = %reason, "plugin unloaded: the new policy refuses its signature");
                     unloaded.push(plugin);
                 }
+                self.policy.store(Arc::new(generation));
+                self.policy_error.store(Arc::new(None));
+                tracing::info!(dir = %self.policies_dir.display(), "policy reloaded");
                 Ok(unloaded)
             }
             Err(e) => {
