@@ -324,18 +324,9 @@ impl Server {
         assert!(status.success(), "kill -{name} {pid}");
     }
 
-    /// Whether the server process is still running (without reaping it).
-    pub fn running(&self) -> bool {
-        let Some(child) = self.child.as_ref() else { return false };
-        match std::fs::read_to_string(format!("/proc/{}/stat", child.id())) {
-            // The state follows the command name in parentheses.
-            Ok(stat) => stat.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')),
-            Err(_) => false,
-        }
-    }
-
     pub fn alive(&mut self) -> bool {
-        self.child.as_mut().is_some_and(|c| c.try_wait().ok().flatten().is_none())
+        // An error (the child was already reaped) is not a live server.
+        self.child.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(None)))
     }
 }
 
