@@ -81,7 +81,7 @@ version = "6.6.6"
 world = "sop"
 scope = ["sales/**"]
 [limits]
-timeout_ms = 250
+timeout_ms = 1000
 memory_mib = 128
 "#;
 
@@ -138,9 +138,13 @@ fn oversized_plugin_answers_are_cut_or_fail_closed_and_the_host_stays_responsive
     // A log flood with megabyte keys and values: the host log stays small.
     let log_before = server.log().len();
     let answer = ask(&server, "log-flood");
+    // It ends with its loop or at its deadline; either way the host log
+    // holds at most its per-call and per-second share.
     assert!(matches!(decision(&answer), "allow" | "deny"), "{answer}");
-    let logged = server.log().len().saturating_sub(log_before);
-    assert!(logged < 1 << 20, "a flooding call wrote {logged} bytes of host log");
+    let log = server.log();
+    let logged = &log[log_before.min(log.len())..];
+    assert!(logged.len() < 1 << 20, "a flooding call wrote {} bytes of host log", logged.len());
+    assert!(!logged.lines().any(|l| l.starts_with("line ")), "a plugin forged a host log line");
     assert!(server.alive());
     assert_eq!(decision(&ask(&server, "benign")), "allow");
 }
@@ -148,7 +152,8 @@ fn oversized_plugin_answers_are_cut_or_fail_closed_and_the_host_stays_responsive
 #[test]
 fn sigterm_stops_the_server_promptly_even_while_plugins_misbehave() {
     let mut server = Server::start(Options { plugins: &[], ..Default::default() });
-    let (status, body) = server.upload("hostile-sop", HOSTILE_SOP, BENIGN_CASE, true);
+    let looping = HOSTILE_SOP.replace("timeout_ms = 1000", "timeout_ms = 500");
+    let (status, body) = server.upload("hostile-sop", &looping, BENIGN_CASE, true);
     assert_eq!(status, 200, "{body}");
     let started = std::thread::scope(|s| {
         for intent in ["loop", "many-obligations"] {

@@ -29,10 +29,13 @@ impl Guest for Hostile {
             Some("huge-reason") => deny(ReasonCode::Other, "x".repeat(50 << 20)),
             Some("many-obligations") => allow_with(vec![Obligation::MaxRows(7); 1_000_000]),
             Some("log-flood") => {
-                let big = "y".repeat(1 << 20);
-                let fields: Vec<(&str, &str)> = (0..32).map(|_| (big.as_str(), big.as_str())).collect();
-                for _ in 0..100_000 {
-                    steward_sdk::log(steward_sdk::log::Level::Error, &big, &fields);
+                // 300 lines of a 1 MiB message and 32 fields of 4 KiB keys
+                // and 64 KiB values, with newlines to forge log lines.
+                let message = "forged\nline ".repeat(1 << 16);
+                let (key, value) = ("k\n".repeat(2 << 10), "v".repeat(64 << 10));
+                let fields: Vec<(&str, &str)> = (0..32).map(|_| (key.as_str(), value.as_str())).collect();
+                for _ in 0..300 {
+                    steward_sdk::log(steward_sdk::log::Level::Error, &message, &fields);
                 }
                 allow()
             }
