@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::harness::{Options, Server, agent_token, decision, eventually, reason_codes, token};
+use crate::hostile::{BENIGN_CASE, ask};
 
 /// How long the host may take to answer `/healthz` or an unrelated
 /// decision while a hostile plugin or query is being handled.
@@ -84,21 +85,6 @@ scope = ["sales/**"]
 timeout_ms = 1000
 memory_mib = 128
 "#;
-
-const BENIGN_CASE: &str = r#"
-[[case]]
-name = "benign request"
-principal = { id = "copilot", kind = "agent", on_behalf_of = "bob", session_id = "s", turn_id = "t" }
-action = "sql.read"
-assets = ["sales/customers"]
-expect = "allow"
-"#;
-
-fn ask(server: &Server, intent: &str) -> Value {
-    let (status, answer) = server.decide(&agent_token("bob", "copilot", "t"), json!({"action": "sql.read", "assets": ["sales/customers"], "intent": intent}));
-    assert_eq!(status, 200, "{answer}");
-    answer
-}
 
 fn file_size(path: &Path) -> u64 {
     std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)

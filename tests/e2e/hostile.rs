@@ -15,7 +15,9 @@ timeout_ms = 20
 memory_mib = 16
 "#;
 
-const BENIGN_CASE: &str = r#"
+/// A case every hostile SOP passes (it allows benign requests); also used
+/// by `boundary`.
+pub(crate) const BENIGN_CASE: &str = r#"
 [[case]]
 name = "benign request"
 principal = { id = "copilot", kind = "agent", on_behalf_of = "bob", session_id = "s", turn_id = "t" }
@@ -24,7 +26,9 @@ assets = ["sales/customers"]
 expect = "allow"
 "#;
 
-fn ask(server: &Server, intent: &str) -> serde_json::Value {
+/// An agent of bob reads sales/customers, stating `intent` (which tells
+/// the hostile SOP how to misbehave).
+pub(crate) fn ask(server: &Server, intent: &str) -> serde_json::Value {
     let (status, answer) = server.decide(
         &agent_token("bob", "copilot", intent),
         json!({"action": "sql.read", "assets": ["sales/customers"], "intent": intent}),

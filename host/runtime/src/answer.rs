@@ -26,18 +26,26 @@ pub const MAX_TAGS: usize = 16;
 pub const MAX_TAG_BYTES: usize = 64;
 pub const MAX_TOOL_OUTPUT_BYTES: usize = 1024 * 1024;
 
+/// `text` cut to at most `max` bytes at a character boundary.
+pub fn cut(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
+}
+
 /// `text` cut to at most `max` bytes at a character boundary, saying how
 /// much was cut.
-pub fn truncate(mut text: String, max: usize) -> String {
+pub fn truncate(text: String, max: usize) -> String {
     if text.len() <= max {
         return text;
     }
     let original = text.len();
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text.truncate(end);
+    let mut text = cut(text, max);
     text.push_str(&format!("… [truncated from {original} bytes]"));
     text
 }

@@ -76,23 +76,13 @@ pub mod v0_1 {
 
 pub use sop::steward::guardrail::{catalog, context, log, types as wit};
 
+use crate::answer::cut;
 use crate::state::{LOG_FIELDS, LOG_KEY_BYTES, LOG_LINES_PER_SECOND, LOG_MESSAGE_CHARS, LOG_VALUE_BYTES, PluginState};
 
 fn printable(c: char) -> char {
     if c.is_control() { ' ' } else { c }
 }
 
-/// At most `max` bytes of `s`, cut at a character boundary.
-fn clip(mut s: String, max: usize) -> String {
-    if s.len() > max {
-        let mut end = max;
-        while !s.is_char_boundary(end) {
-            end -= 1;
-        }
-        s.truncate(end);
-    }
-    s
-}
 
 impl log::Host for PluginState {
     fn emit(&mut self, level: log::Level, message: String, fields: Vec<log::Field>) {
@@ -134,7 +124,7 @@ impl PluginState {
         let message: String = message.chars().take(LOG_MESSAGE_CHARS).map(printable).collect();
         let fields: Vec<(String, String)> = fields
             .take(LOG_FIELDS)
-            .map(|(k, v)| (clip(k, LOG_KEY_BYTES).chars().map(printable).collect(), clip(v, LOG_VALUE_BYTES).chars().map(printable).collect()))
+            .map(|(k, v)| (cut(k, LOG_KEY_BYTES).chars().map(printable).collect(), cut(v, LOG_VALUE_BYTES).chars().map(printable).collect()))
             .collect();
         match level {
             log::Level::Debug => tracing::debug!(plugin, ?fields, "{message}"),

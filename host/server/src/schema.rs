@@ -46,13 +46,13 @@ pub const RETRY_FAILED: Duration = Duration::from_secs(30);
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Key {
     generation: u64,
-    classifiers: Vec<String>,
+    classifiers: Vec<ClassifierId>,
 }
 
 /// One classifier's answer for one column, as it came back.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct ColumnKey {
-    classifier: String,
+    classifier: ClassifierId,
     table: String,
     column: String,
     data_type: String,
@@ -113,12 +113,34 @@ pub struct SchemaCache {
 /// What a classifier's answers depend on: its name (its data folder),
 /// its code and its scope. A version with the same code and another scope
 /// is another classifier.
-fn identity(classifier: &LoadedPlugin) -> String {
-    format!("{}@{}#{}", classifier.name(), classifier.digest, classifier.manifest.scope.join(","))
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ClassifierId {
+    name: String,
+    digest: String,
+    scope: Vec<String>,
+}
+
+impl ClassifierId {
+    fn of(classifier: &LoadedPlugin) -> ClassifierId {
+        ClassifierId { name: classifier.name().to_string(), digest: classifier.digest.clone(), scope: classifier.manifest.scope.clone() }
+    }
+
+    fn is(&self, classifier: &LoadedPlugin) -> bool {
+        self.name == classifier.name() && self.digest == classifier.digest && self.scope == classifier.manifest.scope
+    }
 }
 
 fn key_of(generation: &PolicyGeneration, plugins: &PluginSet) -> Key {
-    Key { generation: generation.number, classifiers: plugins.classifiers().map(|c| identity(c)).collect() }
+    Key { generation: generation.number, classifiers: plugins.classifiers().map(|c| ClassifierId::of(c)).collect() }
+}
+
+impl Key {
+    /// Whether this key is the one `key_of` would give, without building
+    /// it: the check every query makes.
+    fn is_for(&self, generation: &PolicyGeneration, plugins: &PluginSet) -> bool {
+        let mut live = plugins.classifiers();
+        self.generation == generation.number && self.classifiers.iter().all(|id| live.next().is_some_and(|c| id.is(c))) && live.next().is_none()
+    }
 }
 
 impl SchemaCache {
@@ -130,10 +152,10 @@ impl SchemaCache {
     /// for a classifier; starts the background classification when columns
     /// are waiting for one.
     pub async fn get(self: &Arc<Self>, warehouse: &Arc<Warehouse>, generation: &PolicyGeneration, plugins: &Arc<PluginSet>) -> Arc<Schema> {
-        let key = key_of(generation, plugins);
-        let built = match self.cached(&key) {
+        let built = match self.current.load_full().filter(|b| b.key.is_for(generation, plugins)) {
             Some(b) => b,
             None => {
+                let key = key_of(generation, plugins);
                 let _assembling = self.assembling.lock().await;
                 match self.cached(&key) {
                     Some(b) => b,
@@ -192,7 +214,7 @@ impl SchemaCache {
                 let mut tags: Option<Vec<String>> = None;
                 if let Some(classifier) = classifier {
                     let key = ColumnKey {
-                        classifier: identity(classifier),
+                        classifier: ClassifierId::of(classifier),
                         table: asset.clone(),
                         column: column.name.clone(),
                         data_type: column.data_type.clone(),
