@@ -388,6 +388,8 @@ fn truncate(s: &str) -> String {
 fn plain_literal(value: &Value) -> Result<(), AnalysisError> {
     match value {
         Value::Placeholder(_) => Err(unsupported("query parameters")),
+        // SQLite ends a statement's text at a NUL byte.
+        Value::SingleQuotedString(s) if s.contains('\0') => Err(unsupported("a NUL character in a string literal")),
         Value::Number(..) | Value::SingleQuotedString(_) | Value::HexStringLiteral(_) | Value::Boolean(_) | Value::Null => Ok(()),
         _ => Err(unsupported("this kind of literal; write strings as plain 'quoted strings'")),
     }
