@@ -7,6 +7,12 @@
 
 use serde::{Deserialize, Serialize};
 
+mod failure;
+mod ids;
+
+pub use failure::{PluginError, PluginFailure, TrapCause};
+pub use ids::RequestIds;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum IdentityKind {

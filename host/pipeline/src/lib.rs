@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use steward_identity::Verifier;
-use steward_model::{Action, Asset, Decision, Obligation, Principal, QuerySummary, Reason, ReasonCode, Request, RequestContext, Verdict, Voter};
+use steward_model::{Action, Asset, Decision, Obligation, PluginError, Principal, QuerySummary, Reason, ReasonCode, Request, RequestContext, Verdict, Voter};
 use steward_policy::Policy;
 use tracing::Instrument;
 
@@ -32,10 +32,10 @@ pub trait PluginHandle: Sync {
     fn label(&self) -> &str;
     fn voter(&self) -> Voter;
     fn is_shadow(&self) -> bool;
-    /// An SOP's verdict; `Err` is a failure message naming the plugin.
-    fn evaluate(&self, request: &Request, policy: &Arc<Policy>) -> impl Future<Output = Result<Verdict, String>> + Send;
+    /// An SOP's verdict; `Err` is the typed failure, naming the plugin.
+    fn evaluate(&self, request: &Request, policy: &Arc<Policy>) -> impl Future<Output = Result<Verdict, PluginError>> + Send;
     /// A scorer's significance for `asset`; `Err` names the plugin.
-    fn score(&self, asset: &Asset, action: &Action, policy: &Arc<Policy>) -> impl Future<Output = Result<f32, String>> + Send;
+    fn score(&self, asset: &Asset, action: &Action, policy: &Arc<Policy>) -> impl Future<Output = Result<f32, PluginError>> + Send;
 }
 
 /// The live plugins, as one snapshot for one request.

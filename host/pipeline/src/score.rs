@@ -24,7 +24,10 @@ pub async fn apply<P: Plugins>(
         }
         match scorer.score(asset, action, policy).await {
             Ok(significance) => asset.significance = asset.significance.max(significance),
-            Err(e) => return Err(Reason::new(ReasonCode::PluginFailure, format!("plugin:{}", scorer.label()), e)),
+            Err(e) => {
+                tracing::warn!(plugin = scorer.label(), failure = e.failure.kind(), error = %e, "scorer failed; denying");
+                return Err(Reason::new(ReasonCode::PluginFailure, format!("plugin:{}", scorer.label()), e.to_string()));
+            }
         }
     }
     Ok(())

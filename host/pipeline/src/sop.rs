@@ -56,7 +56,7 @@ pub async fn consult<P: Plugins>(
         if plugin.is_shadow() {
             shadow.push(match result {
                 Ok(v) => ShadowVote { voter: plugin.voter(), would: v.decision(), detail: verdict_detail(&v) },
-                Err(e) => ShadowVote { voter: plugin.voter(), would: Decision::Deny, detail: e },
+                Err(e) => ShadowVote { voter: plugin.voter(), would: Decision::Deny, detail: e.to_string() },
             });
             continue;
         }
@@ -64,8 +64,8 @@ pub async fn consult<P: Plugins>(
         verdicts.push(match result {
             Ok(v) => v,
             Err(e) => {
-                tracing::warn!(plugin = plugin.label(), error = %e, "plugin failed; denying");
-                Verdict::Deny { reason: Reason::new(ReasonCode::PluginFailure, format!("plugin:{}", plugin.label()), e) }
+                tracing::warn!(plugin = plugin.label(), failure = e.failure.kind(), error = %e, "plugin failed; denying");
+                Verdict::Deny { reason: Reason::new(ReasonCode::PluginFailure, format!("plugin:{}", plugin.label()), e.to_string()) }
             }
         });
     }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use ed25519_dalek::SigningKey;
 use steward_identity::{Actor, Claims, SigningKeyFile, Verifier, VerifierConfig, mint};
-use steward_model::{Action, Asset, Decision, MaskMethod, Obligation, Reason, ReasonCode, Request, Verdict, Voter};
+use steward_model::{Action, Asset, Decision, MaskMethod, Obligation, PluginError, PluginFailure, Reason, ReasonCode, Request, TrapCause, Verdict, Voter};
 use steward_policy::{PathGlob, Policy};
 
 use crate::{Context, DecideInput, Outcome, PluginHandle, Plugins, ShadowVote, decide};
@@ -168,6 +168,14 @@ impl FakePlugin {
         self.scored.lock().unwrap().clone()
     }
 
+    fn failure(&self, message: &str) -> PluginError {
+        PluginError {
+            plugin: self.label.clone(),
+            digest: self.digest.clone(),
+            failure: PluginFailure::Trap { during: "evaluate".into(), cause: TrapCause::Other(message.into()) },
+        }
+    }
+
     fn expected_voter(&self) -> Voter {
         Voter::Plugin { name: self.name.clone(), version: self.version.clone(), digest: self.digest.clone(), shadow: self.shadow }
     }
@@ -190,21 +198,21 @@ impl PluginHandle for FakePlugin {
         self.shadow
     }
 
-    fn evaluate(&self, request: &Request, _policy: &Arc<Policy>) -> impl Future<Output = Result<Verdict, String>> + Send {
+    fn evaluate(&self, request: &Request, _policy: &Arc<Policy>) -> impl Future<Output = Result<Verdict, PluginError>> + Send {
         self.evaluated.lock().unwrap().push(request.clone());
         let result = match &self.behaviour {
             Behaviour::Verdict(v) => Ok(v.clone()),
-            Behaviour::Fail(message) => Err(format!("{}: {message}", self.label)),
+            Behaviour::Fail(message) => Err(self.failure(message)),
             Behaviour::Significance(_) => panic!("scorer {} was asked for an SOP verdict", self.label),
         };
         async move { result }
     }
 
-    fn score(&self, asset: &Asset, action: &Action, _policy: &Arc<Policy>) -> impl Future<Output = Result<f32, String>> + Send {
+    fn score(&self, asset: &Asset, action: &Action, _policy: &Arc<Policy>) -> impl Future<Output = Result<f32, PluginError>> + Send {
         self.scored.lock().unwrap().push((asset.clone(), action.clone()));
         let result = match &self.behaviour {
             Behaviour::Significance(s) => Ok(*s),
-            Behaviour::Fail(message) => Err(format!("{}: {message}", self.label)),
+            Behaviour::Fail(message) => Err(self.failure(message)),
             Behaviour::Verdict(_) => panic!("SOP {} was asked for a significance", self.label),
         };
         async move { result }
@@ -487,7 +495,7 @@ async fn shadow_sop_deny_does_not_change_an_allow() {
         out.shadow,
         vec![
             ShadowVote { voter: shadow_voter.clone(), would: Decision::Deny, detail: "v2 would refuse ledger reads".into() },
-            ShadowVote { voter: failing_voter.clone(), would: Decision::Deny, detail: "finance-sop@2.0.0-rc2: panicked".into() },
+            ShadowVote { voter: failing_voter.clone(), would: Decision::Deny, detail: "plugin finance-sop@2.0.0-rc2 (sha256:finan) failed: trapped in evaluate: panicked".into() },
         ]
     );
     assert!(!out.decided_by.contains(&shadow_voter), "shadow plugins are not counted: {out:#?}");

@@ -1,7 +1,10 @@
 //! A plugin's own test cases (`cases.toml` in its folder): requests in,
 //! expected verdicts (or score ranges) out; for a classifier, columns in and
 //! expected tags out. The host runs them against a new version before it may
-//! replace the old one. The file's shape and parse live in
+//! replace the old one, each on a fresh instance that is thrown away after,
+//! and again at random on live instances ([`spot_check`]). A case request
+//! looks like a live one: its id comes from the live sequence and its
+//! context is built the same way. The file's shape and parse live in
 //! `steward-plugin-spec` and are re-exported here.
 
 use std::sync::Arc;
@@ -11,7 +14,7 @@ use steward_model as model;
 use steward_policy::Policy;
 
 use crate::manifest::World;
-use crate::plugin::LoadedPlugin;
+use crate::plugin::{Instance, Lease, LoadedPlugin};
 use crate::LoadError;
 
 pub use steward_plugin_spec::cases::{Case, CaseColumn, CaseFile, CasePrincipal, CasesError};
@@ -33,13 +36,30 @@ pub async fn run(plugin: &LoadedPlugin, file: &CaseFile, policy: &Arc<Policy>) -
     }
     let mut outcomes = Vec::with_capacity(file.cases.len());
     for case in &file.cases {
-        outcomes.push(run_case(plugin, case, policy).await?);
+        let started = Instant::now();
+        let (passed, detail) = check(plugin, Lease::Fresh, case, policy).await?;
+        let latency: Duration = started.elapsed();
+        outcomes.push(CaseOutcome { name: case.name.clone(), passed, detail, latency_us: latency.as_micros() as u64 });
     }
     Ok(outcomes)
 }
 
+/// Run one of the version's cases, chosen at random, on a live instance.
+/// `Err` says how its answer differed (or that it failed).
+pub(crate) async fn spot_check(plugin: &LoadedPlugin, instance: &mut Instance, file: &CaseFile, policy: &Arc<Policy>) -> Result<(), String> {
+    use rand::seq::SliceRandom;
+    let Some(case) = file.cases.choose(&mut rand::thread_rng()) else { return Ok(()) };
+    match check(plugin, Lease::On(instance), case, policy).await {
+        Ok((true, _)) => Ok(()),
+        Ok((false, detail)) => Err(format!("its case {:?} {detail}", case.name)),
+        // The case no longer applies to this policy (an asset or action it
+        // names is gone): nothing to compare.
+        Err(_) => Ok(()),
+    }
+}
+
 /// The request an `sop` or `scorer` case describes.
-fn case_request(case: &Case, policy: &Policy) -> Result<model::Request, LoadError> {
+fn case_request(plugin: &LoadedPlugin, case: &Case, policy: &Policy) -> Result<model::Request, LoadError> {
     let bad = |m: String| LoadError::Cases(format!("case {:?}: {m}", case.name));
     let name = case.action.as_ref().ok_or_else(|| bad("needs an `action`".into()))?;
     let action = policy.action(name).cloned().ok_or_else(|| bad(format!("unknown action {name:?}")))?;
@@ -62,7 +82,7 @@ fn case_request(case: &Case, policy: &Policy) -> Result<model::Request, LoadErro
         None => steward_pipeline::request_context(policy, &principal, None),
     };
     Ok(model::Request {
-        request_id: format!("case:{}", case.name),
+        request_id: plugin.next_request_id(),
         principal,
         action,
         assets,
@@ -79,18 +99,19 @@ fn tag_set(tags: &[String]) -> Vec<&str> {
     set
 }
 
-async fn run_case(plugin: &LoadedPlugin, case: &Case, policy: &Arc<Policy>) -> Result<CaseOutcome, LoadError> {
+/// Run `case` on the instance `lease` names: whether it passed, and what
+/// the plugin said or how it differed.
+async fn check(plugin: &LoadedPlugin, lease: Lease<'_>, case: &Case, policy: &Arc<Policy>) -> Result<(bool, String), LoadError> {
     let bad = |m: String| LoadError::Cases(format!("case {:?}: {m}", case.name));
     let request = match plugin.world() {
-        World::Sop | World::Scorer => Some(case_request(case, policy)?),
+        World::Sop | World::Scorer => Some(case_request(plugin, case, policy)?),
         World::Tool | World::Classifier => None,
     };
-    let started = Instant::now();
-    let (passed, detail) = match plugin.world() {
+    Ok(match plugin.world() {
         World::Sop => {
             let request = request.as_ref().expect("built above");
             let expect = case.expect.ok_or_else(|| bad("an sop case needs `expect`".into()))?;
-            match plugin.evaluate(request, policy).await {
+            match plugin.evaluate_in(lease, request, policy).await {
                 Ok(v) => {
                     let got = v.decision();
                     let said = match &v {
@@ -112,13 +133,13 @@ async fn run_case(plugin: &LoadedPlugin, case: &Case, policy: &Arc<Policy>) -> R
             let request = request.as_ref().expect("built above");
             let [min, max] = case.expect_significance.ok_or_else(|| bad("a scorer case needs `expect_significance`".into()))?;
             let asset = request.assets.first().ok_or_else(|| bad("a scorer case needs one asset".into()))?;
-            match plugin.score(asset, &request.action, policy).await {
+            match plugin.score_in(lease, asset, &request.action, policy).await {
                 Ok(s) if (min..=max).contains(&s.significance) => (true, format!("{} ({})", s.significance, s.rationale)),
                 Ok(s) => (false, format!("expected significance in [{min}, {max}], got {} ({})", s.significance, s.rationale)),
                 Err(e) => (false, format!("plugin failed: {e}")),
             }
         }
-        World::Tool => match plugin.describe(policy).await {
+        World::Tool => match plugin.describe_in(lease, policy).await {
             Ok(d) => (true, format!("describes itself as {:?}", d.name)),
             Err(e) => (false, format!("plugin failed: {e}")),
         },
@@ -131,13 +152,11 @@ async fn run_case(plugin: &LoadedPlugin, case: &Case, policy: &Arc<Policy>) -> R
                 data_type: c.data_type.clone(),
                 values: c.values.clone(),
             };
-            match plugin.classify(&sample).await {
+            match plugin.classify_in(lease, &sample).await {
                 Ok(tags) if tag_set(&tags) == tag_set(expect) => (true, format!("{tags:?}")),
                 Ok(tags) => (false, format!("expected tags {expect:?}, got {tags:?}")),
                 Err(e) => (false, format!("expected tags {expect:?}, plugin failed: {e}")),
             }
         }
-    };
-    let latency: Duration = started.elapsed();
-    Ok(CaseOutcome { name: case.name.clone(), passed, detail, latency_us: latency.as_micros() as u64 })
+    })
 }

@@ -1,12 +1,13 @@
 //! The one wasmtime `Engine` of the process: pooling allocator (with a
 //! fallback), epoch interruption driven by a ticker thread, the linkers that
-//! define what plugins may import, and the compile cache.
+//! define what plugins may import, the compile cache, and the sweeper that
+//! drops instances left idle too long.
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasData, HasSelf, Linker, ResourceTable};
@@ -14,10 +15,16 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 
 use crate::bindings;
 use crate::manifest::MAX_MEMORY_MIB;
+use crate::plugin::Instance;
+use crate::pool::Pool;
 use crate::state::PluginState;
 
 /// The epoch advances this often; deadlines are checked at each tick.
 pub const EPOCH_TICK: Duration = Duration::from_millis(1);
+/// How often idle instances are checked for expiry.
+const SWEEP_EVERY: Duration = Duration::from_millis(500);
+
+type Pools = Mutex<Vec<Weak<Mutex<Pool<Instance>>>>>;
 
 #[derive(Debug, Clone)]
 pub struct RuntimeConfig {
@@ -47,6 +54,8 @@ pub struct Runtime {
     compat_hash: String,
     pub pooling: bool,
     stop_ticker: Arc<AtomicBool>,
+    /// The idle pools of every loaded version, for the sweeper.
+    pools: Arc<Pools>,
 }
 
 impl Drop for Runtime {
@@ -96,7 +105,25 @@ impl Runtime {
                     }
                 })?;
         }
-        Ok(Arc::new(Runtime { engine, linker, linker_with_fs, cache_dir: config.cache_dir, compat_hash, pooling, stop_ticker }))
+        let pools: Arc<Pools> = Arc::default();
+        {
+            let pools = pools.clone();
+            let stop = stop_ticker.clone();
+            std::thread::Builder::new().name("steward-sweeper".into()).spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(SWEEP_EVERY);
+                    sweep(&pools);
+                }
+            })?;
+        }
+        Ok(Arc::new(Runtime { engine, linker, linker_with_fs, cache_dir: config.cache_dir, compat_hash, pooling, stop_ticker, pools }))
+    }
+
+    /// Have the sweeper expire `pool`'s idle instances (until it is dropped).
+    pub(crate) fn sweep(&self, pool: &Arc<Mutex<Pool<Instance>>>) {
+        if let Ok(mut pools) = self.pools.lock() {
+            pools.push(Arc::downgrade(pool));
+        }
     }
 
     /// Compile `bytes` (whose sha256 is `digest`), through the cache when
@@ -126,6 +153,23 @@ impl Runtime {
 
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+}
+
+/// Drop instances idle past their time, and forget pools of versions that
+/// are gone. Instances are dropped outside the pools' locks.
+fn sweep(pools: &Pools) {
+    let live: Vec<Arc<Mutex<Pool<Instance>>>> = match pools.lock() {
+        Ok(mut pools) => {
+            pools.retain(|p| p.strong_count() > 0);
+            pools.iter().filter_map(Weak::upgrade).collect()
+        }
+        Err(_) => return,
+    };
+    let now = Instant::now();
+    for pool in live {
+        let expired = pool.lock().map(|mut p| p.expire(now)).unwrap_or_default();
+        drop(expired);
     }
 }
 

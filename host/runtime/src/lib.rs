@@ -1,15 +1,18 @@
 //! Steward's plugin runtime: loads WebAssembly components that implement a
-//! `steward:guardrail` world, runs them sandboxed (epoch deadlines, memory
+//! `steward:guardrail` world, runs them sandboxed (CPU-time deadlines, memory
 //! limits, nothing ambient), proves each new version with its own test
 //! cases, and swaps versions without a restart.
 
 pub mod answer;
 pub mod bindings;
 pub mod cases;
+mod clock;
 mod engine;
 pub mod inspect;
+mod limiter;
 pub mod manifest;
 mod plugin;
+mod pool;
 pub mod registry;
 pub mod signature;
 mod state;
@@ -19,7 +22,10 @@ pub use cases::CaseOutcome;
 pub use engine::{EPOCH_TICK, Runtime, RuntimeConfig, digest};
 pub use manifest::{BuildSpec, Isolation, Language, Manifest, Mode, World};
 pub use plugin::{LoadedPlugin, Score, ToolDescription, ToolError};
-pub use steward_model::ColumnSample;
+pub use steward_model::{ColumnSample, PluginError, PluginFailure, TrapCause};
+pub use clock::{WALL_BACKSTOP_FACTOR, WALL_BACKSTOP_MIN};
+pub use plugin::{RECYCLE_GROWTH, SPOT_CHECK_MEAN};
+pub use pool::{IDLE_TTL, MAX_IDLE, MAX_IDLE_BYTES};
 pub use registry::{Origin, PluginSet, PluginSource, Proven, Registry, Signatures, Slot, Staged};
 pub use signature::{PluginSignature, SignatureError};
 
@@ -65,46 +71,6 @@ impl From<cases::CasesError> for LoadError {
 
 fn failed_cases(outcomes: &[CaseOutcome]) -> String {
     outcomes.iter().filter(|o| !o.passed).map(|o| format!("{:?}: {}", o.name, o.detail)).collect::<Vec<_>>().join("; ")
-}
-
-/// A plugin call that did not produce a usable answer. Always fails closed.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("plugin {plugin} ({}) failed: {failure}", &digest[..12.min(digest.len())])]
-pub struct PluginError {
-    /// `name@version`
-    pub plugin: String,
-    pub digest: String,
-    pub failure: PluginFailure,
-}
-
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum PluginFailure {
-    #[error("deadline exceeded")]
-    Timeout,
-    #[error("memory limit exceeded")]
-    MemoryLimit,
-    #[error("trapped in {0}")]
-    Trap(String),
-    #[error("could not instantiate: {0}")]
-    Instantiate(String),
-    #[error("returned an invalid answer: {0}")]
-    InvalidOutput(String),
-    #[error("{0}")]
-    WrongWorld(String),
-}
-
-impl PluginFailure {
-    /// A short machine-readable kind, for logs and metrics.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            PluginFailure::Timeout => "timeout",
-            PluginFailure::MemoryLimit => "memory_limit_exceeded",
-            PluginFailure::Trap(_) => "trap",
-            PluginFailure::Instantiate(_) => "instantiate",
-            PluginFailure::InvalidOutput(_) => "invalid_output",
-            PluginFailure::WrongWorld(_) => "wrong_world",
-        }
-    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -1,33 +1,50 @@
-//! One loaded plugin version: its manifest, digest, `InstancePre`, and a
-//! bounded pool of instances to call.
+//! One loaded plugin version: its manifest, digest, `InstancePre`, and the
+//! idle instances its callers may reuse.
 //!
-//! Instance strategy: a fresh instance costs ~50-100 µs, a call on a warm
-//! one ~1-2 µs, so by default instances are pooled and reused up to
-//! `limits.max_reuse` calls. A call that traps, times out or hits its memory
-//! limit discards its instance (it is never returned to the pool). State a
-//! plugin keeps in its own memory can carry over between calls on a reused
-//! instance; `limits.isolation = "per-call"` gives every call a fresh one.
+//! Instance strategy (see `pool`): a fresh instance costs ~25 µs for a Rust
+//! plugin and 1-6 ms for a Python or JavaScript one, a call on a warm one
+//! ~2 µs, so instances are reused, but only by the caller that used them.
+//! A call that fails in any way discards its instance; so does one whose
+//! memory grew more than [`RECYCLE_GROWTH`], or that reached
+//! `limits.max_reuse` calls. `limits.isolation = "per-call"` gives every
+//! call a fresh instance.
+//!
+//! What a plugin is tested on is what serves: its load-time cases run on
+//! fresh instances that are thrown away, with request ids drawn from the
+//! same sequence as live ones, and every reused instance is spot-checked
+//! with one of the version's own cases at random points of its life. A
+//! version that answers a spot check differently from its case is
+//! quarantined: every later call fails closed.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use rand::Rng;
 use steward_model as model;
 use steward_policy::{PathGlob, Policy};
 use wasmtime::component::{Component, InstancePre};
-use wasmtime::{Store, StoreLimitsBuilder, Trap, UpdateDeadline};
+use wasmtime::{Store, Trap, UpdateDeadline};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 use crate::bindings::classifier::{Classifier, ClassifierPre};
 use crate::bindings::{self, scorer::Scorer, scorer::ScorerPre, sop::Sop, sop::SopPre, tool::Tool, tool::ToolPre};
+use crate::cases::{self, CaseFile};
+use crate::clock::{Expired, Metered, backstop_for};
 use crate::engine::Runtime;
+use crate::limiter::MemoryLimiter;
 use crate::manifest::{Isolation, Manifest, Mode, World};
+use crate::pool::{Lane, Pool};
 use crate::state::{LOG_LINES_PER_CALL, LogRate, PluginState};
-use crate::{LoadError, PluginError, PluginFailure, answer};
+use crate::{LoadError, PluginError, PluginFailure, TrapCause, answer};
 
-/// Idle instances kept per plugin version.
-const MAX_IDLE: usize = 64;
+/// An instance whose memory grew more than this since it started is not
+/// reused: its memory returns to the host.
+pub const RECYCLE_GROWTH: usize = 8 * 1024 * 1024;
+/// A reused instance is spot-checked after a random number of calls, on
+/// average this many.
+pub const SPOT_CHECK_MEAN: u32 = 16;
 
 enum Pre {
     Sop(SopPre<PluginState>),
@@ -36,17 +53,29 @@ enum Pre {
     Classifier(ClassifierPre<PluginState>),
 }
 
-enum Exports {
+pub(crate) enum Exports {
     Sop(Sop),
     Scorer(Scorer),
     Tool(Tool),
     Classifier(Classifier),
 }
 
-struct Instance {
+pub(crate) struct Instance {
     store: Store<PluginState>,
     exports: Exports,
     uses: u32,
+    /// The use count at which the next spot check runs.
+    next_check: u32,
+}
+
+/// Which instance a call runs on.
+pub(crate) enum Lease<'a> {
+    /// One of `lane`'s idle instances, or a new one kept for `lane` after.
+    Pool(Lane),
+    /// A new instance, thrown away after the call.
+    Fresh,
+    /// This one (a spot check on the instance that just served).
+    On(&'a mut Instance),
 }
 
 /// What a scorer said about an asset.
@@ -86,15 +115,21 @@ pub struct LoadedPlugin {
     pub signature: Option<crate::signature::PluginSignature>,
     /// The policy signer whose signature verified.
     pub signed_by: Option<String>,
+    /// Its own cases, for spot checks of live instances.
+    pub(crate) cases: Option<Arc<CaseFile>>,
+    /// Where the ids of the requests it is tested with come from.
+    pub(crate) request_ids: Option<Arc<model::RequestIds>>,
     label: String,
     runtime: Arc<Runtime>,
     pre: Pre,
     read_dir: Option<PathBuf>,
-    idle: Mutex<Vec<Instance>>,
+    idle: Arc<Mutex<Pool<Instance>>>,
     /// Log lines of this version across all its instances, per second.
     log_rate: Arc<LogRate>,
     calls: AtomicU64,
     failures: AtomicU64,
+    spot_checks: AtomicU64,
+    quarantined: OnceLock<String>,
 }
 
 impl std::fmt::Debug for LoadedPlugin {
@@ -138,6 +173,8 @@ impl LoadedPlugin {
             }
             (None, _) => None,
         };
+        let idle = Arc::new(Mutex::new(Pool::default()));
+        runtime.sweep(&idle);
         Ok(LoadedPlugin {
             scope: manifest.scope_globs(),
             label: format!("{}@{}", manifest.name, manifest.version),
@@ -148,13 +185,17 @@ impl LoadedPlugin {
             package_version: None,
             signature: None,
             signed_by: None,
+            cases: None,
+            request_ids: None,
             runtime: runtime.clone(),
             pre,
             read_dir,
-            idle: Mutex::new(Vec::new()),
+            idle,
             log_rate: Arc::default(),
             calls: AtomicU64::new(0),
             failures: AtomicU64::new(0),
+            spot_checks: AtomicU64::new(0),
+            quarantined: OnceLock::new(),
         })
     }
 
@@ -196,9 +237,36 @@ impl LoadedPlugin {
         self.failures.load(Ordering::Relaxed)
     }
 
+    /// Spot checks run on live instances so far.
+    pub fn spot_checks(&self) -> u64 {
+        self.spot_checks.load(Ordering::Relaxed)
+    }
+
+    /// Why the version was quarantined, if it was.
+    pub fn quarantined(&self) -> Option<&str> {
+        self.quarantined.get().map(String::as_str)
+    }
+
+    /// Idle instances kept for reuse now.
+    pub fn idle_instances(&self) -> usize {
+        self.idle.lock().map(|p| p.len()).unwrap_or(0)
+    }
+
+    /// A live-looking request id for a test request.
+    pub(crate) fn next_request_id(&self) -> String {
+        match &self.request_ids {
+            Some(ids) => ids.next(),
+            None => format!("{:08x}-{:012x}", rand::random::<u32>(), rand::random::<u16>()),
+        }
+    }
+
     fn fail(&self, failure: PluginFailure) -> PluginError {
         self.failures.fetch_add(1, Ordering::Relaxed);
         PluginError { plugin: self.label.clone(), digest: self.digest.clone(), failure }
+    }
+
+    fn budget(&self) -> Duration {
+        Duration::from_millis(self.manifest.limits.timeout_ms as u64)
     }
 
     fn new_store(&self) -> Result<Store<PluginState>, PluginFailure> {
@@ -207,34 +275,24 @@ impl LoadedPlugin {
             wasi.preopened_dir(dir, "/data", FsPerms::ReadOnly)
                 .map_err(|e| PluginFailure::Instantiate(format!("preopen {}: {e}", dir.display())))?;
         }
-        let limits = StoreLimitsBuilder::new()
-            .memory_size(self.manifest.limits.memory_mib as usize * 1024 * 1024)
-            .instances(64)
-            .tables(64)
-            .memories(16)
-            .trap_on_grow_failure(true)
-            .build();
         let state = PluginState {
             wasi: wasi.build(),
             table: Default::default(),
-            limits,
+            limiter: MemoryLimiter::new(self.manifest.limits.memory_mib as usize * 1024 * 1024),
             policy: None,
             context: None,
             label: self.label.clone(),
             log_budget: LOG_LINES_PER_CALL,
             log_rate: self.log_rate.clone(),
-            deadline: Instant::now(),
+            clock: Arc::default(),
         };
         let mut store = Store::new(self.runtime.engine(), state);
-        store.limiter(|s| &mut s.limits);
-        // Yield to tokio at every epoch tick; end the call once its deadline
-        // has passed.
-        store.epoch_deadline_callback(|ctx| {
-            if Instant::now() >= ctx.data().deadline {
-                Ok(UpdateDeadline::Interrupt)
-            } else {
-                Ok(UpdateDeadline::Yield(1))
-            }
+        store.limiter(|s| &mut s.limiter);
+        // Yield to tokio at every epoch tick; end the call once it used its
+        // CPU budget or ran past the wall-clock backstop.
+        store.epoch_deadline_callback(|ctx| match ctx.data().clock.check() {
+            Some(_) => Ok(UpdateDeadline::Interrupt),
+            None => Ok(UpdateDeadline::Yield(1)),
         });
         Ok(store)
     }
@@ -244,128 +302,235 @@ impl LoadedPlugin {
     /// `context` what the context import returns.
     fn arm(&self, store: &mut Store<PluginState>, policy: Option<&Arc<Policy>>, context: Option<Arc<model::RequestContext>>) {
         let state = store.data_mut();
-        state.deadline = Instant::now() + Duration::from_millis(self.manifest.limits.timeout_ms as u64);
+        state.clock.arm(self.budget());
         state.policy = policy.cloned();
         state.context = context;
         state.log_budget = LOG_LINES_PER_CALL;
         store.set_epoch_deadline(1);
     }
 
-    async fn checkout(&self, policy: Option<&Arc<Policy>>, context: Option<Arc<model::RequestContext>>) -> Result<Instance, PluginError> {
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        let reused = self.idle.lock().ok().and_then(|mut idle| idle.pop());
-        if let Some(mut instance) = reused {
-            self.arm(&mut instance.store, policy, context);
-            return Ok(instance);
-        }
-        let mut store = self.new_store().map_err(|f| self.fail(f))?;
-        self.arm(&mut store, policy, context);
-        let exports = match &self.pre {
-            Pre::Sop(pre) => pre.instantiate_async(&mut store).await.map(Exports::Sop),
-            Pre::Scorer(pre) => pre.instantiate_async(&mut store).await.map(Exports::Scorer),
-            Pre::Tool(pre) => pre.instantiate_async(&mut store).await.map(Exports::Tool),
-            Pre::Classifier(pre) => pre.instantiate_async(&mut store).await.map(Exports::Classifier),
-        };
-        match exports {
-            Ok(exports) => Ok(Instance { store, exports, uses: 0 }),
-            Err(e) => Err(self.fail(classify_failure(&e, &store, "instantiation"))),
+    async fn instantiate(&self, store: &mut Store<PluginState>) -> wasmtime::Result<Exports> {
+        match &self.pre {
+            Pre::Sop(pre) => pre.instantiate_async(store).await.map(Exports::Sop),
+            Pre::Scorer(pre) => pre.instantiate_async(store).await.map(Exports::Scorer),
+            Pre::Tool(pre) => pre.instantiate_async(store).await.map(Exports::Tool),
+            Pre::Classifier(pre) => pre.instantiate_async(store).await.map(Exports::Classifier),
         }
     }
 
-    fn checkin(&self, mut instance: Instance) {
-        instance.uses += 1;
+    /// A new instance, armed; its start counts against the call's budget.
+    async fn fresh(&self, policy: Option<&Arc<Policy>>, context: Option<Arc<model::RequestContext>>) -> Result<Instance, PluginError> {
+        let mut store = self.new_store().map_err(|f| self.fail(f))?;
+        self.arm(&mut store, policy, context);
+        let clock = store.data().clock.clone();
+        let started = {
+            let mut starting = std::pin::pin!(self.instantiate(&mut store));
+            Metered::new(starting.as_mut(), clock).await
+        };
+        match started {
+            Ok(exports) => {
+                let limiter = &mut store.data_mut().limiter;
+                limiter.baseline = limiter.held;
+                let next_check = rand::thread_rng().gen_range(1..=2 * SPOT_CHECK_MEAN);
+                Ok(Instance { store, exports, uses: 0, next_check })
+            }
+            Err(e) => Err(self.fail(self.failure(&e, &store, "instantiation"))),
+        }
+    }
+
+    fn checkin(&self, lane: Lane, mut instance: Instance) {
         let state = instance.store.data_mut();
         state.policy = None;
         state.context = None;
-        if self.manifest.limits.isolation == Isolation::PerCall || instance.uses >= self.manifest.limits.max_reuse {
+        let limits = &self.manifest.limits;
+        if limits.isolation == Isolation::PerCall
+            || instance.uses >= limits.max_reuse
+            || state.limiter.growth() > RECYCLE_GROWTH
+        {
             return;
         }
-        if let Ok(mut idle) = self.idle.lock()
-            && idle.len() < MAX_IDLE
-        {
-            idle.push(instance);
-        }
+        let held = state.limiter.held;
+        let evicted = match self.idle.lock() {
+            Ok(mut idle) => idle.put(lane, instance, held),
+            Err(_) => return,
+        };
+        drop(evicted);
     }
 
-    fn wrong_world(&self, wanted: World) -> PluginError {
-        self.fail(PluginFailure::WrongWorld(format!(
-            "called as a `{}` plugin but it implements `{}`",
-            wanted.as_str(),
-            self.manifest.world.as_str()
-        )))
+    /// Run one call of `during` on the instance `lease` names. The call's
+    /// clock starts when the instance is armed (for a new one, before it
+    /// starts). A failed call drops its instance.
+    async fn call<R>(
+        &self,
+        lease: Lease<'_>,
+        policy: Option<&Arc<Policy>>,
+        context: Option<Arc<model::RequestContext>>,
+        during: &str,
+        run: impl AsyncFnOnce(&mut Store<PluginState>, &Exports) -> wasmtime::Result<R>,
+    ) -> Result<(R, Option<(Lane, Instance)>), PluginError> {
+        if let Some(why) = self.quarantined.get() {
+            return Err(self.fail(PluginFailure::Quarantined(why.clone())));
+        }
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let (mut owned, lane) = match lease {
+            Lease::On(instance) => {
+                self.arm(&mut instance.store, policy, context);
+                let result = self.run_on(instance, during, run).await;
+                return result.map(|r| (r, None));
+            }
+            Lease::Fresh => (self.fresh(policy, context).await?, None),
+            Lease::Pool(lane) => {
+                let reused = match self.manifest.limits.isolation {
+                    Isolation::PerCall => None,
+                    Isolation::Reuse => self.idle.lock().ok().and_then(|mut idle| idle.take(&lane)),
+                };
+                match reused {
+                    Some(mut instance) => {
+                        self.arm(&mut instance.store, policy, context);
+                        (instance, Some(lane))
+                    }
+                    None => (self.fresh(policy, context).await?, Some(lane)),
+                }
+            }
+        };
+        let result = self.run_on(&mut owned, during, run).await?;
+        owned.uses += 1;
+        Ok((result, lane.map(|lane| (lane, owned))))
+    }
+
+    async fn run_on<R>(
+        &self,
+        instance: &mut Instance,
+        during: &str,
+        run: impl AsyncFnOnce(&mut Store<PluginState>, &Exports) -> wasmtime::Result<R>,
+    ) -> Result<R, PluginError> {
+        let Instance { store, exports, .. } = instance;
+        let clock = store.data().clock.clone();
+        let result = {
+            let mut running = std::pin::pin!(run(&mut *store, &*exports));
+            Metered::new(running.as_mut(), clock).await
+        };
+        result.map_err(|e| self.fail(self.failure(&e, store, during)))
+    }
+
+    /// After a live call: spot-check the instance if it is due, then keep
+    /// it for its caller. A failed check quarantines the version and fails
+    /// this call too (its answer came from the same instance).
+    async fn finish(&self, kept: Option<(Lane, Instance)>, policy: &Arc<Policy>) -> Result<(), PluginError> {
+        let Some((lane, mut instance)) = kept else { return Ok(()) };
+        let reusable = self.manifest.limits.isolation == Isolation::Reuse && instance.uses < self.manifest.limits.max_reuse;
+        if reusable && instance.uses >= instance.next_check {
+            instance.next_check = instance.uses + rand::thread_rng().gen_range(1..=2 * SPOT_CHECK_MEAN);
+            if let Some(file) = self.cases.clone() {
+                self.spot_checks.fetch_add(1, Ordering::Relaxed);
+                let uses = instance.uses;
+                if let Err(why) = Box::pin(cases::spot_check(self, &mut instance, &file, policy)).await {
+                    let why = format!("after {uses} calls on one live instance, {why}");
+                    tracing::error!(plugin = %self.label, reason = %why, "plugin failed a spot check of its own cases; quarantined");
+                    let _ = self.quarantined.set(why.clone());
+                    return Err(self.fail(PluginFailure::Quarantined(why)));
+                }
+            }
+        }
+        self.checkin(lane, instance);
+        Ok(())
     }
 
     /// Ask an SOP plugin for its verdict.
     pub async fn evaluate(&self, request: &model::Request, policy: &Arc<Policy>) -> Result<model::Verdict, PluginError> {
+        self.evaluate_in(Lease::Pool(Lane::of(&request.principal)), request, policy).await
+    }
+
+    pub(crate) async fn evaluate_in(&self, lease: Lease<'_>, request: &model::Request, policy: &Arc<Policy>) -> Result<model::Verdict, PluginError> {
+        self.expect_world(World::Sop)?;
         let wit_request = bindings::request_to_wit(request);
-        let mut instance = self.checkout(Some(policy), Some(request.context.clone())).await?;
-        let Instance { store, exports, .. } = &mut instance;
-        let Exports::Sop(sop) = exports else { return Err(self.wrong_world(World::Sop)) };
-        let result = sop.call_evaluate(&mut *store, &wit_request).await;
-        let verdict = match result {
-            Ok(v) => v,
-            Err(e) => return Err(self.fail(classify_failure(&e, store, "evaluate"))),
-        };
-        self.checkin(instance);
+        let (verdict, kept) = self
+            .call(lease, Some(policy), Some(request.context.clone()), "evaluate", async |store, exports| match exports {
+                Exports::Sop(sop) => sop.call_evaluate(store, &wit_request).await,
+                _ => wasmtime::bail!("not an sop"),
+            })
+            .await?;
         let verdict = bindings::verdict_from_wit(verdict, &format!("plugin:{}", self.label));
-        answer::verdict(verdict).map_err(|m| self.fail(PluginFailure::InvalidOutput(m)))
+        let verdict = answer::verdict(verdict).map_err(|m| self.fail(PluginFailure::InvalidOutput(m)))?;
+        self.finish(kept, policy).await?;
+        Ok(verdict)
     }
 
     /// Ask a scorer plugin how significant `asset` is for `action`.
     pub async fn score(&self, asset: &model::Asset, action: &model::Action, policy: &Arc<Policy>) -> Result<Score, PluginError> {
+        self.score_in(Lease::Pool(Lane::Shared), asset, action, policy).await
+    }
+
+    pub(crate) async fn score_in(
+        &self,
+        lease: Lease<'_>,
+        asset: &model::Asset,
+        action: &model::Action,
+        policy: &Arc<Policy>,
+    ) -> Result<Score, PluginError> {
+        self.expect_world(World::Scorer)?;
         let (wit_asset, wit_action) = (bindings::asset_to_wit(asset), bindings::action_to_wit(action));
-        let mut instance = self.checkout(Some(policy), None).await?;
-        let Instance { store, exports, .. } = &mut instance;
-        let Exports::Scorer(scorer) = exports else { return Err(self.wrong_world(World::Scorer)) };
-        let score = match scorer.call_score_asset(&mut *store, &wit_asset, &wit_action).await {
-            Ok(s) => s,
-            Err(e) => return Err(self.fail(classify_failure(&e, store, "score-asset"))),
-        };
-        self.checkin(instance);
+        let (score, kept) = self
+            .call(lease, Some(policy), None, "score-asset", async |store, exports| match exports {
+                Exports::Scorer(scorer) => scorer.call_score_asset(store, &wit_asset, &wit_action).await,
+                _ => wasmtime::bail!("not a scorer"),
+            })
+            .await?;
         if !(score.significance.is_finite() && (0.0..=1.0).contains(&score.significance)) {
             return Err(self.fail(PluginFailure::InvalidOutput(format!(
                 "significance {} is outside [0, 1]",
                 score.significance
             ))));
         }
+        self.finish(kept, policy).await?;
         Ok(Score { significance: score.significance, rationale: answer::truncate(score.rationale, answer::MAX_REASON_BYTES) })
     }
 
     pub async fn describe(&self, policy: &Arc<Policy>) -> Result<ToolDescription, PluginError> {
-        let mut instance = self.checkout(Some(policy), None).await?;
-        let Instance { store, exports, .. } = &mut instance;
-        let Exports::Tool(tool) = exports else { return Err(self.wrong_world(World::Tool)) };
-        let d = match tool.call_describe(&mut *store).await {
-            Ok(d) => d,
-            Err(e) => return Err(self.fail(classify_failure(&e, store, "describe"))),
-        };
-        self.checkin(instance);
-        let text = |what, t| answer::tool_text(what, t).map_err(|m| self.fail(PluginFailure::InvalidOutput(m)));
-        Ok(ToolDescription { name: text("name", d.name)?, summary: text("summary", d.summary)?, input_schema: text("input schema", d.input_schema)? })
+        self.describe_in(Lease::Pool(Lane::Shared), policy).await
     }
 
-    /// Run a tool plugin. The outer error is the plugin failing; the inner
-    /// one is the tool refusing.
+    pub(crate) async fn describe_in(&self, lease: Lease<'_>, policy: &Arc<Policy>) -> Result<ToolDescription, PluginError> {
+        self.expect_world(World::Tool)?;
+        let (d, kept) = self
+            .call(lease, Some(policy), None, "describe", async |store, exports| match exports {
+                Exports::Tool(tool) => tool.call_describe(store).await,
+                _ => wasmtime::bail!("not a tool"),
+            })
+            .await?;
+        let text = |what, t| answer::tool_text(what, t).map_err(|m| self.fail(PluginFailure::InvalidOutput(m)));
+        let description =
+            ToolDescription { name: text("name", d.name)?, summary: text("summary", d.summary)?, input_schema: text("input schema", d.input_schema)? };
+        if let Some((lane, instance)) = kept {
+            self.checkin(lane, instance);
+        }
+        Ok(description)
+    }
+
+    /// Run a tool plugin as `caller`. The outer error is the plugin failing;
+    /// the inner one is the tool refusing.
     pub async fn invoke(
         &self,
         caller: &model::Principal,
         arguments: &str,
         policy: &Arc<Policy>,
     ) -> Result<Result<String, ToolError>, PluginError> {
+        self.expect_world(World::Tool)?;
         let principal = bindings::principal_to_wit(caller);
-        let mut instance = self.checkout(Some(policy), None).await?;
-        let Instance { store, exports, .. } = &mut instance;
-        let Exports::Tool(tool) = exports else { return Err(self.wrong_world(World::Tool)) };
-        let out = match tool.call_invoke(&mut *store, &principal, arguments).await {
-            Ok(out) => out,
-            Err(e) => return Err(self.fail(classify_failure(&e, store, "invoke"))),
-        };
-        self.checkin(instance);
+        let (out, kept) = self
+            .call(Lease::Pool(Lane::of(caller)), Some(policy), None, "invoke", async |store, exports| match exports {
+                Exports::Tool(tool) => tool.call_invoke(store, &principal, arguments).await,
+                _ => wasmtime::bail!("not a tool"),
+            })
+            .await?;
         use bindings::wit::ToolError as W;
         let out = match out {
             Ok(text) => Ok(answer::tool_text("output", text).map_err(|m| self.fail(PluginFailure::InvalidOutput(m)))?),
             Err(e) => Err(e),
         };
+        if let Some((lane, instance)) = kept {
+            self.checkin(lane, instance);
+        }
         Ok(out.map_err(|e| match e {
             W::InvalidArguments(m) => ToolError::InvalidArguments(answer::truncate(m, answer::MAX_REASON_BYTES)),
             W::AccessDenied(m) => ToolError::AccessDenied(answer::truncate(m, answer::MAX_REASON_BYTES)),
@@ -379,32 +544,75 @@ impl LoadedPlugin {
     /// more than 16 of them, is an invalid answer. Fails closed like every
     /// call: a timeout, trap or invalid answer is an error naming the plugin.
     pub async fn classify(&self, sample: &model::ColumnSample) -> Result<Vec<String>, PluginError> {
-        let wit_sample = bindings::column_sample_to_wit(sample);
-        let mut instance = self.checkout(None, None).await?;
-        let Instance { store, exports, .. } = &mut instance;
-        let Exports::Classifier(classifier) = exports else { return Err(self.wrong_world(World::Classifier)) };
-        let tags = match classifier.call_classify_column(&mut *store, &wit_sample).await {
-            Ok(tags) => tags,
-            Err(e) => return Err(self.fail(classify_failure(&e, store, "classify-column"))),
-        };
-        self.checkin(instance);
-        answer::tags(tags).map_err(|m| self.fail(PluginFailure::InvalidOutput(m)))
+        self.classify_in(Lease::Pool(Lane::Shared), sample).await
     }
-}
 
-fn classify_failure(e: &wasmtime::Error, store: &Store<PluginState>, during: &str) -> PluginFailure {
-    let text = format!("{e:?}");
-    // A memory trap is one even when it comes after the deadline (a loaded
-    // host can make an allocation loop slow).
-    if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
-        PluginFailure::Timeout
-    } else if text.contains("forcing a memory growth failure") || text.contains("forcing trap when growing memory") {
-        PluginFailure::MemoryLimit
-    } else if Instant::now() >= store.data().deadline {
-        PluginFailure::Timeout
-    } else {
-        let first = format!("{e}");
-        PluginFailure::Trap(format!("{during}: {first}"))
+    pub(crate) async fn classify_in(&self, lease: Lease<'_>, sample: &model::ColumnSample) -> Result<Vec<String>, PluginError> {
+        self.expect_world(World::Classifier)?;
+        let wit_sample = bindings::column_sample_to_wit(sample);
+        let (tags, kept) = self
+            .call(lease, None, None, "classify-column", async |store, exports| match exports {
+                Exports::Classifier(classifier) => classifier.call_classify_column(store, &wit_sample).await,
+                _ => wasmtime::bail!("not a classifier"),
+            })
+            .await?;
+        let tags = answer::tags(tags).map_err(|m| self.fail(PluginFailure::InvalidOutput(m)))?;
+        if let Some((lane, instance)) = kept {
+            self.checkin(lane, instance);
+        }
+        Ok(tags)
+    }
+
+    fn expect_world(&self, wanted: World) -> Result<(), PluginError> {
+        if self.manifest.world == wanted {
+            return Ok(());
+        }
+        Err(self.fail(PluginFailure::WrongWorld(format!(
+            "called as a `{}` plugin but it implements `{}`",
+            wanted.as_str(),
+            self.manifest.world.as_str()
+        ))))
+    }
+
+    /// What made a call fail, from the store's own records first (memory
+    /// limiter, clock), then the trap.
+    fn failure(&self, e: &wasmtime::Error, store: &Store<PluginState>, during: &str) -> PluginFailure {
+        let state = store.data();
+        // A memory-limit hit is one even when the clock ran out after it (a
+        // loaded host can make an allocation loop slow).
+        if state.limiter.hit {
+            return PluginFailure::MemoryLimit { limit_mib: self.manifest.limits.memory_mib };
+        }
+        match state.clock.expired() {
+            Some(Expired::Cpu) => return PluginFailure::CpuDeadline { budget_ms: self.manifest.limits.timeout_ms },
+            Some(Expired::Wall) => {
+                return PluginFailure::WallDeadline { backstop_ms: backstop_for(self.budget()).as_millis() as u32 };
+            }
+            None => {}
+        }
+        let cause = match e.downcast_ref::<Trap>() {
+            Some(Trap::StackOverflow) => TrapCause::StackOverflow,
+            Some(Trap::UnreachableCodeReached) => TrapCause::Unreachable,
+            Some(Trap::MemoryOutOfBounds | Trap::HeapMisaligned | Trap::TableOutOfBounds | Trap::ArrayOutOfBounds) => {
+                TrapCause::MemoryOutOfBounds
+            }
+            Some(Trap::IntegerDivisionByZero) => TrapCause::DivisionByZero,
+            Some(Trap::IntegerOverflow) => TrapCause::IntegerOverflow,
+            Some(Trap::BadConversionToInteger) => TrapCause::BadConversion,
+            Some(Trap::IndirectCallToNull | Trap::BadSignature | Trap::NullReference) => TrapCause::BadCall,
+            Some(Trap::Interrupt) => return PluginFailure::CpuDeadline { budget_ms: self.manifest.limits.timeout_ms },
+            Some(other) => TrapCause::Other(other.to_string()),
+            None => match e.downcast_ref::<wasmtime_wasi::I32Exit>() {
+                Some(exit) => TrapCause::Exit(exit.0),
+                // Not a wasm trap: the first line of the error, without the
+                // wasm backtrace that follows it.
+                None => TrapCause::Other(answer::truncate(
+                    e.to_string().lines().next().unwrap_or("unknown error").to_string(),
+                    answer::MAX_REASON_BYTES,
+                )),
+            },
+        };
+        PluginFailure::Trap { during: during.to_string(), cause }
     }
 }
 

@@ -148,11 +148,23 @@ pub struct Registry {
     runtime: Arc<Runtime>,
     live: ArcSwap<PluginSet>,
     changes: tokio::sync::Mutex<()>,
+    request_ids: Arc<steward_model::RequestIds>,
 }
 
 impl Registry {
     pub fn new(runtime: Arc<Runtime>) -> Registry {
-        Registry { runtime, live: ArcSwap::from_pointee(PluginSet::default()), changes: tokio::sync::Mutex::new(()) }
+        Registry {
+            runtime,
+            live: ArcSwap::from_pointee(PluginSet::default()),
+            changes: tokio::sync::Mutex::new(()),
+            request_ids: Arc::new(steward_model::RequestIds::new(rand::random())),
+        }
+    }
+
+    /// The process's request ids: live requests and plugin test requests
+    /// draw from this one sequence.
+    pub fn request_ids(&self) -> &steward_model::RequestIds {
+        &self.request_ids
     }
 
     pub fn runtime(&self) -> &Arc<Runtime> {
@@ -206,10 +218,12 @@ impl Registry {
         plugin.package_version = info.package_version().map(str::to_string);
         plugin.signature = signature;
         plugin.signed_by = signed_by;
+        plugin.request_ids = Some(self.request_ids.clone());
         let outcomes = cases::run(&plugin, &case_file, policy).await?;
         if outcomes.iter().any(|o| !o.passed) {
             return Err(LoadError::CasesFailed(outcomes));
         }
+        plugin.cases = Some(Arc::new(case_file));
         Ok(Proven { plugin: Arc::new(plugin), outcomes, origin })
     }
 

@@ -1,15 +1,17 @@
 //! What one plugin store holds: a WASI context with nothing ambient, the
 //! memory limiter, the policy snapshot the catalog import reads, and the
-//! call's deadline.
+//! call's clock.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use steward_policy::Policy;
-use wasmtime::StoreLimits;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::clock::CallClock;
+use crate::limiter::MemoryLimiter;
 
 /// Log lines one call may emit.
 pub const LOG_LINES_PER_CALL: u32 = 32;
@@ -66,7 +68,7 @@ impl LogRate {
 pub struct PluginState {
     pub wasi: WasiCtx,
     pub table: ResourceTable,
-    pub limits: StoreLimits,
+    pub limiter: MemoryLimiter,
     /// The policy (catalog) the current call sees through the catalog import.
     pub policy: Option<Arc<Policy>>,
     /// What the `context` import returns during the current call.
@@ -75,8 +77,8 @@ pub struct PluginState {
     pub label: String,
     pub log_budget: u32,
     pub log_rate: Arc<LogRate>,
-    /// When the current call must end.
-    pub deadline: Instant,
+    /// The current call's CPU budget and wall-clock backstop.
+    pub clock: Arc<CallClock>,
 }
 
 impl WasiView for PluginState {

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use steward_model::{Action, Asset, Request, Verdict, Voter};
+use steward_model::{Action, Asset, PluginError, Request, Verdict, Voter};
 use steward_pipeline::{PluginHandle, Plugins};
 use steward_policy::Policy;
 
@@ -27,12 +27,12 @@ impl PluginHandle for LoadedPlugin {
         LoadedPlugin::is_shadow(self)
     }
 
-    async fn evaluate(&self, request: &Request, policy: &Arc<Policy>) -> Result<Verdict, String> {
-        LoadedPlugin::evaluate(self, request, policy).await.map_err(|e| e.to_string())
+    async fn evaluate(&self, request: &Request, policy: &Arc<Policy>) -> Result<Verdict, PluginError> {
+        LoadedPlugin::evaluate(self, request, policy).await
     }
 
-    async fn score(&self, asset: &Asset, action: &Action, policy: &Arc<Policy>) -> Result<f32, String> {
-        LoadedPlugin::score(self, asset, action, policy).await.map(|s| s.significance).map_err(|e| e.to_string())
+    async fn score(&self, asset: &Asset, action: &Action, policy: &Arc<Policy>) -> Result<f32, PluginError> {
+        LoadedPlugin::score(self, asset, action, policy).await.map(|s| s.significance)
     }
 }
 

@@ -11,7 +11,7 @@ use std::sync::{Arc, OnceLock};
 
 use steward_policy::Policy;
 use steward_runtime::{
-    ColumnSample, LoadError, Manifest, Origin, PluginFailure, PluginSource, Registry, Runtime, RuntimeConfig, World,
+    ColumnSample, LoadError, Manifest, Origin, PluginFailure, PluginSource, Registry, Runtime, RuntimeConfig, TrapCause, World,
 };
 
 fn repo() -> PathBuf {
@@ -163,16 +163,21 @@ async fn a_misbehaving_classifier_fails_closed_naming_itself() {
     let (registry, policy) = (registry(), policy());
     let proven = registry.prove(uploaded("hostile-classifier", HOSTILE_MANIFEST, NOT_PII_CASE), &policy).await.unwrap();
     let plugin = proven.plugin;
+    let timeout = PluginFailure::CpuDeadline { budget_ms: 20 };
+    let panicked = PluginFailure::Trap { during: "classify-column".into(), cause: TrapCause::Unreachable };
     for (column, failure) in [
-        ("loop", PluginFailure::Timeout),
-        ("trap", PluginFailure::Trap(String::new())),
-        ("garbage", PluginFailure::InvalidOutput(String::new())),
-        ("many", PluginFailure::InvalidOutput(String::new())),
-        ("loop", PluginFailure::Timeout),
+        ("loop", Some(&timeout)),
+        ("trap", Some(&panicked)),
+        ("garbage", None),
+        ("many", None),
+        ("loop", Some(&timeout)),
     ] {
         let e = plugin.classify(&sample(column, &[])).await.expect_err(column);
         assert_eq!(e.plugin, "hostile-classifier@6.6.6");
-        assert_eq!(e.failure.kind(), failure.kind(), "{column}: {e}");
+        match failure {
+            Some(expected) => assert_eq!(&e.failure, expected, "{column}: {e}"),
+            None => assert_eq!(e.failure.kind(), "invalid_output", "{column}: {e}"),
+        }
         assert!(e.to_string().contains("hostile-classifier@6.6.6"), "{e}");
         // The plugin still answers afterwards.
         assert_eq!(plugin.classify(&sample("region", &["emea"])).await.unwrap(), Vec::<String>::new(), "after {column}");

@@ -67,8 +67,6 @@ pub struct AppState {
     pub audit: AuditWriter,
     pub admin_token: String,
     pub policies_dir: PathBuf,
-    request_prefix: u64,
-    request_counter: AtomicU64,
 }
 
 /// Where queries run and what they are charged to.
@@ -91,8 +89,6 @@ impl AppState {
             audit,
             admin_token,
             policies_dir,
-            request_prefix: rand::random::<u32>() as u64,
-            request_counter: AtomicU64::new(0),
         }
     }
 
@@ -105,10 +101,10 @@ impl AppState {
     }
 
     /// A request id unique within this process and unlikely to repeat
-    /// across restarts.
+    /// across restarts: the same sequence the registry draws the ids of
+    /// plugin test requests from.
     pub fn next_request_id(&self) -> String {
-        let n = self.request_counter.fetch_add(1, Ordering::Relaxed);
-        format!("{:08x}-{n:012x}", self.request_prefix)
+        self.registry.request_ids().next()
     }
 
     /// Load the policies directory again and swap it in; on error the last

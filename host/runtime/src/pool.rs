@@ -1,0 +1,142 @@
+//! Idle instances of one plugin version, kept for reuse by the caller that
+//! used them and nobody else.
+//!
+//! A caller is the full identity chain of a request (kind, id and the human
+//! it acts for): an agent acting for alice and the same agent acting for
+//! dana are two callers, and an instance that served one is never handed
+//! to the other, so plugin memory is not a channel between principals.
+//! Calls that carry no caller's data (a scorer's asset, a classifier's
+//! column sample, a tool describing itself) share the [`Lane::Shared`] lane.
+//!
+//! The pool is bounded three ways: instances, bytes of memory they hold,
+//! and time: an instance idle for [`IDLE_TTL`] is dropped by the sweeper,
+//! so memory returns after a burst.
+
+use std::time::{Duration, Instant};
+
+use steward_model::{IdentityKind, Principal};
+
+/// Idle instances kept per plugin version.
+pub const MAX_IDLE: usize = 64;
+/// Bytes of linear memory the idle instances of one version may hold.
+pub const MAX_IDLE_BYTES: usize = 256 * 1024 * 1024;
+/// An instance idle this long is dropped.
+pub const IDLE_TTL: Duration = Duration::from_secs(2);
+
+/// Whose instances a call may reuse.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Lane {
+    /// Calls that carry no caller's data.
+    Shared,
+    /// One caller's calls.
+    Caller { kind: IdentityKind, id: String, on_behalf_of: Option<String> },
+}
+
+impl Lane {
+    pub fn of(principal: &Principal) -> Lane {
+        Lane::Caller { kind: principal.kind, id: principal.id.clone(), on_behalf_of: principal.on_behalf_of.clone() }
+    }
+}
+
+struct Idle<T> {
+    lane: Lane,
+    instance: T,
+    bytes: usize,
+    since: Instant,
+}
+
+/// Idle instances, oldest first.
+pub struct Pool<T> {
+    idle: Vec<Idle<T>>,
+    bytes: usize,
+}
+
+impl<T> Default for Pool<T> {
+    fn default() -> Self {
+        Pool { idle: Vec::new(), bytes: 0 }
+    }
+}
+
+impl<T> Pool<T> {
+    /// The most recently used idle instance of `lane`.
+    pub fn take(&mut self, lane: &Lane) -> Option<T> {
+        let i = self.idle.iter().rposition(|e| &e.lane == lane)?;
+        let entry = self.idle.remove(i);
+        self.bytes -= entry.bytes;
+        Some(entry.instance)
+    }
+
+    /// Keep an instance (holding `bytes` of memory) for `lane`. Returns
+    /// what had to go to make room, to be dropped outside the lock.
+    pub fn put(&mut self, lane: Lane, instance: T, bytes: usize) -> Vec<T> {
+        let mut evicted = Vec::new();
+        if bytes > MAX_IDLE_BYTES {
+            evicted.push(instance);
+            return evicted;
+        }
+        while !self.idle.is_empty() && (self.idle.len() >= MAX_IDLE || self.bytes + bytes > MAX_IDLE_BYTES) {
+            let oldest = self.idle.remove(0);
+            self.bytes -= oldest.bytes;
+            evicted.push(oldest.instance);
+        }
+        self.bytes += bytes;
+        self.idle.push(Idle { lane, instance, bytes, since: Instant::now() });
+        evicted
+    }
+
+    /// Remove instances idle since before `now - IDLE_TTL`.
+    pub fn expire(&mut self, now: Instant) -> Vec<T> {
+        let keep_from = self.idle.iter().position(|e| now.duration_since(e.since) < IDLE_TTL).unwrap_or(self.idle.len());
+        let expired: Vec<Idle<T>> = self.idle.drain(..keep_from).collect();
+        self.bytes -= expired.iter().map(|e| e.bytes).sum::<usize>();
+        expired.into_iter().map(|e| e.instance).collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.idle.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caller(id: &str, for_human: Option<&str>) -> Lane {
+        Lane::Caller { kind: IdentityKind::Agent, id: id.into(), on_behalf_of: for_human.map(str::to_string) }
+    }
+
+    #[test]
+    fn an_instance_goes_back_only_to_its_own_caller() {
+        let mut pool = Pool::default();
+        pool.put(caller("copilot", Some("alice")), "alice's", 1);
+        assert_eq!(pool.take(&caller("copilot", Some("dana"))), None, "same agent, another human");
+        assert_eq!(pool.take(&caller("copilot", None)), None);
+        assert_eq!(pool.take(&Lane::Shared), None);
+        assert_eq!(pool.take(&caller("copilot", Some("alice"))), Some("alice's"));
+        assert_eq!(pool.len(), 0);
+    }
+
+    #[test]
+    fn the_pool_is_bounded_by_count_and_bytes_and_drops_the_oldest() {
+        let mut pool = Pool::default();
+        for i in 0..MAX_IDLE + 10 {
+            pool.put(Lane::Shared, i, 1);
+        }
+        assert_eq!(pool.len(), MAX_IDLE);
+        assert_eq!(pool.take(&Lane::Shared), Some(MAX_IDLE + 9), "the newest is reused first");
+        let evicted = pool.put(Lane::Shared, 1000, MAX_IDLE_BYTES);
+        assert_eq!(evicted.len(), MAX_IDLE - 1, "a big instance pushes everything else out");
+        assert_eq!(pool.put(Lane::Shared, 1001, MAX_IDLE_BYTES + 1), vec![1001], "one too big is never kept");
+    }
+
+    #[test]
+    fn idle_instances_expire() {
+        let mut pool = Pool::default();
+        pool.put(Lane::Shared, 1, 10);
+        pool.put(caller("scout", Some("bob")), 2, 10);
+        assert!(pool.expire(Instant::now()).is_empty());
+        assert_eq!(pool.expire(Instant::now() + IDLE_TTL), vec![1, 2]);
+        assert_eq!(pool.len(), 0);
+        assert_eq!(pool.bytes, 0);
+    }
+}
