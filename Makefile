@@ -8,6 +8,8 @@ GUEST_OUT    := $(GUEST_DIR)/$(GUEST_TARGET)/plugin
 PLUGINS      := finance-sop significance-scorer pii-classifier
 # Shipped Python and JavaScript plugins, built by `steward plugin build`.
 POLYGLOT     := finance-sop-py pii-classifier-py finance-sop-js
+# Python and JavaScript test guests (tests/polyglot), built the same way.
+TEST_POLYGLOT := drifting-sop-py drifting-sop-js
 # Every shipped plugin can reach finance/**, which policies/plugins.toml
 # requires signed: `make plugins` signs them with the demo key.
 SIGNED       := $(PLUGINS) $(POLYGLOT)
@@ -19,7 +21,7 @@ STEWARD      ?= target/debug/steward
 FUZZ_SECONDS ?= 30
 FUZZ_TARGETS := sql token policy manifest cases
 
-.PHONY: run test setup plugins rust-plugins build build-debug bench fuzz clean
+.PHONY: run test test-guests setup plugins rust-plugins build build-debug bench fuzz clean
 
 ## Build everything (host + plugins) and start the server on the demo policies and plugins.
 run: setup build
@@ -29,8 +31,11 @@ run: setup build
 ## Run the whole test suite (unit, plugin runtime, end to end over HTTP).
 ## `cargo test` covers the workspace default-members: every host crate and tests/.
 test: setup build-debug
-	$(MAKE) --no-print-directory plugins STEWARD=target/debug/steward
+	$(MAKE) --no-print-directory plugins test-guests STEWARD=target/debug/steward
 	$(CARGO) test $(TEST_ARGS)
+
+## Build the Python and JavaScript test guests (tests/polyglot/NAME/plugin.wasm).
+test-guests: setup $(TEST_POLYGLOT:%=tests/polyglot/%/plugin.wasm)
 
 ## Toolchain pieces the build needs (idempotent): the Rust guest target,
 ## componentize-py (Python plugins) and componentize-js (JavaScript plugins).
@@ -54,6 +59,10 @@ rust-plugins: setup
 $(POLYGLOT:%=plugins/%/plugin.wasm): plugins/%/plugin.wasm: $$(wildcard plugins/$$*/*.py plugins/$$*/*.js) plugins/%/plugin.toml \
 		$(wildcard sdk/python/*.py sdk/js/*.js wit/v0.2.0/*.wit) | $(STEWARD)
 	$(STEWARD) plugin build plugins/$*
+
+$(TEST_POLYGLOT:%=tests/polyglot/%/plugin.wasm): tests/polyglot/%/plugin.wasm: $$(wildcard tests/polyglot/$$*/*.py tests/polyglot/$$*/*.js) \
+		tests/polyglot/%/plugin.toml $(wildcard sdk/python/*.py sdk/js/*.js wit/v0.2.0/*.wit) | $(STEWARD)
+	$(STEWARD) plugin build tests/polyglot/$*
 
 plugins/%/plugin.sig: plugins/%/plugin.wasm $(SIGNER_KEY) | $(STEWARD)
 	$(STEWARD) plugin sign plugins/$* --key $(SIGNER_KEY) --signer demo-finance

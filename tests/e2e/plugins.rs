@@ -254,15 +254,9 @@ fn scaffold_build_test(work: &Path, lang: &str, world: &str, policies: &str) -> 
     assert!(ok, "{lang} {world}: new: {out}");
     let (ok, out) = steward(&["plugin", "build", &name], work);
     assert!(ok, "{lang} {world}: build: {out}");
-    let (mut ok, mut out) = steward(&["plugin", "test", &name, "--policies", policies], work);
-    // Deadlines are wall-clock: with the whole suite on two cores, a Python
-    // plugin's first call has been descheduled past its 100 ms deadline
-    // (160-170 ms; 2-7 ms alone). That is the open "deadlines punish load"
-    // issue, not this round trip's: retry once when it is the only failure.
-    let failures = out.lines().filter(|l| l.starts_with("FAIL")).count();
-    if !ok && failures > 0 && failures == out.lines().filter(|l| l.starts_with("FAIL") && l.contains("deadline exceeded")).count() {
-        (ok, out) = steward(&["plugin", "test", &name, "--policies", policies], work);
-    }
+    // Deadlines count the plugin's own CPU time, so the whole suite running
+    // beside it on two cores does not fail its cases: no retry.
+    let (ok, out) = steward(&["plugin", "test", &name, "--policies", policies], work);
     assert!(ok && !out.contains("FAIL"), "{lang} {world}: test: {out}");
     (name, out)
 }

@@ -623,12 +623,12 @@ async fn failing_scorer_denies_naming_the_plugin() {
     let h = Harness::new();
     let plugins = FakePlugins::none()
         .sop(finance_sop(allow(vec![])))
-        .scorer(ledger_scorer(Behaviour::Fail("epoch deadline exceeded".into())));
+        .scorer(ledger_scorer(Behaviour::Fail("out of bounds".into())));
     let out = h.decide(&plugins, &h.agent_token("alice", "copilot"), "sql.read", &["finance/ledger"]).await;
 
     assert_denied(&out, ReasonCode::PluginFailure);
     assert_eq!(out.reasons[0].source, "plugin:ledger-scorer@0.1.0");
-    assert!(out.reasons[0].message.contains("epoch deadline exceeded"));
+    assert!(out.reasons[0].message.contains("trapped in evaluate: out of bounds"), "{}", out.reasons[0].message);
     assert_eq!(plugins.total_sop_calls(), 0);
 
     // Even where a grant would allow, a failing scorer denies.

@@ -5,76 +5,10 @@
 //! Builds its guests (`pii-classifier`, `hostile-classifier`,
 //! `significance-scorer`) for wasm32-wasip2, as the end-to-end harness does.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::{Arc, OnceLock};
+mod common;
 
-use steward_policy::Policy;
-use steward_runtime::{
-    ColumnSample, LoadError, Manifest, Origin, PluginFailure, PluginSource, Registry, Runtime, RuntimeConfig, TrapCause, World,
-};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("the repository")
-}
-
-/// The guest components, built once per test binary.
-fn component(crate_name: &str) -> Vec<u8> {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    let dir = BUILT.get_or_init(|| {
-        let target_dir = repo().join("target/guests");
-        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .current_dir(repo())
-            .args(["build", "--target", "wasm32-wasip2", "--profile", "plugin", "--target-dir"])
-            .arg(&target_dir)
-            .args(["-p", "pii-classifier", "-p", "hostile-classifier", "-p", "significance-scorer"])
-            .status()
-            .expect("running cargo to build the guests");
-        assert!(status.success(), "building the guests failed (is the wasm32-wasip2 target installed? `make setup`)");
-        target_dir.join("wasm32-wasip2/plugin")
-    });
-    let path = dir.join(format!("{}.wasm", crate_name.replace('-', "_")));
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// The demo policies without `plugins.toml`: these tests are about
-/// classifiers, not signatures (tests/e2e/plugins.rs covers those).
-fn policy() -> Arc<Policy> {
-    let mut files: Vec<(PathBuf, String)> = std::fs::read_dir(repo().join("policies"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "toml") && !p.ends_with("plugins.toml"))
-        .map(|p| {
-            let text = std::fs::read_to_string(&p).unwrap();
-            (p, text)
-        })
-        .collect();
-    files.sort();
-    Arc::new(Policy::load_texts(files).expect("the demo policies load"))
-}
-
-fn registry() -> Registry {
-    Registry::new(Runtime::new(RuntimeConfig::default()).expect("a runtime"))
-}
-
-/// A plugin folder of the repository, with the freshly built component.
-fn shipped(name: &str) -> PluginSource {
-    let dir = repo().join("plugins").join(name);
-    let manifest = Manifest::read(&dir).unwrap();
-    let cases = std::fs::read_to_string(dir.join(&manifest.cases)).unwrap();
-    PluginSource { manifest, component: component(name), cases, signature: None, base_dir: Some(dir.clone()), origin: Origin::Directory(dir) }
-}
-
-fn uploaded(crate_name: &str, manifest: &str, cases: &str) -> PluginSource {
-    PluginSource {
-        manifest: Manifest::parse(manifest).unwrap(),
-        component: component(crate_name),
-        cases: cases.to_string(),
-        signature: None,
-        base_dir: None,
-        origin: Origin::Upload,
-    }
-}
+use common::{cached_registry, policy, registry, repo, shipped, uploaded};
+use steward_runtime::{ColumnSample, LoadError, PluginFailure, PluginSource, TrapCause, World};
 
 fn sample(column: &str, values: &[&str]) -> ColumnSample {
     ColumnSample {
@@ -204,9 +138,7 @@ async fn the_python_twin_tags_columns_like_the_rust_classifier() {
     let mut python = PluginSource::from_dir(&dir).unwrap_or_else(|e| panic!("{e} (run `make plugins`)"));
     python.signature = None;
     // One compile cache for the suite: an 18 MB component compiles once.
-    let registry = Registry::new(
-        Runtime::new(RuntimeConfig { cache_dir: Some(repo().join("target/test-compile-cache")), ..RuntimeConfig::default() }).unwrap(),
-    );
+    let registry = cached_registry();
     let twin = registry.prove(python, &policy).await.expect("the Python twin passes the Rust classifier's cases").plugin;
     assert_eq!(twin.package_version.as_deref(), Some("0.2.0"));
     let rust = registry.prove(shipped("pii-classifier"), &policy).await.unwrap().plugin;

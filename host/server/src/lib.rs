@@ -7,6 +7,7 @@ pub mod http;
 pub mod query;
 pub mod schema;
 pub mod state;
+pub mod uploads;
 pub mod watch;
 
 use std::net::SocketAddr;
@@ -68,7 +69,7 @@ pub async fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>>
     };
     let warehouse = Warehouse::open(&warehouse_spec, config.query_deadline).await.with_context(|| format!("opening the warehouse {warehouse_spec}"))?;
     let budgets = BudgetStore::open(&config.data.join("budgets.db")).context("opening the budget store")?;
-    let data = DataPlane { warehouse, budgets, max_rows: config.max_rows };
+    let data = DataPlane { warehouse, budgets, max_rows: config.max_rows, uploads: config.data.join("uploads") };
     let state = AppState::new(generation, Registry::new(runtime), audit, admin_token, config.policies.clone(), data);
     state.policy.load().check_sql(state.dialect()).context("checking the policy's SQL")?;
     Ok(Arc::new(state))
@@ -93,8 +94,9 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     let state = build_state(&config).await?;
     let mut watcher = watch::PluginWatcher::new(config.plugins.clone());
     let refused = watcher.scan(&state).await;
+    let restored = state.uploads.restore(&state).await;
     let live = state.registry.current().slots().count();
-    tracing::info!(live, refused = refused.len(), dir = %config.plugins.display(), "plugins loaded");
+    tracing::info!(live, refused = refused.len(), restored_uploads = restored, dir = %config.plugins.display(), "plugins loaded");
     watch::spawn(state.clone(), watcher, config.watch_every);
     warm_schema(&state).await;
     let listener = tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;

@@ -17,6 +17,7 @@ use steward_sql::{Dialect, Schema};
 use steward_warehouse::{Engine, Warehouse};
 
 use crate::schema::SchemaCache;
+use crate::uploads::UploadStore;
 
 /// One loaded policy and the verifier for its keys.
 pub struct PolicyGeneration {
@@ -67,6 +68,8 @@ pub struct AppState {
     pub audit: AuditWriter,
     pub admin_token: String,
     pub policies_dir: PathBuf,
+    /// Plugins uploaded through the admin API, kept across restarts.
+    pub uploads: UploadStore,
 }
 
 /// Where queries run and what they are charged to.
@@ -74,6 +77,8 @@ pub struct DataPlane {
     pub warehouse: Warehouse,
     pub budgets: BudgetStore,
     pub max_rows: u64,
+    /// Where uploaded plugins are kept (`data/uploads`).
+    pub uploads: PathBuf,
 }
 
 impl AppState {
@@ -89,6 +94,14 @@ impl AppState {
             audit,
             admin_token,
             policies_dir,
+            uploads: UploadStore::new(data.uploads),
+        }
+    }
+
+    /// Persist `name`'s uploaded versions as its live slot now holds them.
+    pub fn record_uploads(&self, name: &str) {
+        if let Err(e) = self.uploads.record(name, self.registry.current().slot(name)) {
+            tracing::error!(plugin = %name, error = %e, "could not record the plugin's uploads; a restart may not restore them");
         }
     }
 

@@ -69,11 +69,14 @@ pub struct PluginWatcher {
     seen: HashMap<PathBuf, String>,
     /// Plugin folder -> plugin name it loaded.
     names: HashMap<PathBuf, String>,
+    /// After the first scan (at start, before uploads are restored), a
+    /// folder load is recorded as the latest change of its plugin.
+    started: bool,
 }
 
 impl PluginWatcher {
     pub fn new(root: PathBuf) -> PluginWatcher {
-        PluginWatcher { root, seen: HashMap::new(), names: HashMap::new() }
+        PluginWatcher { root, seen: HashMap::new(), names: HashMap::new(), started: false }
     }
 
     /// Load what changed since the last scan; remove plugins whose folder
@@ -107,7 +110,13 @@ impl PluginWatcher {
                     let (label, digest) = (proven.plugin.label().to_string(), proven.plugin.digest.clone());
                     let (from_cache, load_ms) = (proven.plugin.from_cache, proven.plugin.load_time.as_secs_f64() * 1e3);
                     self.names.insert(dir.clone(), proven.plugin.name().to_string());
+                    let name = proven.plugin.name().to_string();
                     let replaced = state.registry.activate(proven).await;
+                    // A folder change after an upload is the latest change:
+                    // it is what a restart restores.
+                    if self.started {
+                        state.record_uploads(&name);
+                    }
                     tracing::info!(
                         plugin = %label,
                         digest = %digest,
@@ -135,6 +144,7 @@ impl PluginWatcher {
                 }
             }
         }
+        self.started = true;
         refusals
     }
 }

@@ -63,6 +63,10 @@ struct SlotView {
     origin: String,
     calls: u64,
     failures: u64,
+    /// Spot checks of live instances against the version's own cases.
+    spot_checks: u64,
+    /// Why the active version fails every call, if it failed a spot check.
+    quarantined: Option<String>,
 }
 
 pub async fn list(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
@@ -83,6 +87,8 @@ pub async fn list(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Res
             },
             calls: slot.active.calls(),
             failures: slot.active.failures(),
+            spot_checks: slot.active.spot_checks(),
+            quarantined: slot.active.quarantined().map(str::to_string),
         })
         .collect();
     Json(serde_json::json!({ "plugins": plugins })).into_response()
@@ -149,7 +155,7 @@ pub async fn upload(State(state): State<Arc<AppState>>, headers: HeaderMap, body
         Ok(c) => c,
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("component_base64: {e}")),
     };
-    let label = format!("{}@{}", manifest.name, manifest.version);
+    let (name, label) = (manifest.name.clone(), format!("{}@{}", manifest.name, manifest.version));
     let source = PluginSource {
         manifest,
         component,
@@ -158,11 +164,17 @@ pub async fn upload(State(state): State<Arc<AppState>>, headers: HeaderMap, body
         base_dir: None,
         origin: Origin::Upload,
     };
+    // Kept on disk first (so an activated upload survives a restart);
+    // pruned again below if it is refused.
+    if let Err(e) = state.uploads.keep(&source, &upload.manifest, &steward_runtime::digest(&source.component)) {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, format!("plugin {label} refused: cannot keep it in the data directory: {e}"));
+    }
     let policy = state.policy.load_full().policy.clone();
     let proven = match state.registry.prove(source, &policy).await {
         Ok(p) => p,
         Err(e) => {
             tracing::warn!(plugin = %label, error = %e, "upload refused");
+            state.record_uploads(&name);
             return error(load_error_status(&e), format!("plugin {label} refused: {e}"));
         }
     };
@@ -174,6 +186,7 @@ pub async fn upload(State(state): State<Arc<AppState>>, headers: HeaderMap, body
     } else {
         state.registry.stage(proven).await == Staged::ActivatedAsFirstVersion
     };
+    state.record_uploads(&name);
     tracing::info!(plugin = %label, digest = %view.digest, activated, "plugin uploaded");
     Json(serde_json::json!({ "plugin": view, "activated": activated, "cases": cases })).into_response()
 }
@@ -200,7 +213,9 @@ pub async fn activate(
         Ok(b) => b,
         Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
     };
-    match state.registry.activate_digest(&name, &body.digest).await {
+    let result = state.registry.activate_digest(&name, &body.digest).await;
+    state.record_uploads(&name);
+    match result {
         Ok(p) => Json(serde_json::json!({ "active": VersionView::of(&p) })).into_response(),
         Err(e) => registry_error(e),
     }
@@ -210,7 +225,9 @@ pub async fn rollback(State(state): State<Arc<AppState>>, headers: HeaderMap, Pa
     if let Err(r) = authorized(&state, &headers) {
         return r;
     }
-    match state.registry.rollback(&name).await {
+    let result = state.registry.rollback(&name).await;
+    state.record_uploads(&name);
+    match result {
         Ok(p) => {
             tracing::info!(plugin = %p.label(), "rolled back");
             Json(serde_json::json!({ "active": VersionView::of(&p) })).into_response()
@@ -223,7 +240,9 @@ pub async fn remove(State(state): State<Arc<AppState>>, headers: HeaderMap, Path
     if let Err(r) = authorized(&state, &headers) {
         return r;
     }
-    match state.registry.remove(&name).await {
+    let result = state.registry.remove(&name).await;
+    state.record_uploads(&name);
+    match result {
         Ok(()) => Json(serde_json::json!({ "removed": name })).into_response(),
         Err(e) => registry_error(e),
     }
