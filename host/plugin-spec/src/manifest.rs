@@ -10,7 +10,7 @@ use steward_policy::PathGlob;
 /// Upper bound on a plugin's linear memory; the pooling allocator reserves
 /// slots of this size.
 pub const MAX_MEMORY_MIB: u32 = 256;
-/// Upper bound on a plugin's per-call deadline.
+/// Upper bound on a plugin's per-call CPU-time budget (`limits.timeout_ms`).
 pub const MAX_TIMEOUT_MS: u32 = 1_000;
 
 /// Why a manifest was refused.
@@ -80,13 +80,14 @@ pub enum Mode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Isolation {
-    /// Instances are pooled and reused (up to `max_reuse` calls), so state a
-    /// plugin keeps in its memory can carry from one call to the next.
-    /// Any trap or timeout discards the instance.
+    /// Instances are pooled and reused (up to `max_reuse` calls) by the
+    /// caller that used them and nobody else, so state a plugin keeps in its
+    /// memory carries over only between calls of one caller. Any failed
+    /// call discards its instance. There is no setting that shares more.
     #[default]
     Reuse,
-    /// A fresh instance for every call: nothing carries over, at ~50 µs more
-    /// per call.
+    /// A fresh instance for every call: nothing carries over, at ~25 µs
+    /// (Rust) to a few ms (Python, JavaScript) more per call.
     PerCall,
 }
 

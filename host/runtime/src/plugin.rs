@@ -334,7 +334,12 @@ impl LoadedPlugin {
                 let next_check = rand::thread_rng().gen_range(1..=2 * SPOT_CHECK_MEAN);
                 Ok(Instance { store, exports, uses: 0, next_check })
             }
-            Err(e) => Err(self.fail(self.failure(&e, &store, "instantiation"))),
+            Err(e) => Err(self.fail(match self.failure(&e, &store, "instantiation") {
+                // Not the plugin's code trapping: the host could not start it
+                // (no free slot in the instance pool, say).
+                PluginFailure::Trap { cause: TrapCause::Other(why), .. } => PluginFailure::Instantiate(why),
+                failure => failure,
+            })),
         }
     }
 
