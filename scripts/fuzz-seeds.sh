@@ -36,7 +36,7 @@ elif [ -x "$STEWARD" ]; then
         $STEWARD token mint --key $K --sub nightly-etl --ttl $TTL
         $STEWARD token mint --key $K --sub bob --act scout --session s1 --turn t1 --ttl $TTL
         $STEWARD token mint --key $K --sub alice --act copilot --session s1 --turn t1 --ttl $TTL
-        $STEWARD token mint --key $K --sub alice --act copilot --ttl $TTL
+        $STEWARD token mint --key $K --sub alice --act copilot --session s2 --turn 7 --ttl $TTL
     } >"$TOKENS"
     touch $CORPUS/.minted
 else

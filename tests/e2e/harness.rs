@@ -99,6 +99,21 @@ pub struct Server {
     pub policies_dir: PathBuf,
     admin_token: String,
     agent: ureq::Agent,
+    /// `steward serve`'s arguments, to start it again.
+    args: Vec<std::ffi::OsString>,
+}
+
+/// Start `steward` with `args`, logging to `data/server.log` (appended).
+fn spawn(args: &[std::ffi::OsString], data: &Path, admin_token: &str) -> Child {
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(data.join("server.log")).unwrap();
+    Command::new(steward_bin())
+        .args(args)
+        .env("STEWARD_ADMIN_TOKEN", admin_token)
+        .env("STEWARD_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("starting steward")
 }
 
 pub struct Options<'a> {
@@ -159,35 +174,39 @@ impl Server {
         };
         let port = free_port();
         let admin_token = "e2e-admin-token".to_string();
-        let log = std::fs::File::create(data.path().join("server.log")).unwrap();
-        let mut cmd = Command::new(steward_bin());
-        cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--watch-ms", "200", "--durability", opts.durability]);
+        let mut args: Vec<std::ffi::OsString> =
+            ["serve", "--listen", &format!("127.0.0.1:{port}"), "--watch-ms", "200", "--durability", opts.durability].map(Into::into).into();
         if let Some(w) = opts.warehouse {
-            cmd.arg("--warehouse").arg(w);
+            args.extend(["--warehouse".into(), w.into()]);
         }
-        let child = cmd
-            .arg("--policies")
-            .arg(&policies_dir)
-            .arg("--plugins")
-            .arg(&plugins_dir)
-            .arg("--data")
-            .arg(data.path().join("var"))
-            .arg("--cache-dir")
-            .arg(compile_cache())
-            .env("STEWARD_ADMIN_TOKEN", &admin_token)
-            .env("STEWARD_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("starting steward");
+        args.extend([
+            "--policies".into(),
+            policies_dir.clone().into(),
+            "--plugins".into(),
+            plugins_dir.clone().into(),
+            "--data".into(),
+            data.path().join("var").into(),
+            "--cache-dir".into(),
+            compile_cache().into(),
+        ]);
+        let child = spawn(&args, data.path(), &admin_token);
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(30)))
             .build()
             .into();
-        let server = Server { child: Some(child), base: format!("http://127.0.0.1:{port}"), data, plugins_dir, policies_dir, admin_token, agent };
+        let server =
+            Server { child: Some(child), base: format!("http://127.0.0.1:{port}"), data, plugins_dir, policies_dir, admin_token, agent, args };
         server.wait_ready();
         server
+    }
+
+    /// Stop the server (SIGKILL) and start it again on the same port, data
+    /// and folders.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.child = Some(spawn(&self.args, self.data.path(), &self.admin_token));
+        self.wait_ready();
     }
 
     fn wait_ready(&self) {

@@ -288,3 +288,80 @@ fn scaffold_build_test_round_trip_in_each_language() {
         }
     }
 }
+
+/// Each message an outside plugin author met says what to do next
+/// (golden strings): `plugin test` without a policies folder, `plugin
+/// build` without componentize-js, `plugin inspect` on a component the host
+/// would refuse, `token mint --act` without a session and turn.
+#[test]
+fn author_messages_say_what_to_do_next() {
+    let work = tempfile::tempdir().unwrap();
+    let work_dir = std::path::absolute(work.path()).unwrap();
+    let plain = |args: &[&str]| {
+        let out = Command::new(steward_bin())
+            .args(args)
+            .current_dir(&work_dir)
+            .env_remove("STEWARD_COMPONENTIZE_JS")
+            .env_remove("STEWARD_CACHE_DIR")
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", work_dir.join("home"))
+            .output()
+            .expect("running steward");
+        (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    };
+
+    let (ok, out) = plain(&["plugin", "new", "--lang", "js", "--world", "sop", "outside"]);
+    assert!(ok, "{out}");
+    let (ok, out) = plain(&["plugin", "test", "outside"]);
+    assert!(!ok);
+    let golden = format!(
+        "no policies folder at {}: pass --policies DIR, the folder of policy .toml files your Steward server runs with \
+         (the repository's is policies/)",
+        work_dir.join("policies").display()
+    );
+    assert!(out.contains(&golden), "{out}");
+
+    let (ok, out) = plain(&["plugin", "build", "outside"]);
+    assert!(!ok);
+    let golden = format!(
+        "componentize-js was not found in node_modules/.bin of {} or any folder above it, nor on PATH: install it there \
+         (`npm install @bytecodealliance/componentize-js`), or set STEWARD_COMPONENTIZE_JS to its path (in the Steward \
+         repository: `npm ci --prefix sdk/js`, then STEWARD_COMPONENTIZE_JS=sdk/js/node_modules/.bin/componentize-js)",
+        work_dir.join("outside").display()
+    );
+    assert!(out.contains(&golden), "{out}");
+
+    let sneaky = work_dir.join("sneaky.wasm");
+    std::fs::write(&sneaky, guests().component("sneaky-sop")).unwrap();
+    let (ok, out) = plain(&["plugin", "inspect", sneaky.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    let refused = out.lines().find(|l| l.starts_with("refused:")).unwrap_or_else(|| panic!("no refused line: {out}"));
+    assert!(refused.starts_with("refused:  the host would refuse this component at load: it imports "), "{out}");
+    assert!(refused.contains("wasi:filesystem/") && refused.contains("wasi:clocks/"), "{out}");
+    assert!(
+        out.contains(
+            "\n          a plugin gets only steward:guardrail, wasi:io and wasi:cli; build without the rest \
+             (componentize-py --stub-wasi, componentize-js --disable ..., no std::net or clocks in Rust)\n"
+        ),
+        "{out}"
+    );
+    let finance = work_dir.join("finance.wasm");
+    std::fs::write(&finance, guests().component("finance-sop")).unwrap();
+    let (ok, out) = plain(&["plugin", "inspect", finance.to_str().unwrap()]);
+    assert!(ok && !out.contains("refused:"), "a plugin the host loads is not flagged: {out}");
+
+    let key = repo().join("policies/demo/issuer.key");
+    let policies = repo().join("policies");
+    let mint = ["token", "mint", "--key", key.to_str().unwrap(), "--policies", policies.to_str().unwrap(), "--sub", "alice", "--act", "copilot"];
+    let (ok, out) = plain(&mint);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains(
+            "an agent token (--act) names the session and turn the agent acts in: pass --session ID and --turn ID \
+             (for example --session s1 --turn 1); Steward audits and budgets per session and turn"
+        ),
+        "{out}"
+    );
+    let (ok, out) = plain(&[&mint[..], &["--session", "s1", "--turn", "1"]].concat());
+    assert!(ok && out.trim().split('.').count() == 3, "with a session and turn it mints: {out}");
+}

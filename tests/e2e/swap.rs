@@ -119,3 +119,43 @@ fn staged_versions_wait_for_activation_and_removal_fails_closed() {
     let (status, _) = server.admin("POST", "/admin/plugins/swap-sop/rollback", None);
     assert_eq!(status, 404);
 }
+
+/// Uploads survive a restart: the uploaded version is active again, its
+/// predecessor is still the rollback target, and a removed plugin stays
+/// removed. The data directory holds only the versions the slot names.
+#[test]
+fn uploads_survive_a_restart_and_roll_back_after_it() {
+    let mut server = Server::start(Options { plugins: &[], ..Default::default() });
+    let cases_v2 = CASES_ALLOW.replace("\"allow\"", "\"escalate\"");
+    assert_eq!(server.upload("swap-sop-v1", &manifest("1.0.0"), CASES_ALLOW, true).0, 200);
+    assert_eq!(server.upload("swap-sop-v2", &manifest("2.0.0"), &cases_v2, true).0, 200);
+    let ask = |server: &Server| {
+        let (_, answer) = server.decide(&agent_token("bob", "copilot", "t"), json!({"action": "sql.read", "assets": ["sales/orders"]}));
+        decision(&answer).to_string()
+    };
+    assert_eq!(ask(&server), "escalate", "v2 is live");
+    let uploads = server.data.path().join("var/uploads/swap-sop");
+    let versions = || std::fs::read_dir(&uploads).unwrap().filter(|e| e.as_ref().unwrap().path().is_dir()).count();
+    assert_eq!(versions(), 2, "active and previous are kept");
+
+    server.restart();
+    let (_, list) = server.admin("GET", "/admin/plugins", None);
+    assert_eq!(list["plugins"][0]["active"]["version"], "2.0.0", "{list}");
+    assert_eq!(list["plugins"][0]["previous"]["version"], "1.0.0", "{list}");
+    assert_eq!(list["plugins"][0]["origin"], "upload", "{list}");
+    assert_eq!(ask(&server), "escalate", "v2 is live after the restart");
+    assert!(server.log().contains("uploaded plugin restored"), "the restore is logged");
+
+    let (status, body) = server.admin("POST", "/admin/plugins/swap-sop/rollback", None);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(ask(&server), "allow", "rolled back to v1 after the restart");
+    server.restart();
+    assert_eq!(ask(&server), "allow", "the rollback survives a restart too");
+
+    let (status, _) = server.admin("DELETE", "/admin/plugins/swap-sop", None);
+    assert_eq!(status, 200);
+    assert!(!uploads.exists(), "a removed plugin's uploads are deleted");
+    server.restart();
+    let (_, list) = server.admin("GET", "/admin/plugins", None);
+    assert_eq!(list["plugins"], json!([]), "a removed plugin stays removed: {list}");
+}

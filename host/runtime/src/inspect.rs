@@ -31,6 +31,16 @@ impl ComponentInfo {
     }
 }
 
+/// Whether the host links `import` for a plugin (`fs_granted`: its
+/// manifest grants a read-only directory). Everything else (sockets, http,
+/// clocks, random, filesystem without a grant) is refused at load.
+pub fn granted(import: &str, fs_granted: bool) -> bool {
+    import.starts_with("steward:guardrail/")
+        || import.starts_with("wasi:io/")
+        || import.starts_with("wasi:cli/")
+        || (fs_granted && import.starts_with("wasi:filesystem/"))
+}
+
 /// Read the top level of a component. Errors when the bytes are not a
 /// WebAssembly component.
 pub fn inspect(bytes: &[u8]) -> Result<ComponentInfo, String> {

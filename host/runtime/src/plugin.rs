@@ -625,13 +625,7 @@ impl LoadedPlugin {
 fn import_error(component: &Component, runtime: &Runtime, fs_granted: bool, e: wasmtime::Error) -> String {
     let ty = component.component_type();
     let names: Vec<String> = ty.imports(runtime.engine()).map(|(name, _)| name.to_string()).collect();
-    let allowed = |n: &str| {
-        n.starts_with("steward:guardrail/")
-            || n.starts_with("wasi:io/")
-            || n.starts_with("wasi:cli/")
-            || (fs_granted && n.starts_with("wasi:filesystem/"))
-    };
-    let refused: Vec<&String> = names.iter().filter(|n| !allowed(n)).collect();
+    let refused: Vec<&String> = names.iter().filter(|n| !crate::inspect::granted(n, fs_granted)).collect();
     if refused.is_empty() {
         format!("{e}")
     } else {

@@ -36,7 +36,13 @@ pub struct PluginSignature {
 pub enum SignatureError {
     #[error("unreadable {SIGNATURE_FILE}: {0}")]
     Malformed(String),
-    #[error("unsigned, but the policy requires plugins governing {} to be signed{}", .because_of.join(", "), signers_hint(.signers))]
+    #[error(
+        "unsigned, but the policy requires plugins governing {} to be signed{}; sign it with \
+         `steward plugin sign DIR --key KEY --signer ID` (ID a [[plugin_signer]] of the policy, KEY its private key) \
+         and ship the plugin.sig it writes beside the component",
+        .because_of.join(", "),
+        signers_hint(.signers)
+    )]
     Missing { because_of: Vec<String>, signers: Option<Vec<String>> },
     #[error("signed by {0:?}, which is not a [[plugin_signer]] of the policy")]
     UnknownSigner(String),
@@ -190,6 +196,14 @@ signers = ["finance-owners"]
         let err = check(None, &digest, &scope(&["finance/ledger"]), &policy()).unwrap_err();
         assert!(matches!(err, SignatureError::Missing { .. }), "{err:?}");
         assert!(err.to_string().contains("finance/**") && err.to_string().contains("finance-owners"), "{err}");
+        // The refusal says how to sign.
+        assert!(
+            err.to_string().ends_with(
+                "; sign it with `steward plugin sign DIR --key KEY --signer ID` (ID a [[plugin_signer]] of the policy, \
+                 KEY its private key) and ship the plugin.sig it writes beside the component"
+            ),
+            "{err}"
+        );
         assert!(matches!(check(None, &digest, &scope(&["**"]), &policy()), Err(SignatureError::Missing { .. })));
         assert_eq!(check(None, &digest, &scope(&["sales/**"]), &policy()), Ok(None));
     }

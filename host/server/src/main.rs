@@ -116,13 +116,13 @@ enum TokenCommand {
         /// Subject: the human or service; for an agent token, the human it acts for.
         #[arg(long)]
         sub: String,
-        /// For agent tokens: the agent acting for SUB.
+        /// For agent tokens: the agent acting for SUB (needs --session and --turn).
         #[arg(long)]
         act: Option<String>,
-        /// Agent session id.
+        /// Agent session id (required with --act).
         #[arg(long)]
         session: Option<String>,
-        /// Agent turn id.
+        /// Agent turn id (required with --act).
         #[arg(long)]
         turn: Option<String>,
         /// Lifetime in seconds.
@@ -194,9 +194,10 @@ enum PluginCommand {
         #[arg(long, default_value = "policies")]
         policies: PathBuf,
         /// Compiled components are cached here (Python and JavaScript take
-        /// seconds to compile).
-        #[arg(long, env = "STEWARD_CACHE_DIR", default_value = "var/cache")]
-        cache_dir: PathBuf,
+        /// seconds to compile); default: $XDG_CACHE_HOME/steward/compile-cache
+        /// (or ~/.cache/steward/compile-cache).
+        #[arg(long, env = "STEWARD_CACHE_DIR")]
+        cache_dir: Option<PathBuf>,
     },
     /// Show a component's world, steward:guardrail version, digest, imports
     /// and exports.
@@ -350,6 +351,7 @@ fn plugin_command(command: PluginCommand) -> anyhow::Result<()> {
         }
         PluginCommand::Test { dir, policies, cache_dir } => {
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let cache_dir = cache_dir.unwrap_or_else(author::default_cache_dir);
             rt.block_on(author::test(&dir, &policies, Some(cache_dir)))
         }
         PluginCommand::Inspect { file } => {
@@ -375,6 +377,9 @@ fn mint_token(
     kid: Option<String>,
     policies: &Path,
 ) -> anyhow::Result<String> {
+    if act.is_some() && (session.is_none() || turn.is_none()) {
+        bail!("{}", steward::author::AGENT_TOKEN_NEEDS_SESSION);
+    }
     let signing = SigningKeyFile::read(key)?;
     let policy = Policy::load_dir(policies).with_context(|| format!("reading {}", policies.display()))?;
     let public = signing.verifying_key().to_bytes();
@@ -391,13 +396,8 @@ fn mint_token(
     let identity = policy.identity();
     let mut claims = Claims::new(&identity.issuer, sub, &identity.audience, now, ttl);
     claims.jti = Some(hex::encode(rand::random::<[u8; 8]>()));
-    if let Some(agent) = act {
-        claims.act = Some(Actor { sub: agent, act: None });
-        claims.sid = Some(session.unwrap_or_else(|| format!("session-{}", hex::encode(rand::random::<[u8; 4]>()))));
-        claims.turn = Some(turn.unwrap_or_else(|| "1".into()));
-    } else {
-        claims.sid = session;
-        claims.turn = turn;
-    }
+    claims.act = act.map(|agent| Actor { sub: agent, act: None });
+    claims.sid = session;
+    claims.turn = turn;
     Ok(mint(&signing, &kid, &claims))
 }

@@ -46,10 +46,11 @@ pub fn build(dir: &Path) -> anyhow::Result<Built> {
     Ok(Built { component: out, bytes: bytes.len(), digest: steward_runtime::digest(&bytes), took })
 }
 
-fn run(mut cmd: Command, what: &str, hint: &str) -> anyhow::Result<()> {
+/// Run a build tool; `missing` is the error when it cannot be found.
+fn run(mut cmd: Command, what: &str, missing: &str) -> anyhow::Result<()> {
     let status = match cmd.status() {
         Ok(s) => s,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!("{what} is not installed ({hint})"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!("{missing}"),
         Err(e) => return Err(e).with_context(|| format!("running {what}")),
     };
     if !status.success() {
@@ -109,7 +110,7 @@ fn python(dir: &Path, spec: &BuildSpec, world: &str, out: &Path) -> anyhow::Resu
         cmd.arg("-p").arg(extra);
     }
     cmd.arg("-o").arg(absolute(out)?);
-    run(cmd, &bin, "pip install -r sdk/python/requirements.txt")
+    run(cmd, &bin, &componentize_py_missing(&bin))
 }
 
 fn js(dir: &Path, spec: &BuildSpec, world: &str, out: &Path) -> anyhow::Result<()> {
@@ -133,7 +134,29 @@ fn js(dir: &Path, spec: &BuildSpec, world: &str, out: &Path) -> anyhow::Result<(
         .args(["--disable", "stdio", "--disable", "clocks", "--disable", "random", "--disable", "http", "--disable", "fetch-event"])
         .arg("-o")
         .arg(absolute(out)?);
-    run(cmd, &bin.display().to_string(), "npm ci --prefix sdk/js")
+    run(cmd, &bin.display().to_string(), &componentize_js_missing(dir, &bin))
+}
+
+/// Why `componentize-py` could not be run, and how to fix it.
+pub(crate) fn componentize_py_missing(bin: &str) -> String {
+    format!(
+        "{bin} was not found: install it with `pip install componentize-py` (in the Steward repository: \
+         `pip install -r sdk/python/requirements.txt`), or set STEWARD_COMPONENTIZE_PY to its path"
+    )
+}
+
+/// Why `componentize-js` could not be run, and how to fix it.
+pub(crate) fn componentize_js_missing(dir: &Path, bin: &Path) -> String {
+    if std::env::var_os("STEWARD_COMPONENTIZE_JS").is_some() {
+        return format!("STEWARD_COMPONENTIZE_JS is {}, which does not exist: point it at the componentize-js binary", bin.display());
+    }
+    format!(
+        "componentize-js was not found in node_modules/.bin of {} or any folder above it, nor on PATH: \
+         install it there (`npm install @bytecodealliance/componentize-js`), or set STEWARD_COMPONENTIZE_JS \
+         to its path (in the Steward repository: `npm ci --prefix sdk/js`, then \
+         STEWARD_COMPONENTIZE_JS=sdk/js/node_modules/.bin/componentize-js)",
+        absolute(dir).unwrap_or_else(|_| dir.to_path_buf()).display()
+    )
 }
 
 /// `node_modules/.bin/componentize-js` in the folder or above it, or in an

@@ -15,13 +15,17 @@ use steward_runtime::signature::{self, PluginSignature, SIGNATURE_FILE};
 use steward_runtime::{LoadError, Manifest, PluginSource, Registry, Runtime, RuntimeConfig, Signatures, inspect};
 
 pub use build::{Built, build};
+
+/// `token mint --act` without `--session` or `--turn`.
+pub const AGENT_TOKEN_NEEDS_SESSION: &str = "an agent token (--act) names the session and turn the agent acts in: \
+pass --session ID and --turn ID (for example --session s1 --turn 1); Steward audits and budgets per session and turn";
 pub use scaffold::scaffold;
 
 /// Run a plugin folder's cases in the host runtime, print one line per case
 /// (PASS/FAIL, latency, what the plugin said or what differed) and the
 /// signature status. Fails when a case fails or the plugin is refused.
 pub async fn test(dir: &Path, policies: &Path, cache_dir: Option<PathBuf>) -> anyhow::Result<()> {
-    let policy = Arc::new(Policy::load_dir(policies).with_context(|| format!("reading {}", policies.display()))?);
+    let policy = Arc::new(read_policies(policies)?);
     let registry = Registry::new(Runtime::new(RuntimeConfig { cache_dir, ..RuntimeConfig::default() })?);
     let source = PluginSource::from_dir(dir)?;
     let label = format!("{}@{}", source.manifest.name, source.manifest.version);
@@ -52,6 +56,31 @@ pub async fn test(dir: &Path, policies: &Path, cache_dir: Option<PathBuf>) -> an
     } else {
         bail!("{label}: {} of {} case(s) failed: {}", failed.len(), outcomes.len(), failed.join("; "))
     }
+}
+
+/// The policy a plugin is tested against, or an error that names the
+/// folder and says how to pass another.
+fn read_policies(policies: &Path) -> anyhow::Result<Policy> {
+    let shown = std::path::absolute(policies).unwrap_or_else(|_| policies.to_path_buf());
+    if !policies.is_dir() {
+        bail!(
+            "no policies folder at {}: pass --policies DIR, the folder of policy .toml files your Steward server runs with \
+             (the repository's is policies/)",
+            shown.display()
+        );
+    }
+    Policy::load_dir(policies).with_context(|| format!("reading the policies in {} (--policies)", shown.display()))
+}
+
+/// Where `plugin test` caches compiled components by default: the user's
+/// cache folder, whatever the current folder is.
+pub fn default_cache_dir() -> PathBuf {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("steward").join("compile-cache")
 }
 
 /// Whether the host would accept this plugin's signature under `policy`.
@@ -92,6 +121,10 @@ pub fn inspect(file: &Path) -> anyhow::Result<String> {
     for name in &info.imports {
         out += &format!("  {name}\n");
     }
+    let refused: Vec<&str> = info.imports.iter().map(String::as_str).filter(|n| !inspect::granted(n, false)).collect();
+    if !refused.is_empty() {
+        out += &refused_imports(&refused);
+    }
     out += "exports:\n";
     for name in &info.exports {
         out += &format!("  {name}\n");
@@ -104,6 +137,19 @@ pub fn inspect(file: &Path) -> anyhow::Result<String> {
         }
     }
     Ok(out)
+}
+
+/// What `inspect` says about imports the host would refuse.
+fn refused_imports(refused: &[&str]) -> String {
+    let only_fs = refused.iter().all(|n| n.starts_with("wasi:filesystem/"));
+    let mut out = format!("refused:  the host would refuse this component at load: it imports {}\n", refused.join(", "));
+    out += "          a plugin gets only steward:guardrail, wasi:io and wasi:cli";
+    out += if only_fs {
+        " (wasi:filesystem only with `capabilities.read_dir` in plugin.toml)\n"
+    } else {
+        "; build without the rest (componentize-py --stub-wasi, componentize-js --disable ..., no std::net or clocks in Rust)\n"
+    };
+    out
 }
 
 /// Sign a plugin folder's component with `key` as `signer`; writes
