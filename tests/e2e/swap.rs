@@ -159,3 +159,35 @@ fn uploads_survive_a_restart_and_roll_back_after_it() {
     let (_, list) = server.admin("GET", "/admin/plugins", None);
     assert_eq!(list["plugins"], json!([]), "a removed plugin stays removed: {list}");
 }
+
+/// A watched folder and an upload of the same plugin: the latest change
+/// wins. The upload replaces the folder's version (live and after a
+/// restart, with a warning naming both); a change to the folder while the
+/// host runs replaces the upload, and that is what the next start keeps.
+#[test]
+fn the_latest_change_wins_between_a_watched_folder_and_an_upload() {
+    let mut server = Server::start(Options { plugins: &[], ..Default::default() });
+    let folder = server.plugins_dir.join("swap-sop");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("plugin.wasm"), crate::harness::guests().component("swap-sop-v1")).unwrap();
+    std::fs::write(folder.join("cases.toml"), CASES_ALLOW).unwrap();
+    std::fs::write(folder.join("plugin.toml"), manifest("1.0.0")).unwrap();
+    let version = |server: &Server| {
+        let (_, list) = server.admin("GET", "/admin/plugins", None);
+        list["plugins"][0]["active"]["version"].as_str().unwrap_or("none").to_string()
+    };
+    assert!(eventually(Duration::from_secs(10), || version(&server) == "1.0.0"), "the folder's version loads");
+
+    let cases_v2 = CASES_ALLOW.replace("\"allow\"", "\"escalate\"");
+    assert_eq!(server.upload("swap-sop-v2", &manifest("2.0.0"), &cases_v2, true).0, 200);
+    assert_eq!(version(&server), "2.0.0");
+    server.restart();
+    assert_eq!(version(&server), "2.0.0", "the upload was the latest change");
+    assert!(server.log().contains("wins over the watched folder"), "the choice is logged:\n{}", server.log());
+
+    // The folder changes while the host runs: it is the latest change now.
+    std::fs::write(folder.join("plugin.toml"), manifest("1.1.0")).unwrap();
+    assert!(eventually(Duration::from_secs(10), || version(&server) == "1.1.0"), "the folder's new version loads");
+    server.restart();
+    assert_eq!(version(&server), "1.1.0", "after a restart the folder's version stays");
+}

@@ -15,7 +15,7 @@ use steward_policy::Policy;
 
 use crate::manifest::World;
 use crate::plugin::{Instance, Lease, LoadedPlugin};
-use crate::LoadError;
+use crate::{LoadError, PluginFailure};
 
 pub use steward_plugin_spec::cases::{Case, CaseColumn, CaseFile, CasePrincipal, CasesError};
 
@@ -37,24 +37,38 @@ pub async fn run(plugin: &LoadedPlugin, file: &CaseFile, policy: &Arc<Policy>) -
     let mut outcomes = Vec::with_capacity(file.cases.len());
     for case in &file.cases {
         let started = Instant::now();
-        let (passed, detail) = check(plugin, Lease::Fresh, case, policy).await?;
+        let (passed, detail, _) = check(plugin, Lease::Fresh, case, policy).await?;
         let latency: Duration = started.elapsed();
         outcomes.push(CaseOutcome { name: case.name.clone(), passed, detail, latency_us: latency.as_micros() as u64 });
     }
     Ok(outcomes)
 }
 
+/// Whether a case passed, what the plugin said or how it differed, and
+/// how the call failed if it did.
+type Checked = (bool, String, Option<PluginFailure>);
+
+/// What a spot check found.
+pub(crate) enum Spot {
+    Passed,
+    /// The plugin answered its own case differently, or failed on it.
+    Differed(String),
+    /// The host could not run the check to the end (the wall-clock
+    /// backstop): the instance is dropped, nothing is concluded.
+    Inconclusive,
+}
+
 /// Run one of the version's cases, chosen at random, on a live instance.
-/// `Err` says how its answer differed (or that it failed).
-pub(crate) async fn spot_check(plugin: &LoadedPlugin, instance: &mut Instance, file: &CaseFile, policy: &Arc<Policy>) -> Result<(), String> {
+pub(crate) async fn spot_check(plugin: &LoadedPlugin, instance: &mut Instance, file: &CaseFile, policy: &Arc<Policy>) -> Spot {
     use rand::seq::SliceRandom;
-    let Some(case) = file.cases.choose(&mut rand::thread_rng()) else { return Ok(()) };
+    let Some(case) = file.cases.choose(&mut rand::thread_rng()) else { return Spot::Passed };
     match check(plugin, Lease::On(instance), case, policy).await {
-        Ok((true, _)) => Ok(()),
-        Ok((false, detail)) => Err(format!("its case {:?} {detail}", case.name)),
+        Ok((true, _, _)) => Spot::Passed,
+        Ok((false, _, Some(PluginFailure::WallDeadline { .. }))) => Spot::Inconclusive,
+        Ok((false, detail, _)) => Spot::Differed(format!("its case {:?} {detail}", case.name)),
         // The case no longer applies to this policy (an asset or action it
         // names is gone): nothing to compare.
-        Err(_) => Ok(()),
+        Err(_) => Spot::Passed,
     }
 }
 
@@ -99,9 +113,8 @@ fn tag_set(tags: &[String]) -> Vec<&str> {
     set
 }
 
-/// Run `case` on the instance `lease` names: whether it passed, and what
-/// the plugin said or how it differed.
-async fn check(plugin: &LoadedPlugin, lease: Lease<'_>, case: &Case, policy: &Arc<Policy>) -> Result<(bool, String), LoadError> {
+/// Run `case` on the instance `lease` names.
+async fn check(plugin: &LoadedPlugin, lease: Lease<'_>, case: &Case, policy: &Arc<Policy>) -> Result<Checked, LoadError> {
     let bad = |m: String| LoadError::Cases(format!("case {:?}: {m}", case.name));
     let request = match plugin.world() {
         World::Sop | World::Scorer => Some(case_request(plugin, case, policy)?),
@@ -121,12 +134,12 @@ async fn check(plugin: &LoadedPlugin, lease: Lease<'_>, case: &Case, policy: &Ar
                         }
                     };
                     if got == expect {
-                        (true, said)
+                        (true, said, None)
                     } else {
-                        (false, format!("expected {}, got {said}", expect.as_str()))
+                        (false, format!("expected {}, got {said}", expect.as_str()), None)
                     }
                 }
-                Err(e) => (false, format!("expected {}, plugin failed: {e}", expect.as_str())),
+                Err(e) => (false, format!("expected {}, plugin failed: {e}", expect.as_str()), Some(e.failure.clone())),
             }
         }
         World::Scorer => {
@@ -134,14 +147,14 @@ async fn check(plugin: &LoadedPlugin, lease: Lease<'_>, case: &Case, policy: &Ar
             let [min, max] = case.expect_significance.ok_or_else(|| bad("a scorer case needs `expect_significance`".into()))?;
             let asset = request.assets.first().ok_or_else(|| bad("a scorer case needs one asset".into()))?;
             match plugin.score_in(lease, asset, &request.action, policy).await {
-                Ok(s) if (min..=max).contains(&s.significance) => (true, format!("{} ({})", s.significance, s.rationale)),
-                Ok(s) => (false, format!("expected significance in [{min}, {max}], got {} ({})", s.significance, s.rationale)),
-                Err(e) => (false, format!("plugin failed: {e}")),
+                Ok(s) if (min..=max).contains(&s.significance) => (true, format!("{} ({})", s.significance, s.rationale), None),
+                Ok(s) => (false, format!("expected significance in [{min}, {max}], got {} ({})", s.significance, s.rationale), None),
+                Err(e) => (false, format!("plugin failed: {e}"), Some(e.failure.clone())),
             }
         }
         World::Tool => match plugin.describe_in(lease, policy).await {
-            Ok(d) => (true, format!("describes itself as {:?}", d.name)),
-            Err(e) => (false, format!("plugin failed: {e}")),
+            Ok(d) => (true, format!("describes itself as {:?}", d.name), None),
+            Err(e) => (false, format!("plugin failed: {e}"), Some(e.failure.clone())),
         },
         World::Classifier => {
             let c = case.column.as_ref().ok_or_else(|| bad("a classifier case needs a `column`".into()))?;
@@ -153,9 +166,9 @@ async fn check(plugin: &LoadedPlugin, lease: Lease<'_>, case: &Case, policy: &Ar
                 values: c.values.clone(),
             };
             match plugin.classify_in(lease, &sample).await {
-                Ok(tags) if tag_set(&tags) == tag_set(expect) => (true, format!("{tags:?}")),
-                Ok(tags) => (false, format!("expected tags {expect:?}, got {tags:?}")),
-                Err(e) => (false, format!("expected tags {expect:?}, plugin failed: {e}")),
+                Ok(tags) if tag_set(&tags) == tag_set(expect) => (true, format!("{tags:?}"), None),
+                Ok(tags) => (false, format!("expected tags {expect:?}, got {tags:?}"), None),
+                Err(e) => (false, format!("expected tags {expect:?}, plugin failed: {e}"), Some(e.failure.clone())),
             }
         }
     })

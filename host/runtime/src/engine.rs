@@ -32,11 +32,14 @@ pub struct RuntimeConfig {
     pub cache_dir: Option<PathBuf>,
     /// Concurrent plugin instances the pooling allocator reserves.
     pub max_instances: u32,
+    /// Where quarantined versions are remembered across restarts (`None`:
+    /// only in memory).
+    pub quarantine_dir: Option<PathBuf>,
 }
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
-        RuntimeConfig { cache_dir: None, max_instances: 512 }
+        RuntimeConfig { cache_dir: None, max_instances: 512, quarantine_dir: None }
     }
 }
 
@@ -51,6 +54,7 @@ pub struct Runtime {
     /// read-only directory.
     pub(crate) linker_with_fs: Linker<PluginState>,
     cache_dir: Option<PathBuf>,
+    quarantine_dir: Option<PathBuf>,
     compat_hash: String,
     pub pooling: bool,
     stop_ticker: Arc<AtomicBool>,
@@ -116,7 +120,17 @@ impl Runtime {
                 }
             })?;
         }
-        Ok(Arc::new(Runtime { engine, linker, linker_with_fs, cache_dir: config.cache_dir, compat_hash, pooling, stop_ticker, pools }))
+        Ok(Arc::new(Runtime {
+            engine,
+            linker,
+            linker_with_fs,
+            cache_dir: config.cache_dir,
+            quarantine_dir: config.quarantine_dir,
+            compat_hash,
+            pooling,
+            stop_ticker,
+            pools,
+        }))
     }
 
     /// Have the sweeper expire `pool`'s idle instances (until it is dropped).
@@ -149,6 +163,24 @@ impl Runtime {
         // SAFETY: `compiled` was produced by this engine just above.
         let component = unsafe { Component::deserialize(&self.engine, &compiled) }.map_err(anyhow::Error::from)?;
         Ok((component, false))
+    }
+
+    /// Remember that version `digest` was quarantined, and why, so it is
+    /// refused at its next load (after a restart too).
+    pub(crate) fn remember_quarantine(&self, digest: &str, label: &str, why: &str) {
+        let Some(dir) = &self.quarantine_dir else { return };
+        let text = format!("{label}: {why}\n");
+        if let Err(e) = write_atomically(dir, &dir.join(digest), text.as_bytes()) {
+            tracing::error!(plugin = %label, error = %e, "could not record the quarantine; a restart would load the version again");
+        }
+    }
+
+    /// Why version `digest` was quarantined, if it was (and where that is
+    /// recorded).
+    pub fn quarantined(&self, digest: &str) -> Option<(String, PathBuf)> {
+        let path = self.quarantine_dir.as_ref()?.join(digest);
+        let why = std::fs::read_to_string(&path).ok()?;
+        Some((why.trim().to_string(), path))
     }
 
     pub fn engine(&self) -> &Engine {

@@ -50,6 +50,8 @@ pub enum LoadError {
     Cases(String),
     #[error("{} of {} test case(s) failed: {}", .0.iter().filter(|o| !o.passed).count(), .0.len(), failed_cases(.0))]
     CasesFailed(Vec<CaseOutcome>),
+    #[error("this version was quarantined ({why}); ship a new version, or delete {} to prove this one again", .record.display())]
+    Quarantined { why: String, record: std::path::PathBuf },
 }
 
 /// A refused `plugin.toml`: a file that cannot be read is `Io`, anything

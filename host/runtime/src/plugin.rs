@@ -429,11 +429,18 @@ impl LoadedPlugin {
             if let Some(file) = self.cases.clone() {
                 self.spot_checks.fetch_add(1, Ordering::Relaxed);
                 let uses = instance.uses;
-                if let Err(why) = Box::pin(cases::spot_check(self, &mut instance, &file, policy)).await {
-                    let why = format!("after {uses} calls on one live instance, {why}");
-                    tracing::error!(plugin = %self.label, reason = %why, "plugin failed a spot check of its own cases; quarantined");
-                    let _ = self.quarantined.set(why.clone());
-                    return Err(self.fail(PluginFailure::Quarantined(why)));
+                match Box::pin(cases::spot_check(self, &mut instance, &file, policy)).await {
+                    cases::Spot::Passed => {}
+                    // The instance is dropped; the live answer stands.
+                    cases::Spot::Inconclusive => return Ok(()),
+                    cases::Spot::Differed(why) => {
+                        let why = format!("after {uses} calls on one live instance, {why}");
+                        tracing::error!(plugin = %self.label, reason = %why, "plugin failed a spot check of its own cases; quarantined");
+                        if self.quarantined.set(why.clone()).is_ok() {
+                            self.runtime.remember_quarantine(&self.digest, &self.label, &why);
+                        }
+                        return Err(self.fail(PluginFailure::Quarantined(why)));
+                    }
                 }
             }
         }
@@ -463,7 +470,7 @@ impl LoadedPlugin {
 
     /// Ask a scorer plugin how significant `asset` is for `action`.
     pub async fn score(&self, asset: &model::Asset, action: &model::Action, policy: &Arc<Policy>) -> Result<Score, PluginError> {
-        self.score_in(Lease::Pool(Lane::Shared), asset, action, policy).await
+        self.score_in(Lease::Pool(Lane::shared()), asset, action, policy).await
     }
 
     pub(crate) async fn score_in(
@@ -492,7 +499,7 @@ impl LoadedPlugin {
     }
 
     pub async fn describe(&self, policy: &Arc<Policy>) -> Result<ToolDescription, PluginError> {
-        self.describe_in(Lease::Pool(Lane::Shared), policy).await
+        self.describe_in(Lease::Pool(Lane::shared()), policy).await
     }
 
     pub(crate) async fn describe_in(&self, lease: Lease<'_>, policy: &Arc<Policy>) -> Result<ToolDescription, PluginError> {
@@ -549,7 +556,7 @@ impl LoadedPlugin {
     /// more than 16 of them, is an invalid answer. Fails closed like every
     /// call: a timeout, trap or invalid answer is an error naming the plugin.
     pub async fn classify(&self, sample: &model::ColumnSample) -> Result<Vec<String>, PluginError> {
-        self.classify_in(Lease::Pool(Lane::Shared), sample).await
+        self.classify_in(Lease::Pool(Lane::shared()), sample).await
     }
 
     pub(crate) async fn classify_in(&self, lease: Lease<'_>, sample: &model::ColumnSample) -> Result<Vec<String>, PluginError> {

@@ -6,7 +6,7 @@
 //! dana are two callers, and an instance that served one is never handed
 //! to the other, so plugin memory is not a channel between principals.
 //! Calls that carry no caller's data (a scorer's asset, a classifier's
-//! column sample, a tool describing itself) share the [`Lane::Shared`] lane.
+//! column sample, a tool describing itself) share the [`Caller::Shared`] lane.
 //!
 //! The pool is bounded three ways: instances, bytes of memory they hold,
 //! and time: an instance idle for [`IDLE_TTL`] is dropped by the sweeper,
@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use steward_model::{IdentityKind, Principal};
 
 /// Idle instances kept per plugin version.
-pub const MAX_IDLE: usize = 64;
+pub const MAX_IDLE: usize = 256;
 /// Bytes of linear memory the idle instances of one version may hold.
 pub const MAX_IDLE_BYTES: usize = 256 * 1024 * 1024;
 /// An instance idle this long is dropped.
@@ -25,16 +25,34 @@ pub const IDLE_TTL: Duration = Duration::from_secs(2);
 
 /// Whose instances a call may reuse.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Lane {
+pub enum Caller {
     /// Calls that carry no caller's data.
     Shared,
     /// One caller's calls.
-    Caller { kind: IdentityKind, id: String, on_behalf_of: Option<String> },
+    Of { kind: IdentityKind, id: String, on_behalf_of: Option<String> },
+}
+
+/// A caller, with its hash so the pool compares cheaply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lane {
+    hash: u64,
+    caller: Caller,
 }
 
 impl Lane {
     pub fn of(principal: &Principal) -> Lane {
-        Lane::Caller { kind: principal.kind, id: principal.id.clone(), on_behalf_of: principal.on_behalf_of.clone() }
+        Lane::new(Caller::Of { kind: principal.kind, id: principal.id.clone(), on_behalf_of: principal.on_behalf_of.clone() })
+    }
+
+    pub fn shared() -> Lane {
+        Lane::new(Caller::Shared)
+    }
+
+    fn new(caller: Caller) -> Lane {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        caller.hash(&mut h);
+        Lane { hash: h.finish(), caller }
     }
 }
 
@@ -60,7 +78,7 @@ impl<T> Default for Pool<T> {
 impl<T> Pool<T> {
     /// The most recently used idle instance of `lane`.
     pub fn take(&mut self, lane: &Lane) -> Option<T> {
-        let i = self.idle.iter().rposition(|e| &e.lane == lane)?;
+        let i = self.idle.iter().rposition(|e| e.lane.hash == lane.hash && e.lane.caller == lane.caller)?;
         let entry = self.idle.remove(i);
         self.bytes -= entry.bytes;
         Some(entry.instance)
@@ -102,7 +120,7 @@ mod tests {
     use super::*;
 
     fn caller(id: &str, for_human: Option<&str>) -> Lane {
-        Lane::Caller { kind: IdentityKind::Agent, id: id.into(), on_behalf_of: for_human.map(str::to_string) }
+        Lane::new(Caller::Of { kind: IdentityKind::Agent, id: id.into(), on_behalf_of: for_human.map(str::to_string) })
     }
 
     #[test]
@@ -111,7 +129,7 @@ mod tests {
         pool.put(caller("copilot", Some("alice")), "alice's", 1);
         assert_eq!(pool.take(&caller("copilot", Some("dana"))), None, "same agent, another human");
         assert_eq!(pool.take(&caller("copilot", None)), None);
-        assert_eq!(pool.take(&Lane::Shared), None);
+        assert_eq!(pool.take(&Lane::shared()), None);
         assert_eq!(pool.take(&caller("copilot", Some("alice"))), Some("alice's"));
         assert_eq!(pool.len(), 0);
     }
@@ -120,19 +138,19 @@ mod tests {
     fn the_pool_is_bounded_by_count_and_bytes_and_drops_the_oldest() {
         let mut pool = Pool::default();
         for i in 0..MAX_IDLE + 10 {
-            pool.put(Lane::Shared, i, 1);
+            pool.put(Lane::shared(), i, 1);
         }
         assert_eq!(pool.len(), MAX_IDLE);
-        assert_eq!(pool.take(&Lane::Shared), Some(MAX_IDLE + 9), "the newest is reused first");
-        let evicted = pool.put(Lane::Shared, 1000, MAX_IDLE_BYTES);
+        assert_eq!(pool.take(&Lane::shared()), Some(MAX_IDLE + 9), "the newest is reused first");
+        let evicted = pool.put(Lane::shared(), 1000, MAX_IDLE_BYTES);
         assert_eq!(evicted.len(), MAX_IDLE - 1, "a big instance pushes everything else out");
-        assert_eq!(pool.put(Lane::Shared, 1001, MAX_IDLE_BYTES + 1), vec![1001], "one too big is never kept");
+        assert_eq!(pool.put(Lane::shared(), 1001, MAX_IDLE_BYTES + 1), vec![1001], "one too big is never kept");
     }
 
     #[test]
     fn idle_instances_expire() {
         let mut pool = Pool::default();
-        pool.put(Lane::Shared, 1, 10);
+        pool.put(Lane::shared(), 1, 10);
         pool.put(caller("scout", Some("bob")), 2, 10);
         assert!(pool.expire(Instant::now()).is_empty());
         assert_eq!(pool.expire(Instant::now() + IDLE_TTL), vec![1, 2]);

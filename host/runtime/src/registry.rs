@@ -202,6 +202,9 @@ impl Registry {
         }
         let signature = source.signature.as_deref().map(PluginSignature::parse).transpose()?;
         let digest = crate::engine::digest(&source.component);
+        if let Some((why, record)) = self.runtime.quarantined(&digest) {
+            return Err(LoadError::Quarantined { why, record });
+        }
         let signed_by = match signatures {
             Signatures::Enforce => signature::check(signature.as_ref(), &digest, &source.manifest.scope_globs(), policy)?,
             Signatures::Skip => None,

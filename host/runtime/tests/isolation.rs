@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 
 use common::{caller, policy, polyglot, read_request, uploaded};
 use steward_model::{Decision, Verdict};
-use steward_runtime::{LoadedPlugin, PluginFailure, PluginSource, SPOT_CHECK_MEAN};
+use std::path::PathBuf;
+
+use steward_runtime::{LoadError, LoadedPlugin, PluginFailure, PluginSource, Registry, Runtime, RuntimeConfig, SPOT_CHECK_MEAN};
 
 const RUST_MANIFEST: &str = r#"
 name = "drifting-sop"
@@ -52,8 +54,18 @@ fn source(lang: &str) -> PluginSource {
 }
 
 async fn load(lang: &str) -> Arc<LoadedPlugin> {
-    let registry = common::cached_registry();
-    registry.prove(source(lang), &policy()).await.unwrap_or_else(|e| panic!("{lang}: {e}")).plugin
+    load_remembering(lang, None).await.expect("it loads")
+}
+
+/// Load with quarantines remembered in `quarantine_dir`.
+async fn load_remembering(lang: &str, quarantine_dir: Option<PathBuf>) -> Result<Arc<LoadedPlugin>, LoadError> {
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(common::repo().join("target/test-compile-cache")),
+        quarantine_dir,
+        ..RuntimeConfig::default()
+    })
+    .unwrap();
+    Ok(Registry::new(runtime).prove(source(lang), &policy()).await?.plugin)
 }
 
 /// The previous intent the instance names in its reason.
@@ -127,9 +139,12 @@ async fn no_caller_sees_another_callers_data_js() {
 /// where it is honest), then allows `drift` requests after 20 calls on one
 /// instance. A spot check of its own case on that instance sees the
 /// difference within 2 x SPOT_CHECK_MEAN calls and quarantines the
-/// version: every later call, by anyone, fails closed.
+/// version: every later call, by anyone, fails closed, and the version is
+/// refused when it is loaded again (after a restart, say).
 async fn a_drifting_plugin_is_quarantined(lang: &str) {
-    let plugin = load(lang).await;
+    let quarantine_dir = std::env::temp_dir().join(format!("steward-quarantine-{lang}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&quarantine_dir);
+    let plugin = load_remembering(lang, Some(quarantine_dir.clone())).await.expect("it passes its cases");
     let policy = policy();
     let bob = caller("bob", Some("scout"));
     let (mut escalated, mut allowed) = (0, 0);
@@ -159,6 +174,15 @@ async fn a_drifting_plugin_is_quarantined(lang: &str) {
         assert_eq!(e.failure.kind(), "quarantined", "{lang}: {e}");
     }
     assert!(plugin.spot_checks() >= 1);
+    match load_remembering(lang, Some(quarantine_dir.clone())).await {
+        Err(e @ LoadError::Quarantined { .. }) => {
+            let text = e.to_string();
+            assert!(text.starts_with("this version was quarantined (") && text.contains("a drifting request is escalated"), "{text}");
+            assert!(text.ends_with(&format!("; ship a new version, or delete {} to prove this one again", quarantine_dir.join(&plugin.digest).display())), "{text}");
+        }
+        other => panic!("{lang}: a quarantined version loaded again: {:?}", other.map(|p| p.label().to_string())),
+    }
+    let _ = std::fs::remove_dir_all(&quarantine_dir);
 }
 
 #[tokio::test]

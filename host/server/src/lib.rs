@@ -50,7 +50,11 @@ pub struct ServerConfig {
 /// the plugins directory (refused ones are logged and skipped).
 pub async fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>> {
     let generation = PolicyGeneration::load(&config.policies).with_context(|| format!("loading policy from {}", config.policies.display()))?;
-    let runtime = Runtime::new(RuntimeConfig { cache_dir: Some(config.cache_dir.clone()), ..RuntimeConfig::default() })
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(config.cache_dir.clone()),
+        quarantine_dir: Some(config.data.join("quarantine")),
+        ..RuntimeConfig::default()
+    })
         .context("starting the plugin runtime")?;
     let audit = AuditWriter::start(&config.data.join("audit.db"), config.durability).context("opening the audit log")?;
     let admin_token = match &config.admin_token {
