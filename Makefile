@@ -80,12 +80,14 @@ build-debug:
 	$(CARGO) build -p steward
 
 ## Benchmarks: decision latency and plugin call cost, the same SOP in Rust,
-## Python and JavaScript (build, size, load, latency), SQL analysis + rewrite over
+## Python and JavaScript (build, size, load, latency), its cost with 1 and 100 callers,
+## SQL analysis + rewrite over
 ## TPC-H, /v1/query overhead over direct SQLite, then HTTP throughput of both endpoints.
 bench: setup build
 	$(MAKE) --no-print-directory plugins STEWARD=target/release/steward
 	$(CARGO) bench -p steward --bench decide
 	$(CARGO) bench -p steward --bench plugins
+	$(CARGO) bench -p steward --bench isolation
 	$(CARGO) bench -p steward-sql --bench tpch
 	$(CARGO) bench -p steward --bench query
 	./scripts/bench-http.sh
