@@ -4,16 +4,23 @@
 //! larger, still ends any call that the host cannot finish in reasonable
 //! time.
 //!
-//! The call's future is wrapped in [`Metered`], which reads the thread's
-//! CPU clock when a poll starts and adds what the poll used when it ends.
-//! The epoch callback (every [`crate::EPOCH_TICK`], on the thread running
-//! the plugin) compares the total so far with the budget. Waiting between
-//! polls (the call yields to tokio at every tick) is not counted.
+//! The call's future is wrapped in [`Metered`], which notes when each poll
+//! starts and adds what the poll used when it ends. The epoch callback
+//! (every [`crate::EPOCH_TICK`], on the thread running the plugin) compares
+//! the total so far with the budget. Waiting between polls (the call
+//! yields to tokio at every tick) is not counted.
+//!
+//! Reading a thread's CPU clock is a system call (about 0.3-1 µs here),
+//! more than a whole typical plugin call, so a call's first segment, up to
+//! its first epoch tick (at most one tick, 1 ms, of running), is counted
+//! in wall-clock time, an upper bound of its CPU time. Only a call still
+//! running at its first tick switches to the CPU clock. A call that
+//! finishes within a tick makes no system call at all.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -30,28 +37,20 @@ pub enum Expired {
 }
 
 /// The clock of one call: shared by the store (read in the epoch
-/// callback) and the [`Metered`] wrapper (which feeds it).
-#[derive(Debug)]
+/// callback) and the [`Metered`] wrapper (which feeds it). All times are
+/// in ns; wall times are since a process-wide origin.
+#[derive(Debug, Default)]
 pub struct CallClock {
     budget_ns: AtomicU64,
-    /// CPU time of the finished polls of this call.
+    /// Time the finished segments of this call used.
     used_ns: AtomicU64,
-    /// The thread's CPU clock when the current poll started.
-    poll_started_ns: AtomicU64,
-    backstop: std::sync::Mutex<Instant>,
+    /// Whether the call counts on the thread's CPU clock (after its first
+    /// tick) or on the wall clock (its first segment).
+    on_cpu_clock: AtomicBool,
+    /// When the current segment started, on the clock in use.
+    segment_started_ns: AtomicU64,
+    backstop_ns: AtomicU64,
     expired: AtomicU8,
-}
-
-impl Default for CallClock {
-    fn default() -> Self {
-        CallClock {
-            budget_ns: AtomicU64::new(0),
-            used_ns: AtomicU64::new(0),
-            poll_started_ns: AtomicU64::new(0),
-            backstop: std::sync::Mutex::new(Instant::now()),
-            expired: AtomicU8::new(0),
-        }
-    }
 }
 
 impl CallClock {
@@ -59,19 +58,39 @@ impl CallClock {
     pub fn arm(&self, budget: Duration) {
         self.budget_ns.store(budget.as_nanos() as u64, Ordering::Relaxed);
         self.used_ns.store(0, Ordering::Relaxed);
+        self.on_cpu_clock.store(false, Ordering::Relaxed);
         self.expired.store(0, Ordering::Relaxed);
-        if let Ok(mut backstop) = self.backstop.lock() {
-            *backstop = Instant::now() + backstop_for(budget);
-        }
+        self.backstop_ns.store(wall_ns().saturating_add(backstop_for(budget).as_nanos() as u64), Ordering::Relaxed);
+    }
+
+    /// The clock in use now.
+    fn now(&self) -> u64 {
+        if self.on_cpu_clock.load(Ordering::Relaxed) { thread_cpu_ns() } else { wall_ns() }
+    }
+
+    fn start_segment(&self) {
+        self.segment_started_ns.store(self.now(), Ordering::Relaxed);
+    }
+
+    fn end_segment(&self) {
+        let used = self.now().saturating_sub(self.segment_started_ns.load(Ordering::Relaxed));
+        self.used_ns.fetch_add(used, Ordering::Relaxed);
     }
 
     /// Called from the epoch callback: whether the call must end now.
     pub fn check(&self) -> Option<Expired> {
+        if !self.on_cpu_clock.load(Ordering::Relaxed) {
+            // The first tick: charge the first segment's wall time, then
+            // count on the CPU clock from here.
+            self.end_segment();
+            self.on_cpu_clock.store(true, Ordering::Relaxed);
+            self.start_segment();
+        }
         let used = self.used_ns.load(Ordering::Relaxed)
-            + thread_cpu_ns().saturating_sub(self.poll_started_ns.load(Ordering::Relaxed));
+            + thread_cpu_ns().saturating_sub(self.segment_started_ns.load(Ordering::Relaxed));
         let expired = if used >= self.budget_ns.load(Ordering::Relaxed) {
             Some(Expired::Cpu)
-        } else if self.backstop.lock().map(|b| Instant::now() >= *b).unwrap_or(true) {
+        } else if wall_ns() >= self.backstop_ns.load(Ordering::Relaxed) {
             Some(Expired::Wall)
         } else {
             None
@@ -113,14 +132,19 @@ impl<F: Future> Future for Metered<'_, F> {
     type Output = F::Output;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let started = thread_cpu_ns();
-        self.clock.poll_started_ns.store(started, Ordering::Relaxed);
+        self.clock.start_segment();
         let poll = self.inner.as_mut().poll(cx);
         if poll.is_pending() {
-            self.clock.used_ns.fetch_add(thread_cpu_ns().saturating_sub(started), Ordering::Relaxed);
+            self.clock.end_segment();
         }
         poll
     }
+}
+
+/// Wall-clock ns since the process's first reading (a vDSO call).
+fn wall_ns() -> u64 {
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    ORIGIN.get_or_init(Instant::now).elapsed().as_nanos() as u64
 }
 
 /// CPU time (user and system) the calling thread has used, in ns.
@@ -146,6 +170,26 @@ mod tests {
         std::thread::sleep(Duration::from_millis(30));
         let slept = thread_cpu_ns() - start;
         assert!(slept < 10_000_000, "sleeping 30 ms used {slept} ns of CPU");
+    }
+
+    #[test]
+    fn a_call_counts_wall_time_until_its_first_tick_then_cpu_time() {
+        let clock = CallClock::default();
+        clock.arm(Duration::from_millis(20));
+        // A first segment that sleeps 30 ms is charged as 30 ms of wall
+        // time: past a 20 ms budget at its first tick.
+        clock.start_segment();
+        std::thread::sleep(Duration::from_millis(30));
+        assert_eq!(clock.check(), Some(Expired::Cpu));
+        // Re-armed: after the first tick, sleeping costs no CPU time.
+        clock.arm(Duration::from_millis(20));
+        clock.start_segment();
+        assert_eq!(clock.check(), None, "the first tick, right away");
+        clock.end_segment();
+        clock.start_segment();
+        std::thread::sleep(Duration::from_millis(30));
+        assert_eq!(clock.check(), None, "sleeping on the CPU clock uses nothing");
+        assert_eq!(clock.expired(), None);
     }
 
     #[test]

@@ -6,8 +6,9 @@
 //! pool misses (a fresh instance) whenever their instance was evicted or
 //! expired.
 //!
-//! Run with `cargo bench -p steward --bench isolation` after `make plugins`.
-//! Prints p50/p99 in µs; asserts only that decisions are right.
+//! Run with `cargo bench -p steward --bench isolation` after `make plugins`
+//! (`-- Rust` to time one language). Prints p50/p99 in µs; asserts only
+//! that decisions are right.
 
 mod support;
 
@@ -61,7 +62,8 @@ fn main() {
         let input = support::ledger_read();
         let tokens: Vec<String> = (0..CALLERS).map(|i| agent_token(&format!("human-{i}"), now)).collect();
         println!("{:<11} {:>22} {:>26}", "SOP", "1 caller p50/p99 µs", "100 callers p50/p99 µs");
-        for (language, name) in SOPS {
+        let only: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+        for (language, name) in SOPS.into_iter().filter(|(l, _)| only.is_empty() || only.iter().any(|o| o == l)) {
             let registry = Registry::new(
                 Runtime::new(RuntimeConfig { cache_dir: Some(repo().join("target/bench-compile-cache")), ..RuntimeConfig::default() }).unwrap(),
             );
