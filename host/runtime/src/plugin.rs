@@ -173,7 +173,7 @@ impl LoadedPlugin {
             }
             (None, _) => None,
         };
-        let idle = Arc::new(Mutex::new(Pool::default()));
+        let idle = Arc::new(Mutex::new(Pool::new(runtime.idle_bytes)));
         runtime.sweep(&idle);
         Ok(LoadedPlugin {
             scope: manifest.scope_globs(),

@@ -18,7 +18,8 @@ use steward_model::{IdentityKind, Principal};
 
 /// Idle instances kept per plugin version.
 pub const MAX_IDLE: usize = 256;
-/// Bytes of linear memory the idle instances of one version may hold.
+/// Bytes of linear memory the idle instances of one version may hold, by
+/// default (`RuntimeConfig::idle_bytes`).
 pub const MAX_IDLE_BYTES: usize = 256 * 1024 * 1024;
 /// An instance idle this long is dropped.
 pub const IDLE_TTL: Duration = Duration::from_secs(2);
@@ -67,15 +68,21 @@ struct Idle<T> {
 pub struct Pool<T> {
     idle: Vec<Idle<T>>,
     bytes: usize,
+    max_bytes: usize,
 }
 
 impl<T> Default for Pool<T> {
     fn default() -> Self {
-        Pool { idle: Vec::new(), bytes: 0 }
+        Pool::new(MAX_IDLE_BYTES)
     }
 }
 
 impl<T> Pool<T> {
+    /// A pool whose instances hold at most `max_bytes` of memory together.
+    pub fn new(max_bytes: usize) -> Pool<T> {
+        Pool { idle: Vec::new(), bytes: 0, max_bytes }
+    }
+
     /// The most recently used idle instance of `lane`.
     pub fn take(&mut self, lane: &Lane) -> Option<T> {
         let i = self.idle.iter().rposition(|e| e.lane.hash == lane.hash && e.lane.caller == lane.caller)?;
@@ -88,11 +95,11 @@ impl<T> Pool<T> {
     /// what had to go to make room, to be dropped outside the lock.
     pub fn put(&mut self, lane: Lane, instance: T, bytes: usize) -> Vec<T> {
         let mut evicted = Vec::new();
-        if bytes > MAX_IDLE_BYTES {
+        if bytes > self.max_bytes {
             evicted.push(instance);
             return evicted;
         }
-        while !self.idle.is_empty() && (self.idle.len() >= MAX_IDLE || self.bytes + bytes > MAX_IDLE_BYTES) {
+        while !self.idle.is_empty() && (self.idle.len() >= MAX_IDLE || self.bytes + bytes > self.max_bytes) {
             let oldest = self.idle.remove(0);
             self.bytes -= oldest.bytes;
             evicted.push(oldest.instance);

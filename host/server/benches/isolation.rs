@@ -7,8 +7,9 @@
 //! expired.
 //!
 //! Run with `cargo bench -p steward --bench isolation` after `make plugins`
-//! (`-- Rust` to time one language). Prints p50/p99 in µs; asserts only
-//! that decisions are right.
+//! (`-- Rust` to time one language; `STEWARD_PLUGIN_IDLE_MIB` sets the idle
+//! pool's memory per version, as `serve --plugin-idle-mib` does). Prints
+//! p50/p99 in µs; asserts only that decisions are right.
 
 mod support;
 
@@ -64,8 +65,13 @@ fn main() {
         println!("{:<11} {:>22} {:>26}", "SOP", "1 caller p50/p99 µs", "100 callers p50/p99 µs");
         let only: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
         for (language, name) in SOPS.into_iter().filter(|(l, _)| only.is_empty() || only.iter().any(|o| o == l)) {
+            let idle_bytes = std::env::var("STEWARD_PLUGIN_IDLE_MIB")
+                .ok()
+                .and_then(|m| m.parse::<usize>().ok())
+                .map_or(steward_runtime::MAX_IDLE_BYTES, |m| m * 1024 * 1024);
             let registry = Registry::new(
-                Runtime::new(RuntimeConfig { cache_dir: Some(repo().join("target/bench-compile-cache")), ..RuntimeConfig::default() }).unwrap(),
+                Runtime::new(RuntimeConfig { cache_dir: Some(repo().join("target/bench-compile-cache")), idle_bytes, ..RuntimeConfig::default() })
+                    .unwrap(),
             );
             let mut source = PluginSource::from_dir(&repo().join("plugins").join(name)).expect("run `make plugins` first");
             source.manifest.mode = Mode::Enforce;

@@ -44,6 +44,8 @@ pub struct ServerConfig {
     pub query_deadline: Duration,
     /// Rows one query returns at most.
     pub max_rows: u64,
+    /// Bytes of memory the idle instances of one plugin version may hold.
+    pub plugin_idle_bytes: usize,
 }
 
 /// Build the live state: policy, runtime, audit writer, and every plugin in
@@ -53,6 +55,7 @@ pub async fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>>
     let runtime = Runtime::new(RuntimeConfig {
         cache_dir: Some(config.cache_dir.clone()),
         quarantine_dir: Some(config.data.join("quarantine")),
+        idle_bytes: config.plugin_idle_bytes,
         ..RuntimeConfig::default()
     })
         .context("starting the plugin runtime")?;

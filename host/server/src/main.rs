@@ -57,6 +57,11 @@ enum Command {
         /// Rows one query returns at most.
         #[arg(long, default_value_t = 1000)]
         max_rows: u64,
+        /// MiB of memory the idle instances of one plugin version may hold
+        /// (instances are reused only by the caller they served; more keeps
+        /// more callers' Python and JavaScript instances warm).
+        #[arg(long, env = "STEWARD_PLUGIN_IDLE_MIB", default_value_t = 256)]
+        plugin_idle_mib: usize,
     },
     /// The demo warehouse.
     Warehouse {
@@ -237,7 +242,7 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
-        Command::Serve { listen, policies, plugins, data, cache_dir, admin_token, durability, watch_ms, workers, warehouse, query_timeout_ms, max_rows } => {
+        Command::Serve { listen, policies, plugins, data, cache_dir, admin_token, durability, watch_ms, workers, warehouse, query_timeout_ms, max_rows, plugin_idle_mib } => {
             let mut rt = tokio::runtime::Builder::new_multi_thread();
             // SQL analysis and rewrite recurse; bounds.rs sizes the stack
             // they need at the deepest statement accepted.
@@ -261,6 +266,7 @@ fn main() -> anyhow::Result<()> {
                 warehouse,
                 query_deadline: Duration::from_millis(query_timeout_ms.max(1)),
                 max_rows: max_rows.max(1),
+                plugin_idle_bytes: plugin_idle_mib.saturating_mul(1024 * 1024),
             };
             rt.block_on(steward::serve(config))
         }
