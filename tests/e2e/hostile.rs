@@ -47,6 +47,7 @@ fn misbehaving_plugins_fail_closed_at_call_time_and_the_host_keeps_serving() {
         ("loop", "used its 20 ms of CPU time"),
         ("oom", "tried to grow its memory past its limit of 16 MiB"),
         ("trap", "trapped in evaluate: unreachable code reached (a Rust panic"),
+        ("recurse", "trapped in evaluate: stack overflow (unbounded recursion?)"),
         ("garbage", "invalid answer"),
         ("loop", "used its 20 ms of CPU time"),
     ] {
@@ -63,7 +64,7 @@ fn misbehaving_plugins_fail_closed_at_call_time_and_the_host_keeps_serving() {
     }
     let (_, list) = server.admin("GET", "/admin/plugins", None);
     let failures = list["plugins"][0]["failures"].as_u64().unwrap();
-    assert_eq!(failures, 5, "{list}");
+    assert_eq!(failures, 6, "{list}");
 }
 
 #[test]

@@ -250,3 +250,22 @@ async fn deadlines_count_the_plugins_own_work_not_the_load() {
     let e = result.expect_err("ten times the work is past the budget");
     assert_eq!(e.failure, PluginFailure::CpuDeadline { budget_ms: 100 }, "{e}");
 }
+
+/// An uncaught Python or JavaScript exception is a trap whose cause says
+/// so (not a cut-off wasm backtrace), and the plugin answers afterwards.
+#[tokio::test]
+async fn an_uncaught_exception_is_named_as_such() {
+    let policy = policy();
+    for lang in ["python", "js"] {
+        let plugin = load(lang).await;
+        let request = read_request(&policy, caller("bob", Some("scout")), "sales/customers", "raise", 0);
+        let e = plugin.evaluate(&request, &policy).await.expect_err("it raises");
+        assert!(matches!(&e.failure, PluginFailure::Trap { during, .. } if during == "evaluate"), "{lang}: {e}");
+        assert!(
+            e.to_string().ends_with("trapped in evaluate: unreachable code reached (a Rust panic, or an uncaught Python or JavaScript exception)"),
+            "{lang}: {e}"
+        );
+        let request = read_request(&policy, caller("bob", Some("scout")), "sales/customers", "plain", 1);
+        assert!(plugin.evaluate(&request, &policy).await.is_ok(), "{lang}: it answers after");
+    }
+}

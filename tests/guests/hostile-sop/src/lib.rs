@@ -24,6 +24,12 @@ impl Guest for Hostile {
                 }
             }
             Some("trap") => panic!("hostile plugin traps on purpose"),
+            Some("recurse") => {
+                fn deeper(n: u64) -> u64 {
+                    black_box(deeper(black_box(n + 1))) + 1
+                }
+                deny(ReasonCode::Other, &format!("{}", deeper(0)))
+            }
             Some("garbage") => deny(ReasonCode::Other, ""),
             // Answers as large as its memory limit allows.
             Some("huge-reason") => deny(ReasonCode::Other, "x".repeat(50 << 20)),
