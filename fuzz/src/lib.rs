@@ -40,13 +40,7 @@ pub fn demo_policy() -> &'static Policy {
 /// server builds one per policy generation. Fails when a key is not a
 /// usable Ed25519 public key.
 pub fn verifier(policy: &Policy) -> Result<Verifier, String> {
-    let identity = policy.identity().clone();
-    Verifier::new(VerifierConfig {
-        issuer: identity.issuer,
-        audience: identity.audience,
-        leeway_seconds: identity.leeway_seconds,
-        keys: policy.keys().iter().map(|k| (k.kid.clone(), k.ed25519)).collect(),
-    })
+    steward_pipeline::identity::verifier(policy)
 }
 
 /// Make a stack overflow a crash libFuzzer reports (and saves the input

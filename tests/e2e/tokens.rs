@@ -71,3 +71,26 @@ fn token_attacks_are_refused() {
     let refused = records.iter().filter(|r| r.record.principal.is_none()).count();
     assert_eq!(refused, attacks.len());
 }
+
+/// The demo policy caps token lifetimes per kind (agents 1 h): a correctly
+/// signed agent token that lives 30 years is refused, saying why, while
+/// the same agent's 1 h token and the human's 12 h token work.
+#[test]
+fn token_lifetimes_are_capped_per_identity_kind() {
+    let server = Server::start(Options { plugins: &[], ..Default::default() });
+    let body = json!({"action": "sql.read", "assets": ["finance/ledger"]});
+    let agent = |lifetime: u64| {
+        let mut c = steward_identity::Claims::new("steward-demo", "alice", "steward", now(), lifetime);
+        c.act = Some(steward_identity::Actor { sub: "copilot".into(), act: None });
+        c.sid = Some("s1".into());
+        c.turn = Some("t1".into());
+        sign(c)
+    };
+    let (status, answer) = server.decide(&agent(30 * 365 * 86_400), body.clone());
+    assert_eq!(status, 401, "{answer}");
+    let reason = answer["reasons"][0]["message"].as_str().unwrap();
+    assert!(reason.contains("is longer than the 3600 s the policy allows agent tokens (identity.max_token_lifetime.agent)"), "{reason}");
+    assert_eq!(server.decide(&agent(3600), body.clone()).0, 200);
+    let human = sign(steward_identity::Claims::new("steward-demo", "alice", "steward", now(), 12 * 3600));
+    assert_eq!(server.decide(&human, body).0, 200);
+}

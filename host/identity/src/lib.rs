@@ -14,7 +14,9 @@ mod token;
 mod verify;
 
 pub use token::{Actor, Claims, Header, SigningKeyFile, mint};
-pub use verify::{Verifier, VerifierConfig};
+
+use steward_model::time::rfc3339;
+pub use verify::{Verifier, VerifierConfig, VerifierKey};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
@@ -44,6 +46,20 @@ pub enum TokenError {
     WrongIssuer(String),
     #[error("token is not for this audience")]
     WrongAudience,
+    #[error(
+        "token lifetime {lifetime} s is longer than the {cap} s the policy allows {kind} tokens \
+         (identity.max_token_lifetime.{kind}): mint a shorter-lived token"
+    )]
+    LifetimeTooLong { kind: String, lifetime: u64, cap: u64 },
+    #[error(
+        "token has no iat: the policy caps {kind} token lifetimes (identity.max_token_lifetime.{kind}), \
+         so a token must say when it was issued"
+    )]
+    MissingIssuedAt { kind: String },
+    #[error("signed with key {kid:?}, retired at {}: mint a new token with a current key", rfc3339(*.at))]
+    KeyRetired { kid: String, at: u64 },
+    #[error("signed with key {kid:?}, which is valid only from {}", rfc3339(*.from))]
+    KeyNotYetValid { kid: String, from: u64 },
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -17,13 +17,48 @@ const MAX_TOKEN_LEN: usize = 8 * 1024;
 /// Verified tokens kept in the cache; the cache is emptied when full.
 const CACHE_CAPACITY: usize = 16 * 1024;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct VerifierConfig {
     pub issuer: String,
     pub audience: String,
     pub leeway_seconds: u64,
-    /// (kid, Ed25519 public key bytes)
-    pub keys: Vec<(String, [u8; 32])>,
+    pub keys: Vec<VerifierKey>,
+    /// The longest lifetime (`exp - iat`) of an agent token (one with
+    /// `act`), in seconds.
+    pub max_agent_lifetime: Option<u64>,
+    /// For tokens without `act`: subject id -> (its identity kind, the
+    /// longest lifetime of its tokens).
+    pub max_subject_lifetime: HashMap<String, (String, u64)>,
+}
+
+/// An issuer key and the window in which tokens it signed are accepted.
+#[derive(Debug, Clone)]
+pub struct VerifierKey {
+    pub kid: String,
+    /// Ed25519 public key bytes.
+    pub ed25519: [u8; 32],
+    /// Unix seconds.
+    pub not_before: Option<u64>,
+    pub not_after: Option<u64>,
+}
+
+impl VerifierKey {
+    pub fn new(kid: impl Into<String>, ed25519: [u8; 32]) -> VerifierKey {
+        VerifierKey { kid: kid.into(), ed25519, not_before: None, not_after: None }
+    }
+}
+
+struct Key {
+    key: VerifyingKey,
+    not_before: Option<u64>,
+    not_after: Option<u64>,
+}
+
+/// A verified token, cached with the window of the key that signed it.
+struct Verified {
+    claims: Arc<Claims>,
+    kid: String,
+    key_not_after: Option<u64>,
 }
 
 /// Verifies tokens for one policy generation. A signature is checked once
@@ -34,26 +69,31 @@ pub struct Verifier {
     issuer: String,
     audience: String,
     leeway: u64,
-    keys: HashMap<String, VerifyingKey>,
-    cache: Mutex<HashMap<[u8; 32], Arc<Claims>>>,
+    keys: HashMap<String, Key>,
+    max_agent_lifetime: Option<u64>,
+    max_subject_lifetime: HashMap<String, (String, u64)>,
+    cache: Mutex<HashMap<[u8; 32], Verified>>,
 }
 
 impl Verifier {
     /// Fails when a key is not a valid Ed25519 point.
     pub fn new(config: VerifierConfig) -> Result<Self, String> {
         let mut keys = HashMap::new();
-        for (kid, bytes) in config.keys {
-            let key = VerifyingKey::from_bytes(&bytes).map_err(|e| format!("key {kid:?} is not an Ed25519 public key: {e}"))?;
+        for k in config.keys {
+            let kid = k.kid;
+            let key = VerifyingKey::from_bytes(&k.ed25519).map_err(|e| format!("key {kid:?} is not an Ed25519 public key: {e}"))?;
             if key.is_weak() {
                 return Err(format!("key {kid:?} is a weak (small-order) key"));
             }
-            keys.insert(kid, key);
+            keys.insert(kid, Key { key, not_before: k.not_before, not_after: k.not_after });
         }
         Ok(Verifier {
             issuer: config.issuer,
             audience: config.audience,
             leeway: config.leeway_seconds,
             keys,
+            max_agent_lifetime: config.max_agent_lifetime,
+            max_subject_lifetime: config.max_subject_lifetime,
             cache: Mutex::new(HashMap::new()),
         })
     }
@@ -67,26 +107,33 @@ impl Verifier {
             return Err(TokenError::Malformed);
         }
         let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        let cached = self.cache.lock().ok().and_then(|c| c.get(&key).cloned());
-        let claims = match cached {
-            Some(claims) => claims,
-            None => {
-                let claims = Arc::new(self.verify_signed(token)?);
-                self.check_claims(&claims, now)?;
-                if let Ok(mut cache) = self.cache.lock() {
-                    if cache.len() >= CACHE_CAPACITY {
-                        cache.clear();
-                    }
-                    cache.insert(key, claims.clone());
+        let cached = self.cache.lock().ok().and_then(|c| c.get(&key).map(|v| (v.claims.clone(), v.key_not_after, v.kid.clone())));
+        let Some((claims, key_not_after, kid)) = cached else {
+            let (claims, kid) = self.verify_signed(token, now)?;
+            let claims = Arc::new(claims);
+            self.check_claims(&claims, now)?;
+            if let Ok(mut cache) = self.cache.lock() {
+                if cache.len() >= CACHE_CAPACITY {
+                    cache.clear();
                 }
-                return Ok(claims);
+                let key_not_after = self.keys.get(&kid).and_then(|k| k.not_after);
+                cache.insert(key, Verified { claims: claims.clone(), kid, key_not_after });
             }
+            return Ok(claims);
         };
+        // A key retired while the token sat in the cache.
+        if let Some(until) = key_not_after
+            && now >= until
+        {
+            return Err(TokenError::KeyRetired { kid, at: until });
+        }
         self.check_times(&claims, now)?;
         Ok(claims)
     }
 
-    fn verify_signed(&self, token: &str) -> Result<Claims, TokenError> {
+    /// The claims of a well-signed token, and the id of the key that
+    /// signed it (which must be in its validity window at `now`).
+    fn verify_signed(&self, token: &str, now: u64) -> Result<(Claims, String), TokenError> {
         let mut parts = token.split('.');
         let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -103,13 +150,24 @@ impl Verifier {
             return Err(TokenError::BadHeader("critical extensions (crit) are not supported".into()));
         }
         let kid = header.kid.ok_or(TokenError::MissingKeyId)?;
-        let key = self.keys.get(&kid).ok_or(TokenError::UnknownKeyId(kid))?;
+        let Some(Key { key, not_before, not_after }) = self.keys.get(&kid) else { return Err(TokenError::UnknownKeyId(kid)) };
+        if let Some(until) = *not_after
+            && now >= until
+        {
+            return Err(TokenError::KeyRetired { kid, at: until });
+        }
+        if let Some(from) = *not_before
+            && now < from
+        {
+            return Err(TokenError::KeyNotYetValid { kid, from });
+        }
         let signature_bytes = URL_SAFE_NO_PAD.decode(signature_b64).map_err(|_| TokenError::Malformed)?;
         let signature = Signature::from_slice(&signature_bytes).map_err(|_| TokenError::BadSignature)?;
         let signing_input = &token[..header_b64.len() + 1 + payload_b64.len()];
         key.verify_strict(signing_input.as_bytes(), &signature).map_err(|_| TokenError::BadSignature)?;
         let payload = URL_SAFE_NO_PAD.decode(payload_b64).map_err(|_| TokenError::Malformed)?;
-        serde_json::from_slice(&payload).map_err(|e| TokenError::BadClaims(e.to_string()))
+        let claims = serde_json::from_slice(&payload).map_err(|e| TokenError::BadClaims(e.to_string()))?;
+        Ok((claims, kid))
     }
 
     fn check_claims(&self, claims: &Claims, now: u64) -> Result<(), TokenError> {
@@ -130,7 +188,24 @@ impl Verifier {
                 return Err(TokenError::BadClaims("act.sub must name an actor other than sub".into()));
             }
         }
-        self.check_times(claims, now)
+        self.check_times(claims, now)?;
+        self.check_lifetime(claims)
+    }
+
+    /// A token may not live longer than its kind's cap: an agent token
+    /// (with `act`) the agent cap, any other its subject's kind's.
+    fn check_lifetime(&self, claims: &Claims) -> Result<(), TokenError> {
+        let cap = match &claims.act {
+            Some(_) => self.max_agent_lifetime.map(|cap| ("agent".to_string(), cap)),
+            None => self.max_subject_lifetime.get(&claims.sub).cloned(),
+        };
+        let Some((kind, cap)) = cap else { return Ok(()) };
+        let Some(iat) = claims.iat else { return Err(TokenError::MissingIssuedAt { kind }) };
+        let lifetime = claims.exp.saturating_sub(iat);
+        if lifetime > cap {
+            return Err(TokenError::LifetimeTooLong { kind, lifetime, cap });
+        }
+        Ok(())
     }
 
     fn check_times(&self, claims: &Claims, now: u64) -> Result<(), TokenError> {

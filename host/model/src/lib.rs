@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 mod failure;
 mod ids;
+pub mod time;
 
 pub use failure::{PluginError, PluginFailure, TrapCause};
 pub use ids::RequestIds;

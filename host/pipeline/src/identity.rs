@@ -7,9 +7,35 @@
 //!   must be an agent in policy, `sub` a human, and the token must carry
 //!   the session (`sid`) and turn (`turn`) ids.
 
-use steward_identity::{Claims, TokenError, Verifier};
+use steward_identity::{Claims, TokenError, Verifier, VerifierConfig, VerifierKey};
 use steward_model::{IdentityKind, Principal};
 use steward_policy::Policy;
+
+/// The token verifier for `policy`: its issuer, audience, keys with their
+/// validity windows, and token lifetime caps (an agent token's cap is the
+/// agent kind's; any other token's is its subject's kind's). Fails when a
+/// key is not a usable Ed25519 public key.
+pub fn verifier(policy: &Policy) -> Result<Verifier, String> {
+    let identity = policy.identity();
+    let caps = identity.max_token_lifetime;
+    let max_subject_lifetime = policy
+        .principals()
+        .filter(|p| p.kind != IdentityKind::Agent)
+        .filter_map(|p| caps.for_kind(p.kind).map(|cap| (p.id.clone(), (p.kind.as_str().to_string(), cap))))
+        .collect();
+    Verifier::new(VerifierConfig {
+        issuer: identity.issuer.clone(),
+        audience: identity.audience.clone(),
+        leeway_seconds: identity.leeway_seconds,
+        keys: policy
+            .keys()
+            .iter()
+            .map(|k| VerifierKey { kid: k.kid.clone(), ed25519: k.ed25519, not_before: k.not_before, not_after: k.not_after })
+            .collect(),
+        max_agent_lifetime: caps.agent,
+        max_subject_lifetime,
+    })
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IdentityError {

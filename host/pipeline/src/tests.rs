@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use ed25519_dalek::SigningKey;
-use steward_identity::{Actor, Claims, SigningKeyFile, Verifier, VerifierConfig, mint};
+use steward_identity::{Actor, Claims, SigningKeyFile, Verifier, mint};
 use steward_model::{Action, Asset, Decision, MaskMethod, Obligation, PluginError, PluginFailure, Reason, ReasonCode, Request, TrapCause, Verdict, Voter};
 use steward_policy::{PathGlob, Policy};
 
@@ -53,14 +53,7 @@ fn demo_key() -> SigningKey {
 }
 
 fn verifier_for(policy: &Policy) -> Verifier {
-    let id = policy.identity();
-    Verifier::new(VerifierConfig {
-        issuer: id.issuer.clone(),
-        audience: id.audience.clone(),
-        leeway_seconds: id.leeway_seconds,
-        keys: policy.keys().iter().map(|k| (k.kid.clone(), k.ed25519)).collect(),
-    })
-    .expect("the policy's keys are valid")
+    crate::identity::verifier(policy).expect("the policy's keys are valid")
 }
 
 struct Harness {

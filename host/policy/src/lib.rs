@@ -12,6 +12,7 @@ mod glob;
 mod load;
 mod signing;
 mod source;
+pub mod time;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -43,12 +44,37 @@ pub struct IdentityConfig {
     pub issuer: String,
     pub audience: String,
     pub leeway_seconds: u64,
+    /// `[identity.max_token_lifetime]`: seconds, per identity kind.
+    pub max_token_lifetime: LifetimeCaps,
+}
+
+/// The longest token lifetime (`exp - iat`) the policy accepts per
+/// identity kind; `None`: no cap.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LifetimeCaps {
+    pub agent: Option<u64>,
+    pub human: Option<u64>,
+    pub service: Option<u64>,
+}
+
+impl LifetimeCaps {
+    pub fn for_kind(&self, kind: IdentityKind) -> Option<u64> {
+        match kind {
+            IdentityKind::Agent => self.agent,
+            IdentityKind::Human => self.human,
+            IdentityKind::Service => self.service,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct PublicKey {
     pub kid: String,
     pub ed25519: [u8; 32],
+    /// Unix seconds from which tokens signed with it are accepted.
+    pub not_before: Option<u64>,
+    /// Unix seconds after which they are refused (the key is retired).
+    pub not_after: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -198,6 +224,11 @@ impl Policy {
     /// Whether (and by whom) a plugin with this scope must be signed.
     pub fn signature_requirement(&self, plugin_scope: &[PathGlob]) -> Option<SignatureRequirement> {
         signing::requirement(&self.signature_rules, plugin_scope)
+    }
+
+    /// Every principal the policy names.
+    pub fn principals(&self) -> impl Iterator<Item = &PrincipalRecord> {
+        self.principals.values()
     }
 
     pub fn principal(&self, id: &str) -> Option<&PrincipalRecord> {

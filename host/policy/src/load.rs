@@ -135,10 +135,21 @@ impl Builder {
                 return Err(src.error(&section.span(), "[identity] is defined in more than one place"));
             }
             let s = section.get_ref();
+            let mut max_token_lifetime = crate::LifetimeCaps::default();
+            if let Some(caps) = &s.max_token_lifetime {
+                let c = caps.get_ref();
+                for (kind, cap) in [("agent", c.agent), ("human", c.human), ("service", c.service)] {
+                    if cap == Some(0) {
+                        return Err(src.error(&caps.span(), format!("max_token_lifetime.{kind} must be at least 1 second")));
+                    }
+                }
+                max_token_lifetime = crate::LifetimeCaps { agent: c.agent, human: c.human, service: c.service };
+            }
             self.policy.identity = Some(IdentityConfig {
                 issuer: s.issuer.clone(),
                 audience: s.audience.clone(),
                 leeway_seconds: s.leeway_seconds,
+                max_token_lifetime,
             });
         }
         for key in &file.keys {
@@ -147,7 +158,19 @@ impl Builder {
                 return Err(src.error(&key.kid.span(), format!("key id {kid:?} is defined twice")));
             }
             let bytes = ed25519_public_key(src, &key.public_key, &format!("key {kid:?}"))?;
-            self.policy.keys.push(PublicKey { kid: kid.clone(), ed25519: bytes });
+            let instant = |field: &Option<toml::Spanned<toml::value::Datetime>>, name: &str| {
+                field
+                    .as_ref()
+                    .map(|dt| crate::time::unix_seconds(dt.get_ref()).map_err(|e| src.error(&dt.span(), format!("key {kid:?} {name}: {e}"))))
+                    .transpose()
+            };
+            let (not_before, not_after) = (instant(&key.not_before, "not_before")?, instant(&key.not_after, "not_after")?);
+            if let (Some(from), Some(until)) = (not_before, not_after)
+                && from >= until
+            {
+                return Err(src.error(&key.kid.span(), format!("key {kid:?}: not_before must be before not_after")));
+            }
+            self.policy.keys.push(PublicKey { kid: kid.clone(), ed25519: bytes, not_before, not_after });
         }
         Ok(())
     }

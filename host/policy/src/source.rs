@@ -82,6 +82,18 @@ pub struct IdentitySection {
     pub audience: String,
     #[serde(default = "default_leeway")]
     pub leeway_seconds: u64,
+    /// The longest lifetime (`exp - iat`, seconds) a token may have, per
+    /// identity kind.
+    #[serde(default)]
+    pub max_token_lifetime: Option<Spanned<LifetimeCapsEntry>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LifetimeCapsEntry {
+    pub agent: Option<u64>,
+    pub human: Option<u64>,
+    pub service: Option<u64>,
 }
 
 fn default_leeway() -> u64 {
@@ -94,6 +106,12 @@ pub struct KeyEntry {
     pub kid: Spanned<String>,
     /// Base64 (standard or URL-safe) of the 32-byte Ed25519 public key.
     pub public_key: Spanned<String>,
+    /// Tokens signed with this key are accepted from this instant...
+    #[serde(default)]
+    pub not_before: Option<Spanned<toml::value::Datetime>>,
+    /// ...until this one (the key is retired).
+    #[serde(default)]
+    pub not_after: Option<Spanned<toml::value::Datetime>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -83,7 +83,7 @@ fn semantic_errors_name_file_line_and_reason() {
     let cases: &[(&str, &str, &str, usize, &str)] = &[
         ("roles.toml", "assets = [\"finance/**\"]", "assets = [\"finanse/**\"]", 9, "matches nothing"),
         ("roles.toml", "actions = [\"sql.read\", \"dashboard.view\"]", "actions = [\"sql.raed\"]", 8, "unknown action \"sql.raed\""),
-        ("identity.toml", "roles = [\"sales-analyst\"]", "roles = [\"sales-analist\"]", 24, "unknown role"),
+        ("identity.toml", "roles = [\"sales-analyst\"]", "roles = [\"sales-analist\"]", 34, "unknown role"),
         ("actions.toml", "agent = [\"iam.provision_identity\"", "agent = [\"iam.provision\"", 46, "unknown action"),
         ("actions.toml", "risk = 0.3", "risk = 3.0", 6, "between 0 and 1"),
         ("catalog.toml", "path = \"sales/orders\"", "path = \"sale/orders\"", 78, "parent folder"),
@@ -128,4 +128,25 @@ fn references_resolve_across_files_whatever_their_order() {
     })
     .expect("loads");
     assert!(policy.asset_acl_denial(IdentityKind::Agent, "copilot", "sql.read", "hr/salaries").is_some());
+}
+
+#[test]
+fn token_lifetime_caps_and_key_windows_load() {
+    let policy = demo_with("identity.toml", |t| {
+        t.replace("public_key = \"WO9", "not_before = 2026-01-01T00:00:00Z\nnot_after = 2027-01-01T01:00:00+01:00\npublic_key = \"WO9")
+    })
+    .unwrap();
+    let caps = policy.identity().max_token_lifetime;
+    assert_eq!((caps.agent, caps.human, caps.service), (Some(3600), Some(43200), Some(86400)));
+    let key = &policy.keys()[0];
+    assert_eq!((key.not_before, key.not_after), (Some(1_767_225_600), Some(1_798_761_600)));
+
+    let (_, _, message) = invalid(demo_with("identity.toml", |t| t.replace("agent = 3600", "agent = 0")));
+    assert!(message.contains("max_token_lifetime.agent must be at least 1 second"), "{message}");
+    let (_, _, message) = invalid(demo_with("identity.toml", |t| t.replace("public_key = \"WO9", "not_after = 2027-01-01\npublic_key = \"WO9")));
+    assert!(message.contains("not_after") && message.contains("2027-01-01T00:00:00Z"), "{message}");
+    let (_, _, message) = invalid(demo_with("identity.toml", |t| {
+        t.replace("public_key = \"WO9", "not_before = 2027-01-01T00:00:00Z\nnot_after = 2026-01-01T00:00:00Z\npublic_key = \"WO9")
+    }));
+    assert!(message.contains("not_before must be before not_after"), "{message}");
 }

@@ -32,15 +32,7 @@ static GENERATIONS: AtomicU64 = AtomicU64::new(1);
 
 impl PolicyGeneration {
     pub fn new(policy: Policy) -> anyhow::Result<PolicyGeneration> {
-        let identity = policy.identity().clone();
-        let verifier = Verifier::new(VerifierConfig {
-            issuer: identity.issuer,
-            audience: identity.audience,
-            leeway_seconds: identity.leeway_seconds,
-            keys: policy.keys().iter().map(|k| (k.kid.clone(), k.ed25519)).collect(),
-        })
-        .map_err(anyhow::Error::msg)
-        .context("policy keys")?;
+        let verifier = steward_pipeline::identity::verifier(&policy).map_err(anyhow::Error::msg).context("policy keys")?;
         Ok(PolicyGeneration { policy: Arc::new(policy), verifier, number: GENERATIONS.fetch_add(1, Ordering::Relaxed) })
     }
 

@@ -2,7 +2,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::{Signer, SigningKey};
 
-use super::{Verifier, VerifierConfig};
+use super::{Verifier, VerifierConfig, VerifierKey};
 use crate::token::{Actor, Audience, Claims, mint};
 use crate::TokenError;
 
@@ -17,7 +17,8 @@ fn verifier() -> Verifier {
         issuer: "steward-test".into(),
         audience: "steward".into(),
         leeway_seconds: 30,
-        keys: vec![("k1".into(), key(1).verifying_key().to_bytes())],
+        keys: vec![VerifierKey::new("k1", key(1).verifying_key().to_bytes())],
+        ..VerifierConfig::default()
     })
     .unwrap()
 }
@@ -155,4 +156,77 @@ fn malformed_tokens_and_nested_delegation_are_refused() {
     assert!(matches!(v.verify(&mint(&key(1), "k1", &c), NOW), Err(TokenError::BadClaims(_))));
     let crit = forge(r#"{"alg":"EdDSA","kid":"k1","crit":["exp"]}"#, &claims(), |m| key(1).sign(m).to_bytes().to_vec());
     assert!(matches!(v.verify(&crit, NOW), Err(TokenError::BadHeader(_))));
+}
+
+/// A verifier capping agent tokens at 1 h and alice's (a human's) at 12 h,
+/// with key k1 retired at NOW + 100 and k2 valid from NOW + 50.
+fn capped() -> Verifier {
+    Verifier::new(VerifierConfig {
+        issuer: "steward-test".into(),
+        audience: "steward".into(),
+        leeway_seconds: 30,
+        keys: vec![
+            VerifierKey { not_after: Some(NOW + 100), ..VerifierKey::new("k1", key(1).verifying_key().to_bytes()) },
+            VerifierKey { not_before: Some(NOW + 50), ..VerifierKey::new("k2", key(2).verifying_key().to_bytes()) },
+        ],
+        max_agent_lifetime: Some(3600),
+        max_subject_lifetime: [("alice".to_string(), ("human".to_string(), 12 * 3600))].into(),
+    })
+    .unwrap()
+}
+
+fn agent_claims(lifetime: u64) -> Claims {
+    let mut c = Claims::new("steward-test", "alice", "steward", NOW, lifetime);
+    c.act = Some(Actor { sub: "copilot".into(), act: None });
+    c
+}
+
+#[test]
+fn token_lifetimes_are_capped_per_kind() {
+    let v = capped();
+    let k = key(1);
+    assert!(v.verify(&mint(&k, "k1", &agent_claims(3600)), NOW).is_ok(), "an agent token of 1 h");
+    let thirty_years = 30 * 365 * 86_400;
+    assert_eq!(
+        v.verify(&mint(&k, "k1", &agent_claims(thirty_years)), NOW).unwrap_err().to_string(),
+        format!(
+            "token lifetime {thirty_years} s is longer than the 3600 s the policy allows agent tokens \
+             (identity.max_token_lifetime.agent): mint a shorter-lived token"
+        )
+    );
+    // alice's own token: the human cap, 12 h.
+    assert!(v.verify(&mint(&k, "k1", &Claims::new("steward-test", "alice", "steward", NOW, 12 * 3600)), NOW).is_ok());
+    let long = Claims::new("steward-test", "alice", "steward", NOW, 12 * 3600 + 1);
+    assert!(matches!(v.verify(&mint(&k, "k1", &long), NOW), Err(TokenError::LifetimeTooLong { .. })));
+    // A subject without a cap (not in the map): no lifetime rule.
+    assert!(v.verify(&mint(&k, "k1", &Claims::new("steward-test", "etl", "steward", NOW, thirty_years)), NOW).is_ok());
+    // Where a cap is set, a token must say when it was issued.
+    let mut no_iat = agent_claims(600);
+    no_iat.iat = None;
+    assert_eq!(
+        v.verify(&mint(&k, "k1", &no_iat), NOW).unwrap_err().to_string(),
+        "token has no iat: the policy caps agent token lifetimes (identity.max_token_lifetime.agent), so a token must say when it was issued"
+    );
+}
+
+#[test]
+fn a_retired_key_is_refused_after_its_time_even_for_a_cached_token() {
+    let v = capped();
+    let old = mint(&key(1), "k1", &agent_claims(600));
+    assert!(v.verify(&old, NOW).is_ok(), "k1 is current, and the token is now cached");
+    assert_eq!(
+        v.verify(&old, NOW + 100).unwrap_err(),
+        TokenError::KeyRetired { kid: "k1".into(), at: NOW + 100 },
+        "the cached token is refused once its key retires"
+    );
+    assert_eq!(
+        TokenError::KeyRetired { kid: "k1".into(), at: 1_800_000_100 }.to_string(),
+        "signed with key \"k1\", retired at 2027-01-15T08:01:40Z: mint a new token with a current key"
+    );
+    let fresh = mint(&key(1), "k1", &Claims::new("steward-test", "alice", "steward", NOW + 200, 600));
+    assert!(matches!(v.verify(&fresh, NOW + 200), Err(TokenError::KeyRetired { .. })), "a new token from a retired key");
+    let early = mint(&key(2), "k2", &agent_claims(600));
+    assert!(matches!(v.verify(&early, NOW), Err(TokenError::KeyNotYetValid { .. })), "k2 is not valid yet");
+    let next = mint(&key(2), "k2", &Claims { act: Some(Actor { sub: "copilot".into(), act: None }), ..Claims::new("steward-test", "alice", "steward", NOW + 60, 600) });
+    assert!(v.verify(&next, NOW + 60).is_ok(), "k2 from its not_before");
 }
