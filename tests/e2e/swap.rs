@@ -113,6 +113,15 @@ fn staged_versions_wait_for_activation_and_removal_fails_closed() {
     let (status, _) = server.admin("POST", "/admin/plugins/swap-sop/activate", Some(json!({"digest": digest})));
     assert_eq!(status, 200);
     assert_eq!(ask(), "escalate");
+    // A name that is a path is no plugin, and touches nothing on disk.
+    for name in ["%2E%2E", "%2E%2E%2F%2E%2E", "..%2Fvar"] {
+        let (status, _) = server.admin("DELETE", &format!("/admin/plugins/{name}"), None);
+        assert_eq!(status, 404, "{name}");
+        let (status, _) = server.admin("POST", &format!("/admin/plugins/{name}/rollback"), None);
+        assert_eq!(status, 404, "{name}");
+    }
+    let uploads = server.data.path().join("var/uploads/swap-sop");
+    assert!(server.audit_db().exists() && uploads.exists(), "the data directory is intact");
     let (status, _) = server.admin("DELETE", "/admin/plugins/swap-sop", None);
     assert_eq!(status, 200);
     assert_eq!(ask(), "deny", "without its SOP the asset is not governed: fail closed");

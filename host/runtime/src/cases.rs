@@ -51,24 +51,40 @@ type Checked = (bool, String, Option<PluginFailure>);
 /// What a spot check found.
 pub(crate) enum Spot {
     Passed,
-    /// The plugin answered its own case differently, or failed on it.
+    /// The live instance answered its own case differently (or failed on
+    /// it) while a fresh instance still answers it as the case says.
     Differed(String),
-    /// The host could not run the check to the end (the wall-clock
-    /// backstop): the instance is dropped, nothing is concluded.
+    /// Nothing to conclude about the plugin: the host could not run the
+    /// check to the end (the wall-clock backstop), or a fresh instance does
+    /// not pass the case either (the policy changed under it). The
+    /// instance is dropped.
     Inconclusive,
 }
 
-/// Run one of the version's cases, chosen at random, on a live instance.
+/// Run one of the version's cases, chosen at random, on a live instance;
+/// when it differs, run it again on a fresh instance to tell a plugin that
+/// drifted from a case that no longer holds.
 pub(crate) async fn spot_check(plugin: &LoadedPlugin, instance: &mut Instance, file: &CaseFile, policy: &Arc<Policy>) -> Spot {
     use rand::seq::SliceRandom;
     let Some(case) = file.cases.choose(&mut rand::thread_rng()) else { return Spot::Passed };
-    match check(plugin, Lease::On(instance), case, policy).await {
-        Ok((true, _, _)) => Spot::Passed,
-        Ok((false, _, Some(PluginFailure::WallDeadline { .. }))) => Spot::Inconclusive,
-        Ok((false, detail, _)) => Spot::Differed(format!("its case {:?} {detail}", case.name)),
+    let detail = match check(plugin, Lease::On(instance), case, policy).await {
+        Ok((true, _, _)) => return Spot::Passed,
+        Ok((false, _, Some(PluginFailure::WallDeadline { .. }))) => return Spot::Inconclusive,
+        Ok((false, detail, _)) => detail,
         // The case no longer applies to this policy (an asset or action it
         // names is gone): nothing to compare.
-        Err(_) => Spot::Passed,
+        Err(_) => return Spot::Passed,
+    };
+    match check(plugin, Lease::Fresh, case, policy).await {
+        Ok((true, _, _)) => Spot::Differed(format!("its case {:?} {detail} (a fresh instance passes it)", case.name)),
+        _ => {
+            tracing::warn!(
+                plugin = %plugin.label(),
+                case = %case.name,
+                "a fresh instance fails this case too: it no longer holds under the current policy; prove the plugin again"
+            );
+            Spot::Inconclusive
+        }
     }
 }
 

@@ -13,9 +13,11 @@
 //! Reading a thread's CPU clock is a system call (about 0.3-1 µs here),
 //! more than a whole typical plugin call, so a call's first segment, up to
 //! its first epoch tick (at most one tick, 1 ms, of running), is counted
-//! in wall-clock time, an upper bound of its CPU time. Only a call still
-//! running at its first tick switches to the CPU clock. A call that
-//! finishes within a tick makes no system call at all.
+//! in wall-clock time, an upper bound of its CPU time, and charged at most
+//! two ticks (a call running meets a tick within one; more is time the
+//! thread waited). Only a call still running at its first tick switches to
+//! the CPU clock. A call that finishes within a tick makes no system call
+//! at all.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -23,6 +25,9 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+
+/// The most a call's first segment (counted in wall time) is charged.
+const FIRST_SEGMENT_MAX_NS: u64 = 2 * crate::engine::EPOCH_TICK.as_nanos() as u64;
 
 /// The wall-clock backstop is this many times the CPU budget...
 pub const WALL_BACKSTOP_FACTOR: u32 = 10;
@@ -73,8 +78,15 @@ impl CallClock {
     }
 
     fn end_segment(&self) {
-        let used = self.now().saturating_sub(self.segment_started_ns.load(Ordering::Relaxed));
-        self.used_ns.fetch_add(used, Ordering::Relaxed);
+        let mut used = self.now().saturating_sub(self.segment_started_ns.load(Ordering::Relaxed));
+        if !self.on_cpu_clock.load(Ordering::Relaxed) {
+            // A first segment counted in wall time: at most two ticks, so a
+            // thread descheduled before its first tick is not charged for
+            // the wait (running, it meets a tick within one).
+            used = used.min(FIRST_SEGMENT_MAX_NS);
+        }
+        let total = self.used_ns.load(Ordering::Relaxed).saturating_add(used);
+        self.used_ns.store(total, Ordering::Relaxed);
     }
 
     /// Called from the epoch callback: whether the call must end now.
@@ -86,8 +98,10 @@ impl CallClock {
             self.on_cpu_clock.store(true, Ordering::Relaxed);
             self.start_segment();
         }
-        let used = self.used_ns.load(Ordering::Relaxed)
-            + thread_cpu_ns().saturating_sub(self.segment_started_ns.load(Ordering::Relaxed));
+        let used = self
+            .used_ns
+            .load(Ordering::Relaxed)
+            .saturating_add(thread_cpu_ns().saturating_sub(self.segment_started_ns.load(Ordering::Relaxed)));
         let expired = if used >= self.budget_ns.load(Ordering::Relaxed) {
             Some(Expired::Cpu)
         } else if wall_ns() >= self.backstop_ns.load(Ordering::Relaxed) {
@@ -176,10 +190,16 @@ mod tests {
     fn a_call_counts_wall_time_until_its_first_tick_then_cpu_time() {
         let clock = CallClock::default();
         clock.arm(Duration::from_millis(20));
-        // A first segment that sleeps 30 ms is charged as 30 ms of wall
-        // time: past a 20 ms budget at its first tick.
+        // A first segment is charged its wall time, at most two ticks: a
+        // thread that waited 30 ms for its first tick is not charged 30 ms.
         clock.start_segment();
         std::thread::sleep(Duration::from_millis(30));
+        assert_eq!(clock.check(), None);
+        assert!(clock.used_ns.load(Ordering::Relaxed) <= FIRST_SEGMENT_MAX_NS);
+        // With a budget under two ticks, a slow first segment uses it up.
+        clock.arm(Duration::from_millis(1));
+        clock.start_segment();
+        std::thread::sleep(Duration::from_millis(5));
         assert_eq!(clock.check(), Some(Expired::Cpu));
         // Re-armed: after the first tick, sleeping costs no CPU time.
         clock.arm(Duration::from_millis(20));

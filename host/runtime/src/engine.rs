@@ -61,6 +61,9 @@ pub struct Runtime {
     cache_dir: Option<PathBuf>,
     quarantine_dir: Option<PathBuf>,
     pub(crate) idle_bytes: usize,
+    /// Idle instances across versions: at most half the allocator's slots,
+    /// so calls always find one free.
+    pub(crate) idle_total: crate::pool::IdleTotal,
     compat_hash: String,
     pub pooling: bool,
     stop_ticker: Arc<AtomicBool>,
@@ -133,6 +136,7 @@ impl Runtime {
             cache_dir: config.cache_dir,
             quarantine_dir: config.quarantine_dir,
             idle_bytes: config.idle_bytes,
+            idle_total: crate::pool::IdleTotal::new(config.max_instances as usize / 2),
             compat_hash,
             pooling,
             stop_ticker,

@@ -115,8 +115,9 @@ pub struct LoadedPlugin {
     pub signature: Option<crate::signature::PluginSignature>,
     /// The policy signer whose signature verified.
     pub signed_by: Option<String>,
-    /// Its own cases, for spot checks of live instances.
-    pub(crate) cases: Option<Arc<CaseFile>>,
+    /// Its own cases, for spot checks of live instances, and the policy it
+    /// was proven under (for worlds whose calls carry none: classifiers).
+    pub(crate) cases: Option<(Arc<CaseFile>, Arc<Policy>)>,
     /// Where the ids of the requests it is tested with come from.
     pub(crate) request_ids: Option<Arc<model::RequestIds>>,
     label: String,
@@ -173,7 +174,7 @@ impl LoadedPlugin {
             }
             (None, _) => None,
         };
-        let idle = Arc::new(Mutex::new(Pool::new(runtime.idle_bytes)));
+        let idle = Arc::new(Mutex::new(Pool::new(runtime.idle_bytes, runtime.idle_total.clone())));
         runtime.sweep(&idle);
         Ok(LoadedPlugin {
             scope: manifest.scope_globs(),
@@ -421,12 +422,13 @@ impl LoadedPlugin {
     /// After a live call: spot-check the instance if it is due, then keep
     /// it for its caller. A failed check quarantines the version and fails
     /// this call too (its answer came from the same instance).
-    async fn finish(&self, kept: Option<(Lane, Instance)>, policy: &Arc<Policy>) -> Result<(), PluginError> {
+    async fn finish(&self, kept: Option<(Lane, Instance)>, policy: Option<&Arc<Policy>>) -> Result<(), PluginError> {
         let Some((lane, mut instance)) = kept else { return Ok(()) };
         let reusable = self.manifest.limits.isolation == Isolation::Reuse && instance.uses < self.manifest.limits.max_reuse;
         if reusable && instance.uses >= instance.next_check {
             instance.next_check = instance.uses + rand::thread_rng().gen_range(1..=2 * SPOT_CHECK_MEAN);
-            if let Some(file) = self.cases.clone() {
+            if let Some((file, proven_under)) = self.cases.clone() {
+                let policy = policy.unwrap_or(&proven_under);
                 self.spot_checks.fetch_add(1, Ordering::Relaxed);
                 let uses = instance.uses;
                 match Box::pin(cases::spot_check(self, &mut instance, &file, policy)).await {
@@ -464,7 +466,7 @@ impl LoadedPlugin {
             .await?;
         let verdict = bindings::verdict_from_wit(verdict, &format!("plugin:{}", self.label));
         let verdict = answer::verdict(verdict).map_err(|m| self.fail(PluginFailure::InvalidOutput(m)))?;
-        self.finish(kept, policy).await?;
+        self.finish(kept, Some(policy)).await?;
         Ok(verdict)
     }
 
@@ -494,7 +496,7 @@ impl LoadedPlugin {
                 score.significance
             ))));
         }
-        self.finish(kept, policy).await?;
+        self.finish(kept, Some(policy)).await?;
         Ok(Score { significance: score.significance, rationale: answer::truncate(score.rationale, answer::MAX_REASON_BYTES) })
     }
 
@@ -569,9 +571,7 @@ impl LoadedPlugin {
             })
             .await?;
         let tags = answer::tags(tags).map_err(|m| self.fail(PluginFailure::InvalidOutput(m)))?;
-        if let Some((lane, instance)) = kept {
-            self.checkin(lane, instance);
-        }
+        self.finish(kept, None).await?;
         Ok(tags)
     }
 

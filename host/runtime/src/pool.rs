@@ -12,6 +12,8 @@
 //! and time: an instance idle for [`IDLE_TTL`] is dropped by the sweeper,
 //! so memory returns after a burst.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use steward_model::{IdentityKind, Principal};
@@ -69,18 +71,46 @@ pub struct Pool<T> {
     idle: Vec<Idle<T>>,
     bytes: usize,
     max_bytes: usize,
+    /// Idle instances of every version of the process, against which
+    /// `max_total` bounds this pool too (idle instances hold slots of the
+    /// instance allocator that new calls need).
+    total: IdleTotal,
+}
+
+/// The count of idle instances across pools, and its bound.
+#[derive(Debug, Clone)]
+pub struct IdleTotal {
+    count: Arc<AtomicUsize>,
+    max: usize,
+}
+
+impl IdleTotal {
+    pub fn new(max: usize) -> IdleTotal {
+        IdleTotal { count: Arc::default(), max }
+    }
+
+    pub fn count(&self) -> usize {
+        self.count.load(Ordering::Relaxed)
+    }
 }
 
 impl<T> Default for Pool<T> {
     fn default() -> Self {
-        Pool::new(MAX_IDLE_BYTES)
+        Pool::new(MAX_IDLE_BYTES, IdleTotal::new(usize::MAX))
+    }
+}
+
+impl<T> Drop for Pool<T> {
+    fn drop(&mut self) {
+        self.total.count.fetch_sub(self.idle.len(), Ordering::Relaxed);
     }
 }
 
 impl<T> Pool<T> {
-    /// A pool whose instances hold at most `max_bytes` of memory together.
-    pub fn new(max_bytes: usize) -> Pool<T> {
-        Pool { idle: Vec::new(), bytes: 0, max_bytes }
+    /// A pool whose instances hold at most `max_bytes` of memory together,
+    /// and which keeps none once `total` is at its bound.
+    pub fn new(max_bytes: usize, total: IdleTotal) -> Pool<T> {
+        Pool { idle: Vec::new(), bytes: 0, max_bytes, total }
     }
 
     /// The most recently used idle instance of `lane`.
@@ -88,6 +118,7 @@ impl<T> Pool<T> {
         let i = self.idle.iter().rposition(|e| e.lane.hash == lane.hash && e.lane.caller == lane.caller)?;
         let entry = self.idle.remove(i);
         self.bytes -= entry.bytes;
+        self.total.count.fetch_sub(1, Ordering::Relaxed);
         Some(entry.instance)
     }
 
@@ -95,16 +126,20 @@ impl<T> Pool<T> {
     /// what had to go to make room, to be dropped outside the lock.
     pub fn put(&mut self, lane: Lane, instance: T, bytes: usize) -> Vec<T> {
         let mut evicted = Vec::new();
-        if bytes > self.max_bytes {
+        if bytes > self.max_bytes || (self.idle.is_empty() && self.total.count() >= self.total.max) {
             evicted.push(instance);
             return evicted;
         }
-        while !self.idle.is_empty() && (self.idle.len() >= MAX_IDLE || self.bytes + bytes > self.max_bytes) {
+        while !self.idle.is_empty()
+            && (self.idle.len() >= MAX_IDLE || self.bytes + bytes > self.max_bytes || self.total.count() >= self.total.max)
+        {
             let oldest = self.idle.remove(0);
             self.bytes -= oldest.bytes;
+            self.total.count.fetch_sub(1, Ordering::Relaxed);
             evicted.push(oldest.instance);
         }
         self.bytes += bytes;
+        self.total.count.fetch_add(1, Ordering::Relaxed);
         self.idle.push(Idle { lane, instance, bytes, since: Instant::now() });
         evicted
     }
@@ -114,6 +149,7 @@ impl<T> Pool<T> {
         let keep_from = self.idle.iter().position(|e| now.duration_since(e.since) < IDLE_TTL).unwrap_or(self.idle.len());
         let expired: Vec<Idle<T>> = self.idle.drain(..keep_from).collect();
         self.bytes -= expired.iter().map(|e| e.bytes).sum::<usize>();
+        self.total.count.fetch_sub(expired.len(), Ordering::Relaxed);
         expired.into_iter().map(|e| e.instance).collect()
     }
 
@@ -152,6 +188,22 @@ mod tests {
         let evicted = pool.put(Lane::shared(), 1000, MAX_IDLE_BYTES);
         assert_eq!(evicted.len(), MAX_IDLE - 1, "a big instance pushes everything else out");
         assert_eq!(pool.put(Lane::shared(), 1001, MAX_IDLE_BYTES + 1), vec![1001], "one too big is never kept");
+    }
+
+    #[test]
+    fn the_process_wide_bound_holds_across_pools() {
+        let total = IdleTotal::new(3);
+        let (mut a, mut b) = (Pool::new(MAX_IDLE_BYTES, total.clone()), Pool::new(MAX_IDLE_BYTES, total.clone()));
+        a.put(Lane::shared(), 1, 1);
+        a.put(Lane::shared(), 2, 1);
+        b.put(Lane::shared(), 3, 1);
+        assert_eq!(b.put(caller("scout", None), 4, 1), vec![3], "b makes room from its own");
+        assert_eq!(total.count(), 3);
+        let mut c = Pool::new(MAX_IDLE_BYTES, total.clone());
+        assert_eq!(c.put(Lane::shared(), 5, 1), vec![5], "an empty pool keeps nothing once the bound is reached");
+        drop(a);
+        assert_eq!(total.count(), 1, "a dropped pool gives its count back");
+        assert!(c.put(Lane::shared(), 6, 1).is_empty());
     }
 
     #[test]

@@ -21,6 +21,9 @@ use crate::plugin::LoadedPlugin;
 use crate::signature::{self, PluginSignature, SIGNATURE_FILE, SignatureError};
 use crate::{LoadError, RegistryError};
 
+/// Staged versions kept per plugin; staging one more drops the oldest.
+pub const MAX_STAGED: usize = 8;
+
 /// Where a plugin version came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
@@ -226,7 +229,7 @@ impl Registry {
         if outcomes.iter().any(|o| !o.passed) {
             return Err(LoadError::CasesFailed(outcomes));
         }
-        plugin.cases = Some(Arc::new(case_file));
+        plugin.cases = Some((Arc::new(case_file), policy.clone()));
         Ok(Proven { plugin: Arc::new(plugin), outcomes, origin })
     }
 
@@ -267,6 +270,9 @@ impl Registry {
             return Staged::ActivatedAsFirstVersion;
         };
         if slot.active.digest != proven.plugin.digest && !slot.staged.iter().any(|p| p.digest == proven.plugin.digest) {
+            if slot.staged.len() >= MAX_STAGED {
+                slot.staged.remove(0);
+            }
             slot.staged.push(proven.plugin);
         }
         self.live.store(Arc::new(set));

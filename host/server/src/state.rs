@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use anyhow::Context as _;
 use arc_swap::ArcSwap;
 use steward_audit::AuditWriter;
-use steward_identity::{Verifier, VerifierConfig};
+use steward_identity::Verifier;
 use steward_policy::Policy;
 use steward_budget::BudgetStore;
 use steward_runtime::Registry;

@@ -30,6 +30,7 @@ use crate::state::AppState;
 
 const SLOT_FILE: &str = "slot.json";
 
+
 /// Which uploaded versions (by digest) a plugin's slot holds.
 #[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
 struct SlotRecord {
@@ -39,28 +40,50 @@ struct SlotRecord {
     staged: Vec<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct UploadStore {
     root: PathBuf,
+    /// Versions kept and still being proven (name, digest): `record` leaves
+    /// their folders alone until they [`settle`](UploadStore::settle).
+    in_flight: std::sync::Mutex<Vec<(String, String)>>,
 }
 
 impl UploadStore {
     pub fn new(root: PathBuf) -> UploadStore {
-        UploadStore { root }
+        UploadStore { root, in_flight: Default::default() }
     }
+
+    /// The upload of `digest` was proven or refused: its folder is pruned
+    /// like any other from now on.
+    pub fn settle(&self, name: &str, digest: &str) {
+        if let Ok(mut in_flight) = self.in_flight.lock() {
+            in_flight.retain(|(n, d)| !(n == name && d == digest));
+        }
+    }
+
+
 
     fn version_dir(&self, name: &str, digest: &str) -> PathBuf {
         self.root.join(name).join(digest)
     }
 
+    /// `name`'s folder, if `name` is a plugin name (ASCII letters, digits,
+    /// `-`, `_`): never a path that leaves the uploads folder.
+    fn plugin_dir(&self, name: &str) -> Option<PathBuf> {
+        let ok = !name.is_empty() && name.len() <= 128 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        ok.then(|| self.root.join(name))
+    }
+
     /// Write an uploaded version's files (before it is proven: if the host
     /// stops between, the next `record` prunes it).
     pub fn keep(&self, source: &PluginSource, manifest_text: &str, digest: &str) -> std::io::Result<()> {
-        let dir = self.version_dir(&source.manifest.name, digest);
-        if dir.join("plugin.toml").is_file() {
-            return Ok(());
+        let name = &source.manifest.name;
+        let plugin_dir = self.plugin_dir(name).ok_or_else(|| std::io::Error::other(format!("{name:?} is not a plugin name")))?;
+        let dir = plugin_dir.join(digest);
+        let tmp = plugin_dir.join(format!(".{digest}.tmp{}", std::process::id()));
+        if let Ok(mut in_flight) = self.in_flight.lock() {
+            in_flight.push((name.clone(), digest.to_string()));
         }
-        let tmp = self.root.join(&source.manifest.name).join(format!(".{digest}.tmp{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir_all(&tmp)?;
         // The manifest as uploaded, with its component and cases under the
@@ -71,13 +94,19 @@ impl UploadStore {
         if let Some(sig) = &source.signature {
             std::fs::write(tmp.join(steward_runtime::signature::SIGNATURE_FILE), sig)?;
         }
+        // The same component again, perhaps with another signature,
+        // manifest or cases: the newest upload's files are what a restart
+        // restores.
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)?;
+        }
         std::fs::rename(&tmp, &dir)
     }
 
     /// Rewrite `name`'s record from its live slot (`None`: it was removed)
     /// and delete the version folders it no longer names.
     pub fn record(&self, name: &str, slot: Option<&Slot>) -> std::io::Result<()> {
-        let dir = self.root.join(name);
+        let Some(dir) = self.plugin_dir(name) else { return Ok(()) };
         if !dir.is_dir() {
             return Ok(());
         }
@@ -90,9 +119,6 @@ impl UploadStore {
             },
             None => SlotRecord::default(),
         };
-        if record == SlotRecord::default() {
-            return std::fs::remove_dir_all(&dir);
-        }
         let text = serde_json::to_string_pretty(&record).map_err(std::io::Error::other)?;
         let tmp = dir.join(format!(".{SLOT_FILE}.tmp{}", std::process::id()));
         std::fs::write(&tmp, text)?;
@@ -100,10 +126,17 @@ impl UploadStore {
         let named: Vec<&String> = record.active.iter().chain(&record.previous).chain(&record.staged).collect();
         for entry in std::fs::read_dir(&dir)?.flatten() {
             let file_name = entry.file_name().to_string_lossy().to_string();
-            if file_name != SLOT_FILE && !named.iter().any(|d| **d == file_name) {
+            // An upload still being proven (kept, not yet in the slot),
+            // and its temporary folder, are left alone.
+            let in_flight = self.in_flight.lock().map(|f| f.iter().any(|(n, d)| n == name && file_name.contains(d.as_str()))).unwrap_or(false);
+            if file_name != SLOT_FILE && !in_flight && !named.iter().any(|d| **d == file_name) {
                 let path = entry.path();
                 if path.is_dir() { std::fs::remove_dir_all(&path)? } else { std::fs::remove_file(&path)? }
             }
+        }
+        // Nothing uploaded is left (and nothing in flight): forget the name.
+        if record == SlotRecord::default() && std::fs::read_dir(&dir)?.flatten().all(|e| e.file_name() == SLOT_FILE) {
+            std::fs::remove_dir_all(&dir)?;
         }
         Ok(())
     }
@@ -150,26 +183,36 @@ impl UploadStore {
                 }
             };
             let folder = state.registry.current().slot(&name).map(|s| (s.origin.clone(), s.active.label().to_string()));
-            let live = record.active.iter().map(|d| (d, true));
-            let order = record.previous.iter().map(|d| (d, true)).filter(|_| record.active.is_some()).chain(live);
-            for (digest, activate) in order.chain(record.staged.iter().map(|d| (d, false))) {
+            let prove = async |digest: &String| {
                 let policy = state.policy.load_full().policy.clone();
                 let proven = match self.source(&name, digest) {
                     Ok(source) => state.registry.prove(source, &policy).await.map_err(|e| e.to_string()),
                     Err(e) => Err(e),
                 };
-                match proven {
-                    Ok(proven) => {
-                        let label = proven.plugin.label().to_string();
-                        if activate {
-                            state.registry.activate(proven).await;
-                        } else {
-                            state.registry.stage(proven).await;
-                        }
-                        restored += 1;
-                        tracing::info!(plugin = %label, digest = %digest, activate, "uploaded plugin restored");
-                    }
-                    Err(e) => tracing::error!(plugin = %name, digest = %digest, error = %e, "uploaded plugin refused at restore"),
+                proven.inspect_err(|e| tracing::error!(plugin = %name, digest = %digest, error = %e, "uploaded plugin refused at restore")).ok()
+            };
+            // Only an active upload that proves again goes live; its
+            // predecessor then goes in first, to be the rollback target.
+            let Some(active) = (match &record.active {
+                Some(digest) => prove(digest).await,
+                None => None,
+            }) else {
+                continue;
+            };
+            if let Some(previous) = match &record.previous {
+                Some(digest) => prove(digest).await,
+                None => None,
+            } {
+                state.registry.activate(previous).await;
+                restored += 1;
+            }
+            tracing::info!(plugin = %active.plugin.label(), digest = %active.plugin.digest, "uploaded plugin restored");
+            state.registry.activate(active).await;
+            restored += 1;
+            for digest in &record.staged {
+                if let Some(staged) = prove(digest).await {
+                    state.registry.stage(staged).await;
+                    restored += 1;
                 }
             }
             if let (Some((Origin::Directory(dir), replaced)), Some(slot)) = (folder, state.registry.current().slot(&name))

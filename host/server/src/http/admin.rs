@@ -166,7 +166,9 @@ pub async fn upload(State(state): State<Arc<AppState>>, headers: HeaderMap, body
     };
     // Kept on disk first (so an activated upload survives a restart);
     // pruned again below if it is refused.
-    if let Err(e) = state.uploads.keep(&source, &upload.manifest, &steward_runtime::digest(&source.component)) {
+    let digest = steward_runtime::digest(&source.component);
+    if let Err(e) = state.uploads.keep(&source, &upload.manifest, &digest) {
+        state.uploads.settle(&name, &digest);
         return error(StatusCode::UNPROCESSABLE_ENTITY, format!("plugin {label} refused: cannot keep it in the data directory: {e}"));
     }
     let policy = state.policy.load_full().policy.clone();
@@ -174,6 +176,7 @@ pub async fn upload(State(state): State<Arc<AppState>>, headers: HeaderMap, body
         Ok(p) => p,
         Err(e) => {
             tracing::warn!(plugin = %label, error = %e, "upload refused");
+            state.uploads.settle(&name, &digest);
             state.record_uploads(&name);
             return error(load_error_status(&e), format!("plugin {label} refused: {e}"));
         }
@@ -186,6 +189,7 @@ pub async fn upload(State(state): State<Arc<AppState>>, headers: HeaderMap, body
     } else {
         state.registry.stage(proven).await == Staged::ActivatedAsFirstVersion
     };
+    state.uploads.settle(&name, &digest);
     state.record_uploads(&name);
     tracing::info!(plugin = %label, digest = %view.digest, activated, "plugin uploaded");
     Json(serde_json::json!({ "plugin": view, "activated": activated, "cases": cases })).into_response()
@@ -213,10 +217,11 @@ pub async fn activate(
         Ok(b) => b,
         Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
     };
-    let result = state.registry.activate_digest(&name, &body.digest).await;
-    state.record_uploads(&name);
-    match result {
-        Ok(p) => Json(serde_json::json!({ "active": VersionView::of(&p) })).into_response(),
+    match state.registry.activate_digest(&name, &body.digest).await {
+        Ok(p) => {
+            state.record_uploads(&name);
+            Json(serde_json::json!({ "active": VersionView::of(&p) })).into_response()
+        }
         Err(e) => registry_error(e),
     }
 }
@@ -225,10 +230,9 @@ pub async fn rollback(State(state): State<Arc<AppState>>, headers: HeaderMap, Pa
     if let Err(r) = authorized(&state, &headers) {
         return r;
     }
-    let result = state.registry.rollback(&name).await;
-    state.record_uploads(&name);
-    match result {
+    match state.registry.rollback(&name).await {
         Ok(p) => {
+            state.record_uploads(&name);
             tracing::info!(plugin = %p.label(), "rolled back");
             Json(serde_json::json!({ "active": VersionView::of(&p) })).into_response()
         }
@@ -240,10 +244,11 @@ pub async fn remove(State(state): State<Arc<AppState>>, headers: HeaderMap, Path
     if let Err(r) = authorized(&state, &headers) {
         return r;
     }
-    let result = state.registry.remove(&name).await;
-    state.record_uploads(&name);
-    match result {
-        Ok(()) => Json(serde_json::json!({ "removed": name })).into_response(),
+    match state.registry.remove(&name).await {
+        Ok(()) => {
+            state.record_uploads(&name);
+            Json(serde_json::json!({ "removed": name })).into_response()
+        }
         Err(e) => registry_error(e),
     }
 }
