@@ -34,8 +34,10 @@ pub trait PluginHandle: Sync {
     fn is_shadow(&self) -> bool;
     /// An SOP's verdict; `Err` is the typed failure, naming the plugin.
     fn evaluate(&self, request: &Request, policy: &Arc<Policy>) -> impl Future<Output = Result<Verdict, PluginError>> + Send;
-    /// A scorer's significance for `asset`; `Err` names the plugin.
-    fn score(&self, asset: &Asset, action: &Action, policy: &Arc<Policy>) -> impl Future<Output = Result<f32, PluginError>> + Send;
+    /// A scorer's significance for `asset` when `caller` asks for `action`
+    /// (the caller only chooses the instance: which assets a caller asks
+    /// about is its data too); `Err` names the plugin.
+    fn score(&self, caller: &Principal, asset: &Asset, action: &Action, policy: &Arc<Policy>) -> impl Future<Output = Result<f32, PluginError>> + Send;
 }
 
 /// The live plugins, as one snapshot for one request.
@@ -152,7 +154,7 @@ pub async fn decide<P: Plugins>(ctx: &Context<'_, P>, token: &str, input: &Decid
 async fn run_stages<P: Plugins>(ctx: &Context<'_, P>, principal: Principal, input: &DecideInput, outcome: &mut Outcome) -> Result<output::Combined, Reason> {
     let voters = &mut outcome.decided_by;
     let (action, mut assets) = tracing::debug_span!("parse").in_scope(|| parse::resolve(ctx.policy, &input.action, &input.assets, input.intent.as_deref()))?;
-    score::apply(ctx.plugins, ctx.policy, &action, &mut assets, voters).instrument(tracing::debug_span!("score")).await?;
+    score::apply(ctx.plugins, ctx.policy, &principal, &action, &mut assets, voters).instrument(tracing::debug_span!("score")).await?;
     let ceiling = tracing::debug_span!("guardrails").in_scope(|| guardrails::check(ctx.policy, &principal, &action, &assets, voters))?;
     outcome.risk = Some(ceiling.risk);
     let coverage = tracing::debug_span!("grants").in_scope(|| grants::check(ctx.policy, &principal, &action.name, &assets, voters));

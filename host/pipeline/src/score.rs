@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use steward_model::{Action, Asset, Reason, ReasonCode, Voter};
+use steward_model::{Action, Asset, Principal, Reason, ReasonCode, Voter};
 use steward_policy::Policy;
 
 use crate::{PluginHandle, Plugins};
@@ -12,6 +12,7 @@ use crate::{PluginHandle, Plugins};
 pub async fn apply<P: Plugins>(
     plugins: &P,
     policy: &Arc<Policy>,
+    caller: &Principal,
     action: &Action,
     assets: &mut [Asset],
     voters: &mut Vec<Voter>,
@@ -22,7 +23,7 @@ pub async fn apply<P: Plugins>(
         if !voters.contains(&voter) {
             voters.push(voter);
         }
-        match scorer.score(asset, action, policy).await {
+        match scorer.score(caller, asset, action, policy).await {
             Ok(significance) => asset.significance = asset.significance.max(significance),
             Err(e) => {
                 tracing::warn!(plugin = scorer.label(), failure = e.failure.kind(), error = %e, "scorer failed; denying");

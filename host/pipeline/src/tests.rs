@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use ed25519_dalek::SigningKey;
 use steward_identity::{Actor, Claims, SigningKeyFile, Verifier, mint};
-use steward_model::{Action, Asset, Decision, MaskMethod, Obligation, PluginError, PluginFailure, Reason, ReasonCode, Request, TrapCause, Verdict, Voter};
+use steward_model::{Action, Asset, Decision, MaskMethod, Obligation, PluginError, PluginFailure, Principal, Reason, ReasonCode, Request, TrapCause, Verdict, Voter};
 use steward_policy::{PathGlob, Policy};
 
 use crate::{Context, DecideInput, Outcome, PluginHandle, Plugins, ShadowVote, decide};
@@ -201,7 +201,7 @@ impl PluginHandle for FakePlugin {
         async move { result }
     }
 
-    fn score(&self, asset: &Asset, action: &Action, _policy: &Arc<Policy>) -> impl Future<Output = Result<f32, PluginError>> + Send {
+    fn score(&self, _caller: &Principal, asset: &Asset, action: &Action, _policy: &Arc<Policy>) -> impl Future<Output = Result<f32, PluginError>> + Send {
         self.scored.lock().unwrap().push((asset.clone(), action.clone()));
         let result = match &self.behaviour {
             Behaviour::Significance(s) => Ok(*s),

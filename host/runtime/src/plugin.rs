@@ -470,9 +470,11 @@ impl LoadedPlugin {
         Ok(verdict)
     }
 
-    /// Ask a scorer plugin how significant `asset` is for `action`.
-    pub async fn score(&self, asset: &model::Asset, action: &model::Action, policy: &Arc<Policy>) -> Result<Score, PluginError> {
-        self.score_in(Lease::Pool(Lane::shared()), asset, action, policy).await
+    /// Ask a scorer plugin how significant `asset` is for `action`, on an
+    /// instance of `caller`'s (which assets a caller asks about is its own
+    /// data).
+    pub async fn score(&self, caller: &model::Principal, asset: &model::Asset, action: &model::Action, policy: &Arc<Policy>) -> Result<Score, PluginError> {
+        self.score_in(Lease::Pool(Lane::of(caller)), asset, action, policy).await
     }
 
     pub(crate) async fn score_in(

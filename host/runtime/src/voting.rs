@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use steward_model::{Action, Asset, PluginError, Request, Verdict, Voter};
+use steward_model::{Action, Asset, PluginError, Principal, Request, Verdict, Voter};
 use steward_pipeline::{PluginHandle, Plugins};
 use steward_policy::Policy;
 
@@ -31,8 +31,8 @@ impl PluginHandle for LoadedPlugin {
         LoadedPlugin::evaluate(self, request, policy).await
     }
 
-    async fn score(&self, asset: &Asset, action: &Action, policy: &Arc<Policy>) -> Result<f32, PluginError> {
-        LoadedPlugin::score(self, asset, action, policy).await.map(|s| s.significance)
+    async fn score(&self, caller: &Principal, asset: &Asset, action: &Action, policy: &Arc<Policy>) -> Result<f32, PluginError> {
+        LoadedPlugin::score(self, caller, asset, action, policy).await.map(|s| s.significance)
     }
 }
 
