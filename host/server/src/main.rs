@@ -157,6 +157,24 @@ enum KeyCommand {
         #[arg(long)]
         plugin_signer: bool,
     },
+    /// Generate the next token-signing key and print the policy lines that
+    /// rotate to it: the new [[key]] valid from now, and the `not_after`
+    /// that retires the current one once its tokens have expired.
+    Rotate {
+        #[arg(long)]
+        out: PathBuf,
+        /// The new key's id.
+        #[arg(long)]
+        kid: String,
+        /// The key it replaces (its [[key]] kid in the policy).
+        #[arg(long)]
+        retire: String,
+        /// Seconds both keys stay valid (default: 12 h, the demo's longest
+        /// token lifetime), so tokens signed just before the switch expire
+        /// before the old key retires.
+        #[arg(long, default_value_t = 43_200)]
+        overlap: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -303,6 +321,16 @@ fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Key { command: KeyCommand::Rotate { out, kid, retire, overlap } } => {
+            if out.exists() {
+                bail!("{} exists; not overwriting a key", out.display());
+            }
+            let key = SigningKeyFile::generate();
+            std::fs::write(&out, format!("{}\n", SigningKeyFile::encode(&key))).with_context(|| format!("writing {}", out.display()))?;
+            let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+            print!("{}", rotation_lines(&out, &kid, &SigningKeyFile::public_key_base64(&key), &retire, now, overlap));
+            Ok(())
+        }
         Command::Audit { command: AuditCommand::Verify { db } } => {
             let report = steward_audit::verify(&db).with_context(|| format!("reading {}", db.display()))?;
             for p in &report.problems {
@@ -406,4 +434,40 @@ fn mint_token(
     claims.sid = session;
     claims.turn = turn;
     Ok(mint(&signing, &kid, &claims))
+}
+
+/// What `steward key rotate` prints: the new key valid from `now`, and the
+/// old key's retirement `overlap` seconds later.
+fn rotation_lines(out: &Path, kid: &str, public_key: &str, retire: &str, now: u64, overlap: u64) -> String {
+    use steward_model::time::rfc3339;
+    format!(
+        "# private key written to {}; sign new tokens with it (steward token mint --key {} ...).\n\
+         # 1. Add the new key to the policy:\n\
+         [[key]]\n\
+         kid = {kid:?}\n\
+         public_key = {public_key:?}\n\
+         not_before = {}\n\
+         # 2. Retire the old one once the tokens it signed have expired: add to the [[key]] with kid = {retire:?}:\n\
+         not_after = {}\n",
+        out.display(),
+        out.display(),
+        rfc3339(now),
+        rfc3339(now.saturating_add(overlap)),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn key_rotation_prints_the_policy_lines() {
+        let lines = super::rotation_lines(std::path::Path::new("next.key"), "demo-2027", "PUB", "demo-2026", 1_800_000_000, 43_200);
+        assert_eq!(
+            lines,
+            "# private key written to next.key; sign new tokens with it (steward token mint --key next.key ...).\n\
+             # 1. Add the new key to the policy:\n\
+             [[key]]\nkid = \"demo-2027\"\npublic_key = \"PUB\"\nnot_before = 2027-01-15T08:00:00Z\n\
+             # 2. Retire the old one once the tokens it signed have expired: add to the [[key]] with kid = \"demo-2026\":\n\
+             not_after = 2027-01-15T20:00:00Z\n"
+        );
+    }
 }
