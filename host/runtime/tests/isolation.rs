@@ -15,38 +15,18 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{caller, policy, polyglot, read_request, uploaded};
+use common::{caller, policy, polyglot, read_request};
 use steward_model::{Decision, Verdict};
 use std::path::PathBuf;
 
 use steward_runtime::{LoadError, LoadedPlugin, PluginFailure, PluginSource, Registry, Runtime, RuntimeConfig, SPOT_CHECK_MEAN};
-
-const RUST_MANIFEST: &str = r#"
-name = "drifting-sop"
-version = "1.0.0"
-world = "sop"
-scope = ["sales/**"]
-[limits]
-timeout_ms = 100
-memory_mib = 64
-"#;
-
-const DRIFT_CASE: &str = r#"
-[[case]]
-name = "a drifting request is escalated"
-principal = { id = "scout", kind = "agent", on_behalf_of = "bob", session_id = "s1", turn_id = "t1" }
-action = "sql.read"
-assets = ["sales/customers"]
-intent = "drift"
-expect = "escalate"
-"#;
 
 /// The intent of the drifting SOP's case (what a spot check asks).
 const SPOT_CHECK_INTENT: &str = "drift";
 
 fn source(lang: &str) -> PluginSource {
     match lang {
-        "rust" => uploaded("drifting-sop", RUST_MANIFEST, DRIFT_CASE),
+        "rust" => common::drifting_sop(100, "a drifting request is escalated", SPOT_CHECK_INTENT),
         "python" => polyglot("drifting-sop-py"),
         "js" => polyglot("drifting-sop-js"),
         other => panic!("no drifting SOP in {other}"),

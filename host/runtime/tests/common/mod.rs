@@ -130,3 +130,19 @@ pub fn read_request(policy: &Policy, principal: model::Principal, asset: &str, i
         context: Arc::new(context),
     }
 }
+
+/// The drifting SOP (tests/guests/drifting-sop) as an upload: scope
+/// `sales/**`, with a CPU budget of `timeout_ms` and 64 MiB, and one case:
+/// scout (for bob) reads `sales/customers` with `intent`, escalated.
+pub fn drifting_sop(timeout_ms: u32, case_name: &str, intent: &str) -> PluginSource {
+    let manifest = format!(
+        "name = \"drifting-sop\"\nversion = \"1.0.0\"\nworld = \"sop\"\nscope = [\"sales/**\"]\n\
+         [limits]\ntimeout_ms = {timeout_ms}\nmemory_mib = 64\n"
+    );
+    let case = format!(
+        "[[case]]\nname = {case_name:?}\n\
+         principal = {{ id = \"scout\", kind = \"agent\", on_behalf_of = \"bob\", session_id = \"s1\", turn_id = \"t1\" }}\n\
+         action = \"sql.read\"\nassets = [\"sales/customers\"]\nintent = {intent:?}\nexpect = \"escalate\"\n"
+    );
+    uploaded("drifting-sop", &manifest, &case)
+}
