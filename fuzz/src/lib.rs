@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Mutex, OnceLock};
 
-use steward_identity::{Verifier, VerifierConfig};
+use steward_identity::Verifier;
 use steward_policy::Policy;
 
 /// The repository root (the fuzz crate is `fuzz/` in it).
