@@ -107,33 +107,34 @@ impl Verifier {
             return Err(TokenError::Malformed);
         }
         let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        let cached = self.cache.lock().ok().and_then(|c| c.get(&key).map(|v| (v.claims.clone(), v.key_not_after, v.kid.clone())));
-        let Some((claims, key_not_after, kid)) = cached else {
-            let (claims, kid) = self.verify_signed(token, now)?;
+        let cached = self.cache.lock().ok().and_then(|c| {
+            c.get(&key).map(|v| match v.key_not_after {
+                // A key retired while the token sat in the cache.
+                Some(until) if now >= until => Err(TokenError::KeyRetired { kid: v.kid.clone(), at: until }),
+                _ => Ok(v.claims.clone()),
+            })
+        });
+        let Some(claims) = cached else {
+            let (claims, kid, key_not_after) = self.verify_signed(token, now)?;
             let claims = Arc::new(claims);
             self.check_claims(&claims, now)?;
             if let Ok(mut cache) = self.cache.lock() {
                 if cache.len() >= CACHE_CAPACITY {
                     cache.clear();
                 }
-                let key_not_after = self.keys.get(&kid).and_then(|k| k.not_after);
                 cache.insert(key, Verified { claims: claims.clone(), kid, key_not_after });
             }
             return Ok(claims);
         };
-        // A key retired while the token sat in the cache.
-        if let Some(until) = key_not_after
-            && now >= until
-        {
-            return Err(TokenError::KeyRetired { kid, at: until });
-        }
+        let claims = claims?;
         self.check_times(&claims, now)?;
         Ok(claims)
     }
 
-    /// The claims of a well-signed token, and the id of the key that
-    /// signed it (which must be in its validity window at `now`).
-    fn verify_signed(&self, token: &str, now: u64) -> Result<(Claims, String), TokenError> {
+    /// The claims of a well-signed token, the id of the key that signed it
+    /// (which must be in its validity window at `now`) and when that key
+    /// retires.
+    fn verify_signed(&self, token: &str, now: u64) -> Result<(Claims, String, Option<u64>), TokenError> {
         let mut parts = token.split('.');
         let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -167,7 +168,7 @@ impl Verifier {
         key.verify_strict(signing_input.as_bytes(), &signature).map_err(|_| TokenError::BadSignature)?;
         let payload = URL_SAFE_NO_PAD.decode(payload_b64).map_err(|_| TokenError::Malformed)?;
         let claims = serde_json::from_slice(&payload).map_err(|e| TokenError::BadClaims(e.to_string()))?;
-        Ok((claims, kid))
+        Ok((claims, kid, *not_after))
     }
 
     fn check_claims(&self, claims: &Claims, now: u64) -> Result<(), TokenError> {

@@ -4,7 +4,7 @@
 //! larger, still ends any call that the host cannot finish in reasonable
 //! time.
 //!
-//! The call's future is wrapped in [`Metered`], which notes when each poll
+//! The call's future is run by [`metered`], which notes when each poll
 //! starts and adds what the poll used when it ends. The epoch callback
 //! (every [`crate::EPOCH_TICK`], on the thread running the plugin) compares
 //! the total so far with the budget. Waiting between polls (the call
@@ -42,7 +42,7 @@ pub enum Expired {
 }
 
 /// The clock of one call: shared by the store (read in the epoch
-/// callback) and the [`Metered`] wrapper (which feeds it). All times are
+/// callback) and [`metered`] (which feeds it). All times are
 /// in ns; wall times are since a process-wide origin.
 #[derive(Debug, Default)]
 pub struct CallClock {
@@ -130,16 +130,16 @@ pub fn backstop_for(budget: Duration) -> Duration {
     (budget * WALL_BACKSTOP_FACTOR).max(WALL_BACKSTOP_MIN)
 }
 
-/// A future whose polls are charged to `clock`.
-pub struct Metered<'a, F> {
-    inner: Pin<&'a mut F>,
-    clock: Arc<CallClock>,
+/// Run `call` with its polls charged to `clock`.
+pub async fn metered<F: Future>(clock: Arc<CallClock>, call: F) -> F::Output {
+    let mut call = std::pin::pin!(call);
+    Metered { inner: call.as_mut(), clock }.await
 }
 
-impl<'a, F: Future> Metered<'a, F> {
-    pub fn new(inner: Pin<&'a mut F>, clock: Arc<CallClock>) -> Self {
-        Metered { inner, clock }
-    }
+/// A future whose polls are charged to `clock`.
+struct Metered<'a, F> {
+    inner: Pin<&'a mut F>,
+    clock: Arc<CallClock>,
 }
 
 impl<F: Future> Future for Metered<'_, F> {

@@ -145,7 +145,7 @@ impl Runtime {
     }
 
     /// Have the sweeper expire `pool`'s idle instances (until it is dropped).
-    pub(crate) fn sweep(&self, pool: &Arc<Mutex<Pool<Instance>>>) {
+    pub(crate) fn expire_idle(&self, pool: &Arc<Mutex<Pool<Instance>>>) {
         if let Ok(mut pools) = self.pools.lock() {
             pools.push(Arc::downgrade(pool));
         }

@@ -31,7 +31,7 @@ use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 use crate::bindings::classifier::{Classifier, ClassifierPre};
 use crate::bindings::{self, scorer::Scorer, scorer::ScorerPre, sop::Sop, sop::SopPre, tool::Tool, tool::ToolPre};
 use crate::cases::{self, CaseFile};
-use crate::clock::{Expired, Metered, backstop_for};
+use crate::clock::{Expired, backstop_for, metered};
 use crate::engine::Runtime;
 use crate::limiter::MemoryLimiter;
 use crate::manifest::{Isolation, Manifest, Mode, World};
@@ -118,8 +118,9 @@ pub struct LoadedPlugin {
     /// Its own cases, for spot checks of live instances, and the policy it
     /// was proven under (for worlds whose calls carry none: classifiers).
     pub(crate) cases: Option<(Arc<CaseFile>, Arc<Policy>)>,
-    /// Where the ids of the requests it is tested with come from.
-    pub(crate) request_ids: Option<Arc<model::RequestIds>>,
+    /// Where the ids of the requests it is tested with come from: the
+    /// live sequence.
+    request_ids: Arc<model::RequestIds>,
     label: String,
     runtime: Arc<Runtime>,
     pre: Pre,
@@ -142,9 +143,11 @@ impl std::fmt::Debug for LoadedPlugin {
 impl LoadedPlugin {
     /// Compile and link a component (`digest`: its sha256, hex). Fails when
     /// it does not implement the manifest's world or imports anything it
-    /// was not granted.
+    /// was not granted. Its test requests take their ids from
+    /// `request_ids`.
     pub fn prepare(
         runtime: &Arc<Runtime>,
+        request_ids: Arc<model::RequestIds>,
         manifest: Manifest,
         bytes: &[u8],
         digest: String,
@@ -175,7 +178,7 @@ impl LoadedPlugin {
             (None, _) => None,
         };
         let idle = Arc::new(Mutex::new(Pool::new(runtime.idle_bytes, runtime.idle_total.clone())));
-        runtime.sweep(&idle);
+        runtime.expire_idle(&idle);
         Ok(LoadedPlugin {
             scope: manifest.scope_globs(),
             label: format!("{}@{}", manifest.name, manifest.version),
@@ -187,7 +190,7 @@ impl LoadedPlugin {
             signature: None,
             signed_by: None,
             cases: None,
-            request_ids: None,
+            request_ids,
             runtime: runtime.clone(),
             pre,
             read_dir,
@@ -253,12 +256,9 @@ impl LoadedPlugin {
         self.idle.lock().map(|p| p.len()).unwrap_or(0)
     }
 
-    /// A live-looking request id for a test request.
+    /// A request id for a test request, from the live sequence.
     pub(crate) fn next_request_id(&self) -> String {
-        match &self.request_ids {
-            Some(ids) => ids.next(),
-            None => format!("{:08x}-{:012x}", rand::random::<u32>(), rand::random::<u16>()),
-        }
+        self.request_ids.next()
     }
 
     fn fail(&self, failure: PluginFailure) -> PluginError {
@@ -323,11 +323,7 @@ impl LoadedPlugin {
     async fn fresh(&self, policy: Option<&Arc<Policy>>, context: Option<Arc<model::RequestContext>>) -> Result<Instance, PluginError> {
         let mut store = self.new_store().map_err(|f| self.fail(f))?;
         self.arm(&mut store, policy, context);
-        let clock = store.data().clock.clone();
-        let started = {
-            let mut starting = std::pin::pin!(self.instantiate(&mut store));
-            Metered::new(starting.as_mut(), clock).await
-        };
+        let started = metered(store.data().clock.clone(), self.instantiate(&mut store)).await;
         match started {
             Ok(exports) => {
                 let limiter = &mut store.data_mut().limiter;
@@ -344,15 +340,20 @@ impl LoadedPlugin {
         }
     }
 
+    /// Whether the manifest lets `instance` serve another call.
+    fn may_reuse(&self, instance: &Instance) -> bool {
+        let limits = &self.manifest.limits;
+        limits.isolation == Isolation::Reuse && instance.uses < limits.max_reuse
+    }
+
     fn checkin(&self, lane: Lane, mut instance: Instance) {
+        if !self.may_reuse(&instance) {
+            return;
+        }
         let state = instance.store.data_mut();
         state.policy = None;
         state.context = None;
-        let limits = &self.manifest.limits;
-        if limits.isolation == Isolation::PerCall
-            || instance.uses >= limits.max_reuse
-            || state.limiter.growth() > RECYCLE_GROWTH
-        {
+        if state.limiter.growth() > RECYCLE_GROWTH {
             return;
         }
         let held = state.limiter.held;
@@ -411,11 +412,7 @@ impl LoadedPlugin {
         run: impl AsyncFnOnce(&mut Store<PluginState>, &Exports) -> wasmtime::Result<R>,
     ) -> Result<R, PluginError> {
         let Instance { store, exports, .. } = instance;
-        let clock = store.data().clock.clone();
-        let result = {
-            let mut running = std::pin::pin!(run(&mut *store, &*exports));
-            Metered::new(running.as_mut(), clock).await
-        };
+        let result = metered(store.data().clock.clone(), run(&mut *store, &*exports)).await;
         result.map_err(|e| self.fail(self.failure(&e, store, during)))
     }
 
@@ -424,8 +421,7 @@ impl LoadedPlugin {
     /// this call too (its answer came from the same instance).
     async fn finish(&self, kept: Option<(Lane, Instance)>, policy: Option<&Arc<Policy>>) -> Result<(), PluginError> {
         let Some((lane, mut instance)) = kept else { return Ok(()) };
-        let reusable = self.manifest.limits.isolation == Isolation::Reuse && instance.uses < self.manifest.limits.max_reuse;
-        if reusable && instance.uses >= instance.next_check {
+        if self.may_reuse(&instance) && instance.uses >= instance.next_check {
             instance.next_check = instance.uses + rand::thread_rng().gen_range(1..=2 * SPOT_CHECK_MEAN);
             if let Some((file, proven_under)) = self.cases.clone() {
                 let policy = policy.unwrap_or(&proven_under);

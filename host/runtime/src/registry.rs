@@ -218,13 +218,13 @@ impl Registry {
             _ => None,
         };
         let PluginSource { manifest, component, origin, .. } = source;
-        let mut plugin = tokio::task::spawn_blocking(move || LoadedPlugin::prepare(&runtime, manifest, &component, digest, read_dir))
+        let request_ids = self.request_ids.clone();
+        let mut plugin = tokio::task::spawn_blocking(move || LoadedPlugin::prepare(&runtime, request_ids, manifest, &component, digest, read_dir))
             .await
             .map_err(|e| LoadError::Compile(format!("compile task failed: {e}")))??;
         plugin.package_version = info.package_version().map(str::to_string);
         plugin.signature = signature;
         plugin.signed_by = signed_by;
-        plugin.request_ids = Some(self.request_ids.clone());
         let outcomes = cases::run(&plugin, &case_file, policy).await?;
         if outcomes.iter().any(|o| !o.passed) {
             return Err(LoadError::CasesFailed(outcomes));

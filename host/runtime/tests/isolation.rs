@@ -15,7 +15,7 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{caller, policy, polyglot, read_request};
+use common::{caller, policy, polyglot, read_request, spawn_callers};
 use steward_model::{Decision, Verdict};
 use std::path::PathBuf;
 
@@ -79,24 +79,13 @@ async fn no_caller_sees_another_callers_data(lang: &str) {
         }
     }
     assert!(reused > 0, "{lang}: instances are reused within a caller (else this test proves nothing)");
-    let tasks: Vec<_> = callers
-        .iter()
-        .enumerate()
-        .map(|(i, who)| {
-            let (plugin, policy, who) = (plugin.clone(), policy.clone(), who.clone());
-            tokio::spawn(async move {
-                for n in 0..10 {
-                    let request = read_request(&policy, who.clone(), "sales/customers", &format!("concurrent secret of caller {i}"), n);
-                    let verdict = plugin.evaluate(&request, &policy).await.expect("answers");
-                    let seen = previous_intent(&verdict);
-                    let own = seen.ends_with(&format!("of caller {i}")) || seen.contains(&format!("of caller {i},"));
-                    assert!(seen.is_empty() || own || seen == SPOT_CHECK_INTENT, "caller {i} saw {seen:?}");
-                }
-            })
-        })
-        .collect();
-    for t in tasks {
-        t.await.unwrap_or_else(|e| panic!("{lang}: {e}"));
+    let tasks = spawn_callers(&plugin, &policy, &callers, 10, |i, _| format!("concurrent secret of caller {i}"));
+    for (i, task) in tasks.into_iter().enumerate() {
+        for verdict in task.await.unwrap_or_else(|e| panic!("{lang}: {e}")) {
+            let seen = previous_intent(&verdict.expect("answers"));
+            let own = seen.ends_with(&format!("of caller {i}")) || seen.contains(&format!("of caller {i},"));
+            assert!(seen.is_empty() || own || seen == SPOT_CHECK_INTENT, "{lang}: caller {i} saw {seen:?}");
+        }
     }
 }
 
@@ -210,21 +199,12 @@ async fn deadlines_count_the_plugins_own_work_not_the_load() {
         rounds *= 2;
     }
     let rounds = (rounds as f64 * 30.0 / took.as_secs_f64().max(1e-3) / 1e3) as u64;
-    let tasks: Vec<_> = (0..8)
-        .map(|i| {
-            let (plugin, policy) = (plugin.clone(), policy.clone());
-            tokio::spawn(async move {
-                for n in 0..4 {
-                    let who = caller(["alice", "bob", "carol"][i % 3], Some(["copilot", "scout"][i % 2]));
-                    let request = read_request(&policy, who, "sales/customers", &format!("spin:{rounds}"), n);
-                    let verdict = plugin.evaluate(&request, &policy).await;
-                    assert!(verdict.is_ok(), "caller {i}, call {n}: denied under load: {:?}", verdict.err());
-                }
-            })
-        })
-        .collect();
-    for t in tasks {
-        t.await.expect("no caller was denied");
+    let callers: Vec<_> = (0..8).map(|i| caller(["alice", "bob", "carol"][i % 3], Some(["copilot", "scout"][i % 2]))).collect();
+    let tasks = spawn_callers(&plugin, &policy, &callers, 4, move |_, _| format!("spin:{rounds}"));
+    for (i, task) in tasks.into_iter().enumerate() {
+        for (n, verdict) in task.await.expect("the caller's task ends").into_iter().enumerate() {
+            assert!(verdict.is_ok(), "caller {i}, call {n}: denied under load: {:?}", verdict.err());
+        }
     }
     let (result, _) = solo(rounds * 10).await;
     let e = result.expect_err("ten times the work is past the budget");

@@ -10,7 +10,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{caller, policy, read_request};
+use common::{caller, policy, read_request, spawn_callers};
 use steward_runtime::IDLE_TTL;
 
 fn rss_kib() -> u64 {
@@ -37,22 +37,9 @@ async fn memory_returns_after_a_burst_of_growing_instances() {
     // The burst: twelve callers at once, each call keeping 6 MiB (under the
     // recycle threshold, so instances stay idle until they expire) or
     // 24 MiB (over it, so they are recycled at once).
-    let tasks: Vec<_> = callers
-        .iter()
-        .enumerate()
-        .map(|(i, who)| {
-            let (plugin, policy, who) = (plugin.clone(), policy.clone(), who.clone());
-            tokio::spawn(async move {
-                for n in 0..6 {
-                    let intent = if (i + n) % 2 == 0 { "grow:6" } else { "grow:24" };
-                    let request = read_request(&policy, who.clone(), "sales/customers", intent, n);
-                    // A call may hit the 64 MiB limit; that fails closed and
-                    // drops the instance, which is fine here.
-                    let _ = plugin.evaluate(&request, &policy).await;
-                }
-            })
-        })
-        .collect();
+    // A call may hit the 64 MiB limit; that fails closed and drops the
+    // instance, which is fine here.
+    let tasks = spawn_callers(&plugin, &policy, &callers, 6, |i, n| if (i + n) % 2 == 0 { "grow:6" } else { "grow:24" }.to_string());
     let mut peak = 0;
     for t in tasks {
         t.await.unwrap();

@@ -76,8 +76,9 @@ pub async fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>>
     };
     let warehouse = Warehouse::open(&warehouse_spec, config.query_deadline).await.with_context(|| format!("opening the warehouse {warehouse_spec}"))?;
     let budgets = BudgetStore::open(&config.data.join("budgets.db")).context("opening the budget store")?;
-    let data = DataPlane { warehouse, budgets, max_rows: config.max_rows, uploads: config.data.join("uploads") };
-    let state = AppState::new(generation, Registry::new(runtime), audit, admin_token, config.policies.clone(), data);
+    let data = DataPlane { warehouse, budgets, max_rows: config.max_rows };
+    let uploads = crate::uploads::UploadStore::new(config.data.join("uploads"));
+    let state = AppState::new(generation, Registry::new(runtime), audit, admin_token, config.policies.clone(), uploads, data);
     state.policy.load().check_sql(state.dialect()).context("checking the policy's SQL")?;
     Ok(Arc::new(state))
 }

@@ -412,7 +412,7 @@ fn mint_token(
     policies: &Path,
 ) -> anyhow::Result<String> {
     if act.is_some() && (session.is_none() || turn.is_none()) {
-        bail!("{}", steward::author::AGENT_TOKEN_NEEDS_SESSION);
+        bail!("{AGENT_TOKEN_NEEDS_SESSION}");
     }
     let signing = SigningKeyFile::read(key)?;
     let policy = Policy::load_dir(policies).with_context(|| format!("reading {}", policies.display()))?;
@@ -435,6 +435,10 @@ fn mint_token(
     claims.turn = turn;
     Ok(mint(&signing, &kid, &claims))
 }
+
+/// `token mint --act` without `--session` or `--turn`.
+const AGENT_TOKEN_NEEDS_SESSION: &str = "an agent token (--act) names the session and turn the agent acts in: \
+pass --session ID and --turn ID (for example --session s1 --turn 1); Steward audits and budgets per session and turn";
 
 /// What `steward key rotate` prints: the new key valid from `now`, and the
 /// old key's retirement `overlap` seconds later.

@@ -69,12 +69,18 @@ pub struct DataPlane {
     pub warehouse: Warehouse,
     pub budgets: BudgetStore,
     pub max_rows: u64,
-    /// Where uploaded plugins are kept (`data/uploads`).
-    pub uploads: PathBuf,
 }
 
 impl AppState {
-    pub fn new(policy: PolicyGeneration, registry: Registry, audit: AuditWriter, admin_token: String, policies_dir: PathBuf, data: DataPlane) -> AppState {
+    pub fn new(
+        policy: PolicyGeneration,
+        registry: Registry,
+        audit: AuditWriter,
+        admin_token: String,
+        policies_dir: PathBuf,
+        uploads: UploadStore,
+        data: DataPlane,
+    ) -> AppState {
         AppState {
             policy: ArcSwap::from_pointee(policy),
             warehouse: Arc::new(data.warehouse),
@@ -86,7 +92,7 @@ impl AppState {
             audit,
             admin_token,
             policies_dir,
-            uploads: UploadStore::new(data.uploads),
+            uploads,
         }
     }
 

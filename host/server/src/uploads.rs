@@ -44,24 +44,30 @@ struct SlotRecord {
 pub struct UploadStore {
     root: PathBuf,
     /// Versions kept and still being proven (name, digest): `record` leaves
-    /// their folders alone until they [`settle`](UploadStore::settle).
+    /// their folders alone while their [`Kept`] guard lives.
     in_flight: std::sync::Mutex<Vec<(String, String)>>,
+}
+
+/// An upload kept on disk and still being proven; dropping it lets
+/// `record` prune the version like any other.
+pub struct Kept<'a> {
+    store: &'a UploadStore,
+    name: String,
+    digest: String,
+}
+
+impl Drop for Kept<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut in_flight) = self.store.in_flight.lock() {
+            in_flight.retain(|(n, d)| !(n == &self.name && d == &self.digest));
+        }
+    }
 }
 
 impl UploadStore {
     pub fn new(root: PathBuf) -> UploadStore {
         UploadStore { root, in_flight: Default::default() }
     }
-
-    /// The upload of `digest` was proven or refused: its folder is pruned
-    /// like any other from now on.
-    pub fn settle(&self, name: &str, digest: &str) {
-        if let Ok(mut in_flight) = self.in_flight.lock() {
-            in_flight.retain(|(n, d)| !(n == name && d == digest));
-        }
-    }
-
-
 
     fn version_dir(&self, name: &str, digest: &str) -> PathBuf {
         self.root.join(name).join(digest)
@@ -75,8 +81,9 @@ impl UploadStore {
     }
 
     /// Write an uploaded version's files (before it is proven: if the host
-    /// stops between, the next `record` prunes it).
-    pub fn keep(&self, source: &PluginSource, manifest_text: &str, digest: &str) -> std::io::Result<()> {
+    /// stops between, the next `record` prunes it). Hold the guard until
+    /// the version is proven or refused.
+    pub fn keep(&self, source: &PluginSource, manifest_text: &str, digest: &str) -> std::io::Result<Kept<'_>> {
         let name = &source.manifest.name;
         let plugin_dir = self.plugin_dir(name).ok_or_else(|| std::io::Error::other(format!("{name:?} is not a plugin name")))?;
         let dir = plugin_dir.join(digest);
@@ -84,6 +91,7 @@ impl UploadStore {
         if let Ok(mut in_flight) = self.in_flight.lock() {
             in_flight.push((name.clone(), digest.to_string()));
         }
+        let kept = Kept { store: self, name: name.clone(), digest: digest.to_string() };
         let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir_all(&tmp)?;
         // The manifest as uploaded, with its component and cases under the
@@ -100,7 +108,8 @@ impl UploadStore {
         if dir.exists() {
             std::fs::remove_dir_all(&dir)?;
         }
-        std::fs::rename(&tmp, &dir)
+        std::fs::rename(&tmp, &dir)?;
+        Ok(kept)
     }
 
     /// Rewrite `name`'s record from its live slot (`None`: it was removed)

@@ -146,3 +146,30 @@ pub fn drifting_sop(timeout_ms: u32, case_name: &str, intent: &str) -> PluginSou
     );
     uploaded("drifting-sop", &manifest, &case)
 }
+
+/// Each of `callers` in a task of its own, all at once: `calls` reads of
+/// `sales/customers`, the n-th with `intent(i, n)` for caller `i`. Each
+/// task's handle yields that caller's answers, in order.
+pub fn spawn_callers(
+    plugin: &Arc<steward_runtime::LoadedPlugin>,
+    policy: &Arc<Policy>,
+    callers: &[model::Principal],
+    calls: usize,
+    intent: impl Fn(usize, usize) -> String + Clone + Send + 'static,
+) -> Vec<tokio::task::JoinHandle<Vec<Result<model::Verdict, model::PluginError>>>> {
+    callers
+        .iter()
+        .enumerate()
+        .map(|(i, who)| {
+            let (plugin, policy, who, intent) = (plugin.clone(), policy.clone(), who.clone(), intent.clone());
+            tokio::spawn(async move {
+                let mut answers = Vec::with_capacity(calls);
+                for n in 0..calls {
+                    let request = read_request(&policy, who.clone(), "sales/customers", &intent(i, n), n);
+                    answers.push(plugin.evaluate(&request, &policy).await);
+                }
+                answers
+            })
+        })
+        .collect()
+}

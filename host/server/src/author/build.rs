@@ -138,7 +138,7 @@ fn js(dir: &Path, spec: &BuildSpec, world: &str, out: &Path) -> anyhow::Result<(
 }
 
 /// Why `componentize-py` could not be run, and how to fix it.
-pub(crate) fn componentize_py_missing(bin: &str) -> String {
+fn componentize_py_missing(bin: &str) -> String {
     format!(
         "{bin} was not found: install it with `pip install componentize-py` (in the Steward repository: \
          `pip install -r sdk/python/requirements.txt`), or set STEWARD_COMPONENTIZE_PY to its path"
@@ -146,7 +146,7 @@ pub(crate) fn componentize_py_missing(bin: &str) -> String {
 }
 
 /// Why `componentize-js` could not be run, and how to fix it.
-pub(crate) fn componentize_js_missing(dir: &Path, bin: &Path) -> String {
+fn componentize_js_missing(dir: &Path, bin: &Path) -> String {
     if std::env::var_os("STEWARD_COMPONENTIZE_JS").is_some() {
         return format!("STEWARD_COMPONENTIZE_JS is {}, which does not exist: point it at the componentize-js binary", bin.display());
     }

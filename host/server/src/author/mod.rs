@@ -16,9 +16,6 @@ use steward_runtime::{LoadError, Manifest, PluginSource, Registry, Runtime, Runt
 
 pub use build::{Built, build};
 
-/// `token mint --act` without `--session` or `--turn`.
-pub const AGENT_TOKEN_NEEDS_SESSION: &str = "an agent token (--act) names the session and turn the agent acts in: \
-pass --session ID and --turn ID (for example --session s1 --turn 1); Steward audits and budgets per session and turn";
 pub use scaffold::scaffold;
 
 /// Run a plugin folder's cases in the host runtime, print one line per case

@@ -166,17 +166,18 @@ pub async fn upload(State(state): State<Arc<AppState>>, headers: HeaderMap, body
     };
     // Kept on disk first (so an activated upload survives a restart);
     // pruned again below if it is refused.
-    let digest = steward_runtime::digest(&source.component);
-    if let Err(e) = state.uploads.keep(&source, &upload.manifest, &digest) {
-        state.uploads.settle(&name, &digest);
-        return error(StatusCode::UNPROCESSABLE_ENTITY, format!("plugin {label} refused: cannot keep it in the data directory: {e}"));
-    }
+    let kept = match state.uploads.keep(&source, &upload.manifest, &steward_runtime::digest(&source.component)) {
+        Ok(kept) => kept,
+        Err(e) => {
+            return error(StatusCode::UNPROCESSABLE_ENTITY, format!("plugin {label} refused: cannot keep it in the data directory: {e}"));
+        }
+    };
     let policy = state.policy.load_full().policy.clone();
     let proven = match state.registry.prove(source, &policy).await {
         Ok(p) => p,
         Err(e) => {
             tracing::warn!(plugin = %label, error = %e, "upload refused");
-            state.uploads.settle(&name, &digest);
+            drop(kept);
             state.record_uploads(&name);
             return error(load_error_status(&e), format!("plugin {label} refused: {e}"));
         }
@@ -189,7 +190,7 @@ pub async fn upload(State(state): State<Arc<AppState>>, headers: HeaderMap, body
     } else {
         state.registry.stage(proven).await == Staged::ActivatedAsFirstVersion
     };
-    state.uploads.settle(&name, &digest);
+    drop(kept);
     state.record_uploads(&name);
     tracing::info!(plugin = %label, digest = %view.digest, activated, "plugin uploaded");
     Json(serde_json::json!({ "plugin": view, "activated": activated, "cases": cases })).into_response()
