@@ -135,6 +135,13 @@ fn staged_versions_wait_for_activation_and_removal_fails_closed() {
 #[test]
 fn uploads_survive_a_restart_and_roll_back_after_it() {
     let mut server = Server::start(Options { plugins: &[], ..Default::default() });
+    // A manifest naming its files outside the version's folder is refused,
+    // and leaves nothing on disk.
+    let escaping = manifest("0.9.0").replace("name = \"swap-sop\"", "name = \"evil\"\ncomponent = \"../../evil.wasm\"");
+    let (status, body) = server.upload("swap-sop-v1", &escaping, CASES_ALLOW, true);
+    assert_eq!(status, 422, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("must be a plain file name"), "{body}");
+    assert!(!server.data.path().join("var/uploads/evil").exists(), "a refused upload leaves no folder");
     let cases_v2 = CASES_ALLOW.replace("\"allow\"", "\"escalate\"");
     assert_eq!(server.upload("swap-sop-v1", &manifest("1.0.0"), CASES_ALLOW, true).0, 200);
     assert_eq!(server.upload("swap-sop-v2", &manifest("2.0.0"), &cases_v2, true).0, 200);

@@ -86,29 +86,39 @@ impl UploadStore {
     pub fn keep(&self, source: &PluginSource, manifest_text: &str, digest: &str) -> std::io::Result<Kept<'_>> {
         let name = &source.manifest.name;
         let plugin_dir = self.plugin_dir(name).ok_or_else(|| std::io::Error::other(format!("{name:?} is not a plugin name")))?;
+        // The manifest as uploaded, with its component and cases under the
+        // names it gives them (checked before anything is written).
+        let (component, cases) = (safe_file(&source.manifest.component)?, safe_file(&source.manifest.cases)?);
         let dir = plugin_dir.join(digest);
         let tmp = plugin_dir.join(format!(".{digest}.tmp{}", std::process::id()));
         if let Ok(mut in_flight) = self.in_flight.lock() {
             in_flight.push((name.clone(), digest.to_string()));
         }
         let kept = Kept { store: self, name: name.clone(), digest: digest.to_string() };
-        let _ = std::fs::remove_dir_all(&tmp);
-        std::fs::create_dir_all(&tmp)?;
-        // The manifest as uploaded, with its component and cases under the
-        // names it gives them.
-        std::fs::write(tmp.join("plugin.toml"), manifest_text)?;
-        std::fs::write(tmp.join(safe_file(&source.manifest.component)?), &source.component)?;
-        std::fs::write(tmp.join(safe_file(&source.manifest.cases)?), &source.cases)?;
-        if let Some(sig) = &source.signature {
-            std::fs::write(tmp.join(steward_runtime::signature::SIGNATURE_FILE), sig)?;
+        let write = || -> std::io::Result<()> {
+            let _ = std::fs::remove_dir_all(&tmp);
+            std::fs::create_dir_all(&tmp)?;
+            std::fs::write(tmp.join("plugin.toml"), manifest_text)?;
+            std::fs::write(tmp.join(component), &source.component)?;
+            std::fs::write(tmp.join(cases), &source.cases)?;
+            if let Some(sig) = &source.signature {
+                std::fs::write(tmp.join(steward_runtime::signature::SIGNATURE_FILE), sig)?;
+            }
+            // The same component again, perhaps with another signature,
+            // manifest or cases: the newest upload's files are what a
+            // restart restores.
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir)?;
+            }
+            std::fs::rename(&tmp, &dir)
+        };
+        if let Err(e) = write() {
+            // Leave nothing behind: the temporary folder, and the plugin's
+            // folder if this was its only upload.
+            let _ = std::fs::remove_dir_all(&tmp);
+            let _ = std::fs::remove_dir(&plugin_dir);
+            return Err(e);
         }
-        // The same component again, perhaps with another signature,
-        // manifest or cases: the newest upload's files are what a restart
-        // restores.
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir)?;
-        }
-        std::fs::rename(&tmp, &dir)?;
         Ok(kept)
     }
 
