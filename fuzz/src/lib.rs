@@ -40,7 +40,7 @@ pub fn demo_policy() -> &'static Policy {
 /// server builds one per policy generation. Fails when a key is not a
 /// usable Ed25519 public key.
 pub fn verifier(policy: &Policy) -> Result<Verifier, String> {
-    steward_pipeline::identity::verifier(policy)
+    steward_pipeline::identity::verifier(policy, Default::default())
 }
 
 /// Make a stack overflow a crash libFuzzer reports (and saves the input

@@ -6,17 +6,22 @@
 //!   records waiting when a commit starts go into it, and each caller is
 //!   answered only after the commit returned.
 //! - [`verify`] walks the chain and names every edited, missing, inserted
-//!   or reordered record.
+//!   or reordered record; [`verify_with_checkpoints`] also holds the log
+//!   against the signed checkpoints, which catches what a writer who
+//!   recomputes the chain can do: rewrite, cut off, swap.
+//! - [`checkpoint`]: the signed checkpoints and the witness folder.
 
+pub mod checkpoint;
 mod record;
 mod store;
 mod verify;
 mod writer;
 
-pub use record::{AuditRecord, QueryRecord};
+pub use record::{AuditRecord, QueryRecord, RecordType};
 pub use store::{Durability, StoredRecord, open, tail};
-pub use verify::{Problem, ProblemKind, VerifyReport, verify};
-pub use writer::AuditWriter;
+pub use checkpoint::{Checkpoint, CheckpointError, Witness};
+pub use verify::{Problem, ProblemKind, VerifyReport, verify, verify_with_checkpoints};
+pub use writer::{AuditWriter, Checkpointing};
 
 /// The `prev_hash` of the first record.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -31,4 +36,6 @@ pub enum AuditError {
     WriterGone,
     #[error("audit commit failed: {0}")]
     Commit(String),
+    #[error("{0}")]
+    Witness(String),
 }

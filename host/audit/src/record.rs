@@ -5,8 +5,29 @@
 use serde::{Deserialize, Serialize};
 use steward_model::{Decision, IdentityKind, Obligation, Reason, Voter};
 
+/// What a record is about. Replay and friction figures count decisions
+/// only.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecordType {
+    /// An agent's, human's or service's request, decided.
+    #[default]
+    Decision,
+    /// A call to the admin API (plugins, policy, revocations), naming the
+    /// admin who made it.
+    Admin,
+}
+
+impl RecordType {
+    fn is_decision(&self) -> bool {
+        *self == RecordType::Decision
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditRecord {
+    #[serde(default, rename = "type", skip_serializing_if = "RecordType::is_decision")]
+    pub record_type: RecordType,
     pub request_id: String,
     /// Milliseconds since the Unix epoch.
     pub at_ms: u64,

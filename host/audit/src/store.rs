@@ -34,9 +34,25 @@ pub fn open(path: &Path, durability: Durability) -> Result<Connection, AuditErro
             body      TEXT NOT NULL,
             prev_hash TEXT NOT NULL,
             hash      TEXT NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS meta (
+            key   TEXT PRIMARY KEY,
+            value TEXT NOT NULL
         );",
     )?;
+    // The log's identity, which every checkpoint names: another database
+    // put in its place has another id (or, copied, not these records).
+    conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('log_id', ?1)", [hex::encode(rand::random::<[u8; 8]>())])?;
     Ok(conn)
+}
+
+/// The log's id; `None` for a log written before logs had one.
+pub(crate) fn log_id(conn: &Connection) -> Result<Option<String>, AuditError> {
+    let has_meta: bool = conn.query_row("SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'meta'", [], |r| r.get(0))?;
+    if !has_meta {
+        return Ok(None);
+    }
+    Ok(conn.query_row("SELECT value FROM meta WHERE key = 'log_id'", [], |r| r.get(0)).optional()?)
 }
 
 /// The hash of a record: sha256 over the previous record's hash and this
@@ -54,6 +70,11 @@ pub(crate) fn head(conn: &Connection) -> Result<(u64, String), AuditError> {
     let row: Option<(i64, String)> =
         conn.query_row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
     Ok(row.map(|(s, h)| (s as u64, h)).unwrap_or((0, GENESIS.to_string())))
+}
+
+/// The stored hash of record `seq`.
+pub(crate) fn hash_at(conn: &Connection, seq: u64) -> Result<Option<String>, AuditError> {
+    Ok(conn.query_row("SELECT hash FROM audit WHERE seq = ?1", [seq as i64], |r| r.get(0)).optional()?)
 }
 
 /// Append `records` in one transaction; returns their sequence numbers.

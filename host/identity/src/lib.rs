@@ -10,12 +10,14 @@
 //! acts for and `act.sub` is the agent itself; they also carry the agent's
 //! session (`sid`) and turn (`turn`) ids.
 
+mod revocation;
 mod token;
 mod verify;
 
 pub use token::{Actor, Claims, Header, SigningKeyFile, mint};
 
 use steward_model::time::rfc3339;
+pub use revocation::{RevocationKind, RevocationSet, Revocations};
 pub use verify::{Verifier, VerifierConfig, VerifierKey};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -58,6 +60,8 @@ pub enum TokenError {
     MissingIssuedAt { kind: String },
     #[error("signed with key {kid:?}, retired at {}: mint a new token with a current key", rfc3339(*.at))]
     KeyRetired { kid: String, at: u64 },
+    #[error("token revoked ({kind} {id:?}): it no longer works; an operator can list revocations with `steward revoke list`")]
+    Revoked { kind: &'static str, id: String },
     #[error("signed with key {kid:?}, which is valid only from {}", rfc3339(*.from))]
     KeyNotYetValid { kid: String, from: u64 },
 }

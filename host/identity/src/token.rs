@@ -4,7 +4,7 @@ use std::path::Path;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use ed25519_dalek::{Signer, SigningKey};
+use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
 use crate::KeyError;
@@ -110,6 +110,17 @@ impl SigningKeyFile {
 
     pub fn public_key_base64(key: &SigningKey) -> String {
         STANDARD.encode(key.verifying_key().to_bytes())
+    }
+
+    /// A public key as [`SigningKeyFile::public_key_base64`] writes it.
+    pub fn parse_public(text: &str) -> Result<VerifyingKey, String> {
+        let bytes = STANDARD.decode(text.trim()).map_err(|e| format!("not base64: {e}"))?;
+        let bytes: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| format!("an Ed25519 public key has 32 bytes, this one has {}", b.len()))?;
+        let key = VerifyingKey::from_bytes(&bytes).map_err(|_| "not a valid Ed25519 key".to_string())?;
+        if key.is_weak() {
+            return Err("a weak (small-order) key".into());
+        }
+        Ok(key)
     }
 
     pub fn read(path: &Path) -> Result<SigningKey, KeyError> {

@@ -9,6 +9,7 @@ use ed25519_dalek::{Signature, VerifyingKey};
 use sha2::{Digest, Sha256};
 
 use crate::TokenError;
+use crate::revocation::Revocations;
 use crate::token::{Claims, Header};
 
 /// Tokens at most this long are considered; longer ones are refused
@@ -29,6 +30,8 @@ pub struct VerifierConfig {
     /// For tokens without `act`: subject id -> (its identity kind, the
     /// longest lifetime of its tokens).
     pub max_subject_lifetime: HashMap<String, (String, u64)>,
+    /// Revoked credentials, checked on every call (a cached token too).
+    pub revocations: Arc<Revocations>,
 }
 
 /// An issuer key and the window in which tokens it signed are accepted.
@@ -72,6 +75,7 @@ pub struct Verifier {
     keys: HashMap<String, Key>,
     max_agent_lifetime: Option<u64>,
     max_subject_lifetime: HashMap<String, (String, u64)>,
+    revocations: Arc<Revocations>,
     cache: Mutex<HashMap<[u8; 32], Verified>>,
 }
 
@@ -94,6 +98,7 @@ impl Verifier {
             keys,
             max_agent_lifetime: config.max_agent_lifetime,
             max_subject_lifetime: config.max_subject_lifetime,
+            revocations: config.revocations,
             cache: Mutex::new(HashMap::new()),
         })
     }
@@ -118,6 +123,7 @@ impl Verifier {
             let (claims, kid, key_not_after) = self.verify_signed(token, now)?;
             let claims = Arc::new(claims);
             self.check_claims(&claims, now)?;
+            self.check_revoked(&claims)?;
             if let Ok(mut cache) = self.cache.lock() {
                 if cache.len() >= CACHE_CAPACITY {
                     cache.clear();
@@ -128,7 +134,15 @@ impl Verifier {
         };
         let claims = claims?;
         self.check_times(&claims, now)?;
+        self.check_revoked(&claims)?;
         Ok(claims)
+    }
+
+    fn check_revoked(&self, claims: &Claims) -> Result<(), TokenError> {
+        match self.revocations.covering(claims) {
+            Some((kind, id)) => Err(TokenError::Revoked { kind: kind.as_str(), id }),
+            None => Ok(()),
+        }
     }
 
     /// The claims of a well-signed token, the id of the key that signed it

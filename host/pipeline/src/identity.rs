@@ -7,15 +7,18 @@
 //!   must be an agent in policy, `sub` a human, and the token must carry
 //!   the session (`sid`) and turn (`turn`) ids.
 
-use steward_identity::{Claims, TokenError, Verifier, VerifierConfig, VerifierKey};
+use std::sync::Arc;
+
+use steward_identity::{Claims, Revocations, TokenError, Verifier, VerifierConfig, VerifierKey};
 use steward_model::{IdentityKind, Principal};
 use steward_policy::Policy;
 
 /// The token verifier for `policy`: its issuer, audience, keys with their
 /// validity windows, and token lifetime caps (an agent token's cap is the
 /// agent kind's; any other token's is its subject's kind's). Fails when a
-/// key is not a usable Ed25519 public key.
-pub fn verifier(policy: &Policy) -> Result<Verifier, String> {
+/// key is not a usable Ed25519 public key. `revocations` is the live set
+/// every generation's verifier checks.
+pub fn verifier(policy: &Policy, revocations: Arc<Revocations>) -> Result<Verifier, String> {
     let identity = policy.identity();
     let caps = identity.max_token_lifetime;
     let max_subject_lifetime = policy
@@ -34,6 +37,7 @@ pub fn verifier(policy: &Policy) -> Result<Verifier, String> {
             .collect(),
         max_agent_lifetime: caps.agent,
         max_subject_lifetime,
+        revocations,
     })
 }
 

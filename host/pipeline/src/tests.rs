@@ -53,7 +53,7 @@ fn demo_key() -> SigningKey {
 }
 
 fn verifier_for(policy: &Policy) -> Verifier {
-    crate::identity::verifier(policy).expect("the policy's keys are valid")
+    crate::identity::verifier(policy, Default::default()).expect("the policy's keys are valid")
 }
 
 struct Harness {

@@ -109,6 +109,8 @@ pub struct CatalogEntry {
 #[derive(Debug, Clone)]
 pub struct Role {
     pub name: String,
+    /// Holders may call the admin API with their own tokens.
+    pub admin: bool,
     pub grants: Vec<Grant>,
 }
 
@@ -273,6 +275,11 @@ impl Policy {
 
     pub fn role(&self, name: &str) -> Option<&Role> {
         self.roles.get(name)
+    }
+
+    /// The first of `roles` that is an admin role.
+    pub fn admin_role<'a>(&self, roles: &'a [String]) -> Option<&'a str> {
+        roles.iter().find(|r| self.roles.get(*r).is_some_and(|r| r.admin)).map(String::as_str)
     }
 
     /// The first grant among `roles` that covers `action` on `asset_path`.

@@ -383,7 +383,7 @@ impl Builder {
                 let assets = self.asset_globs(src, &g.assets, &format!("role {name:?}"))?;
                 grants.push(Grant { role: name.clone(), actions, assets });
             }
-            self.policy.roles.insert(name.clone(), Role { name: name.clone(), grants });
+            self.policy.roles.insert(name.clone(), Role { name: name.clone(), admin: r.admin, grants });
         }
         Ok(())
     }
@@ -396,8 +396,14 @@ impl Builder {
             }
             let mut roles = Vec::new();
             for role in &p.roles {
-                if !self.policy.roles.contains_key(role.get_ref()) {
+                let Some(known) = self.policy.roles.get(role.get_ref()) else {
                     return Err(src.error(&role.span(), format!("principal {id:?}: unknown role {:?}", role.get_ref())));
+                };
+                if known.admin && p.kind == IdentityKind::Agent {
+                    return Err(src.error(
+                        &role.span(),
+                        format!("agent {id:?} cannot hold the admin role {:?}: admin calls are made by humans and services", known.name),
+                    ));
                 }
                 roles.push(role.get_ref().clone());
             }

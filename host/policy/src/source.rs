@@ -183,6 +183,10 @@ pub struct RoleEntry {
     #[serde(default)]
     #[allow(dead_code)]
     pub description: String,
+    /// Holders may call the admin API with their own tokens (humans and
+    /// services; never agents).
+    #[serde(default)]
+    pub admin: bool,
     #[serde(default, rename = "grant")]
     pub grants: Vec<GrantEntry>,
 }

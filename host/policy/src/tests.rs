@@ -150,3 +150,14 @@ fn token_lifetime_caps_and_key_windows_load() {
     }));
     assert!(message.contains("not_before must be before not_after"), "{message}");
 }
+
+#[test]
+fn admin_roles_are_known_and_never_held_by_agents() {
+    let policy = Policy::load_dir(&demo_dir()).unwrap();
+    let dana = policy.principal("dana").unwrap();
+    assert_eq!(policy.admin_role(&dana.roles), Some("steward-admin"));
+    let alice = policy.principal("alice").unwrap();
+    assert_eq!(policy.admin_role(&alice.roles), None, "it-admin grants infrastructure actions, not the admin API");
+    let (_, _, message) = invalid(demo_with("identity.toml", |t| t.replace("roles = [\"assistant\", \"it-admin\"]", "roles = [\"assistant\", \"steward-admin\"]")));
+    assert!(message.contains("agent \"copilot\" cannot hold the admin role \"steward-admin\""), "{message}");
+}

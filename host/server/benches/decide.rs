@@ -48,7 +48,7 @@ async fn registry_with_finance_sop(policy: &Arc<steward_policy::Policy>, isolati
 fn main() {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
-        let generation = PolicyGeneration::load(&repo().join("policies")).expect("demo policy");
+        let generation = PolicyGeneration::load(&repo().join("policies"), Default::default()).expect("demo policy");
         let policy = generation.policy.clone();
         let now = support::unix_seconds();
         let token = support::copilot_for_alice(now);
@@ -82,7 +82,7 @@ fn main() {
         let ctx = Context { policy: &policy, verifier: &generation.verifier, plugins: &*set };
         let dir = tempfile_dir();
         for (durability, n) in [(Durability::Process, 20_000), (Durability::Full, 2_000)] {
-            let audit = AuditWriter::start(&dir.join(format!("audit-{durability:?}.db")), durability).unwrap();
+            let audit = AuditWriter::start(&dir.join(format!("audit-{durability:?}.db")), durability, None).unwrap();
             let samples = time(n, || async {
                 let started = Instant::now();
                 let outcome = steward_pipeline::decide(&ctx, &token, &input, "bench".into(), now).await;

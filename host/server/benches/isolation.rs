@@ -13,7 +13,6 @@
 
 mod support;
 
-use std::sync::Arc;
 
 use steward::state::PolicyGeneration;
 use steward_identity::{Actor, Claims, SigningKeyFile, mint};
@@ -41,7 +40,7 @@ fn policy_with_callers(dir: &std::path::Path) -> PolicyGeneration {
         identity += &format!("\n[[principal]]\nid = \"human-{i}\"\nkind = \"human\"\nroles = [\"finance-analyst\", \"it-admin\"]\n");
     }
     std::fs::write(dir.join("identity.toml"), identity).unwrap();
-    PolicyGeneration::load(dir).expect("the demo policy with more humans")
+    PolicyGeneration::load(dir, Default::default()).expect("the demo policy with more humans")
 }
 
 fn agent_token(human: &str, now: u64) -> String {

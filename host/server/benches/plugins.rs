@@ -93,7 +93,7 @@ fn build_time(language: &str, name: &str, scratch: &Path) -> Option<f64> {
 fn main() {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
-        let generation = PolicyGeneration::load(&repo().join("policies")).expect("demo policy");
+        let generation = PolicyGeneration::load(&repo().join("policies"), Default::default()).expect("demo policy");
         let policy = generation.policy.clone();
         let now = support::unix_seconds();
         let token = support::copilot_for_alice(now);

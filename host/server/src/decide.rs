@@ -3,7 +3,7 @@
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use steward_audit::{AuditRecord, QueryRecord};
+use steward_audit::{AuditRecord, QueryRecord, RecordType};
 use steward_model::{Decision, Reason, ReasonCode};
 use steward_pipeline::{Context, DecideInput, Outcome};
 use tracing::Instrument;
@@ -65,6 +65,7 @@ pub(crate) fn unix_seconds() -> u64 {
 pub fn audit_record(outcome: &Outcome, latency_us: u64) -> AuditRecord {
     let p = outcome.principal.as_ref();
     AuditRecord {
+        record_type: RecordType::Decision,
         request_id: outcome.request_id.clone(),
         at_ms: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0),
         principal: p.map(|p| p.id.clone()),

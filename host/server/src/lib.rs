@@ -2,9 +2,11 @@
 //! decision pipeline and the audit log behind an HTTP API.
 
 pub mod author;
+pub mod client;
 pub mod decide;
 pub mod http;
 pub mod query;
+pub mod revocations;
 pub mod schema;
 pub mod state;
 pub mod uploads;
@@ -16,13 +18,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use steward_audit::{AuditWriter, Durability};
+use steward_audit::{AuditWriter, Checkpointing, Durability, Witness};
+use steward_identity::{Revocations, SigningKeyFile};
 use steward_runtime::{Registry, Runtime, RuntimeConfig};
 
 use steward_budget::BudgetStore;
 use steward_warehouse::Warehouse;
 
-use crate::state::{AppState, DataPlane, PolicyGeneration};
+use crate::revocations::{RevocationStore, SqliteRevocations};
+use crate::state::{Access, AppState, DataPlane, PolicyGeneration};
 
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -35,7 +39,19 @@ pub struct ServerConfig {
     pub cache_dir: PathBuf,
     /// `None`: read `data/admin.token`, or create it.
     pub admin_token: Option<String>,
+    /// `false`: no shared admin token at all; admin calls need the token
+    /// of a principal holding an admin role.
+    pub bootstrap_admin_token: bool,
     pub durability: Durability,
+    /// The audit key that signs checkpoints (created if missing; its
+    /// public half is written to `data/audit.pub`).
+    pub audit_key: PathBuf,
+    /// Where checkpoints are written: apart from the log.
+    pub witness: PathBuf,
+    /// Sign a checkpoint this long after a record at most (`None`: never
+    /// on time, only every `checkpoint_records` and at shutdown).
+    pub checkpoint_every: Option<Duration>,
+    pub checkpoint_records: u64,
     pub watch_every: Duration,
     /// A PostgreSQL URL, or a directory of SQLite files (`None`: the demo
     /// warehouse in `data/warehouse`, created on first start).
@@ -51,7 +67,13 @@ pub struct ServerConfig {
 /// Build the live state: policy, runtime, audit writer, and every plugin in
 /// the plugins directory (refused ones are logged and skipped).
 pub async fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>> {
-    let generation = PolicyGeneration::load(&config.policies).with_context(|| format!("loading policy from {}", config.policies.display()))?;
+    let revocation_store: Arc<dyn RevocationStore> = Arc::new(
+        SqliteRevocations::open(&config.data.join("revocations.db")).context("opening the revocation store")?,
+    );
+    let revocations = Revocations::new();
+    revocations::refresh(&*revocation_store, &revocations).context("reading the revocations")?;
+    let generation = PolicyGeneration::load(&config.policies, revocations.clone())
+        .with_context(|| format!("loading policy from {}", config.policies.display()))?;
     let runtime = Runtime::new(RuntimeConfig {
         cache_dir: Some(config.cache_dir.clone()),
         quarantine_dir: Some(config.data.join("quarantine")),
@@ -59,10 +81,17 @@ pub async fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>>
         ..RuntimeConfig::default()
     })
         .context("starting the plugin runtime")?;
-    let audit = AuditWriter::start(&config.data.join("audit.db"), config.durability).context("opening the audit log")?;
+    let checkpointing = Checkpointing {
+        key: audit_key(&config.audit_key, &config.data)?,
+        witness: Witness::new(&config.witness),
+        every: config.checkpoint_every.unwrap_or(Duration::MAX),
+        every_records: config.checkpoint_records.max(1),
+    };
+    let audit = AuditWriter::start(&config.data.join("audit.db"), config.durability, Some(checkpointing)).context("opening the audit log")?;
     let admin_token = match &config.admin_token {
-        Some(t) if !t.is_empty() => t.clone(),
-        _ => admin_token_file(&config.data)?,
+        _ if !config.bootstrap_admin_token => None,
+        Some(t) if !t.is_empty() => Some(t.clone()),
+        _ => Some(admin_token_file(&config.data)?),
     };
     let warehouse_spec = match &config.warehouse {
         Some(spec) => spec.clone(),
@@ -78,9 +107,48 @@ pub async fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>>
     let budgets = BudgetStore::open(&config.data.join("budgets.db")).context("opening the budget store")?;
     let data = DataPlane { warehouse, budgets, max_rows: config.max_rows };
     let uploads = crate::uploads::UploadStore::new(config.data.join("uploads"));
-    let state = AppState::new(generation, Registry::new(runtime), audit, admin_token, config.policies.clone(), uploads, data);
+    let access = Access { admin_token, revocations: revocations.clone(), revocation_store: revocation_store.clone() };
+    let state = AppState::new(generation, Registry::new(runtime), audit, access, config.policies.clone(), uploads, data);
+    revocations::spawn_poller(revocation_store, revocations);
     state.policy.load().check_sql(state.dialect()).context("checking the policy's SQL")?;
     Ok(Arc::new(state))
+}
+
+/// The audit key at `path`, created (readable by its owner only) if
+/// missing; its public half goes to `data/audit.pub` for `steward audit
+/// verify`.
+fn audit_key(path: &std::path::Path, data: &std::path::Path) -> anyhow::Result<ed25519_dalek::SigningKey> {
+    let key = if path.exists() {
+        SigningKeyFile::read(path).with_context(|| format!("reading the audit key {}", path.display()))?
+    } else {
+        let key = SigningKeyFile::generate();
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        write_private(path, &format!("{}\n", SigningKeyFile::encode(&key)))?;
+        tracing::info!(path = %path.display(), "generated the audit key");
+        key
+    };
+    let public = data.join("audit.pub");
+    let text = format!("{}\n", SigningKeyFile::public_key_base64(&key));
+    if std::fs::read_to_string(&public).ok().as_deref() != Some(text.as_str()) {
+        std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
+        std::fs::write(&public, text).with_context(|| format!("writing {}", public.display()))?;
+    }
+    tracing::info!(key_id = %steward_audit::checkpoint::key_id(&key.verifying_key()), public_key = %public.display(), "audit checkpoints are signed");
+    Ok(key)
+}
+
+/// Write a file only its owner can read.
+fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(text.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
 }
 
 fn admin_token_file(data: &std::path::Path) -> anyhow::Result<String> {
@@ -111,7 +179,12 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     tracing::info!(addr = %listener.local_addr()?, "steward listening");
     let stop = Arc::new(tokio::sync::Notify::new());
     watch_signals(stop.clone())?;
-    axum::serve(listener, http::router(state)).with_graceful_shutdown(async move { stop.notified().await }).await.context("serving HTTP")?;
+    axum::serve(listener, http::router(state.clone())).with_graceful_shutdown(async move { stop.notified().await }).await.context("serving HTTP")?;
+    match state.audit.checkpoint().await {
+        Ok(Some(cp)) => tracing::info!(seq = cp.seq, "audit checkpoint signed at shutdown"),
+        Ok(None) => {}
+        Err(e) => tracing::error!(error = %e, "no audit checkpoint at shutdown"),
+    }
     Ok(())
 }
 

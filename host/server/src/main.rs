@@ -35,11 +35,33 @@ enum Command {
         /// Where compiled plugins are cached (default: DATA/cache).
         #[arg(long, env = "STEWARD_CACHE_DIR")]
         cache_dir: Option<PathBuf>,
-        /// Admin API token (default: the contents of DATA/admin.token, created if missing).
+        /// The shared bootstrap admin token (default: the contents of
+        /// DATA/admin.token, created if missing). Once an admin principal
+        /// exists in policy, turn it off with --no-admin-token.
         #[arg(long, env = "STEWARD_ADMIN_TOKEN", hide_env_values = true)]
         admin_token: Option<String>,
+        /// No shared admin token: admin calls need the token of a principal
+        /// holding an admin role, so each one names its admin.
+        #[arg(long, env = "STEWARD_NO_ADMIN_TOKEN", conflicts_with = "admin_token")]
+        no_admin_token: bool,
         #[arg(long, value_enum, default_value = "full")]
         durability: DurabilityArg,
+        /// The Ed25519 key that signs audit checkpoints (created if
+        /// missing; default DATA/audit.key). Keep it where whoever can
+        /// write the audit database cannot read it.
+        #[arg(long, env = "STEWARD_AUDIT_KEY")]
+        audit_key: Option<PathBuf>,
+        /// Where signed checkpoints are written (default DATA/witness):
+        /// somewhere the audit database's writers cannot rewrite.
+        #[arg(long, env = "STEWARD_WITNESS")]
+        witness: Option<PathBuf>,
+        /// Sign a checkpoint at most this many ms after a record (0: only
+        /// every --checkpoint-records records and at shutdown).
+        #[arg(long, default_value_t = 2000)]
+        checkpoint_ms: u64,
+        /// Sign a checkpoint after at most this many records.
+        #[arg(long, default_value_t = 10_000)]
+        checkpoint_records: u64,
         /// How often the plugins and policies directories are checked, in ms.
         #[arg(long, default_value_t = 1000)]
         watch_ms: u64,
@@ -87,6 +109,56 @@ enum Command {
     Plugin {
         #[command(subcommand)]
         command: PluginCommand,
+    },
+    /// Revoke credentials (in force within a second, cached tokens too),
+    /// list and lift revocations, through a running server's admin API.
+    Revoke {
+        #[command(subcommand)]
+        command: RevokeCommand,
+        /// The server.
+        #[arg(long, global = true, env = "STEWARD_URL", default_value = "http://127.0.0.1:8080")]
+        server: String,
+        /// An admin principal's token (default: the bootstrap token in
+        /// var/admin.token).
+        #[arg(long, global = true, env = "STEWARD_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum RevokeCommand {
+    /// One token, by its jti.
+    Token {
+        id: String,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Every token of one agent session (sid); the agent's other sessions
+    /// and its human keep working.
+    Session {
+        id: String,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Every token of one agent, for every human.
+    Agent {
+        id: String,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Every token of a human (or service) and of every agent acting for them.
+    Human {
+        id: String,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// The revocations in force.
+    List,
+    /// Lift a revocation.
+    Lift {
+        /// token, session, agent or human.
+        kind: String,
+        id: String,
     },
 }
 
@@ -179,10 +251,33 @@ enum KeyCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Check the hash chain; exit 1 naming each tampered record.
+    /// Check the hash chain and hold the log against the signed checkpoints;
+    /// exit 1 naming each problem (edited, missing, inserted, reordered,
+    /// rewritten, truncated, forged checkpoint, swapped database).
     Verify {
         #[arg(long, default_value = "var/audit.db")]
         db: PathBuf,
+        /// The witness folder (default: witness next to the database).
+        #[arg(long)]
+        witness: Option<PathBuf>,
+        /// The audit public key, base64 (a file, default: audit.pub next to
+        /// the database). Pin your own copy: a writer who can replace it
+        /// can sign their own checkpoints.
+        #[arg(long)]
+        public_key: Option<PathBuf>,
+        /// A checkpoint anchored elsewhere (as `steward audit checkpoint`
+        /// printed it) to check against as well; repeatable.
+        #[arg(long)]
+        anchor: Vec<PathBuf>,
+        /// Check the hash chain only (no checkpoints): does not detect a
+        /// rewritten or truncated log.
+        #[arg(long, conflicts_with_all = ["witness", "public_key", "anchor"])]
+        chain_only: bool,
+    },
+    /// Print the latest signed checkpoint, to anchor it elsewhere.
+    Checkpoint {
+        #[arg(long, default_value = "var/witness")]
+        witness: PathBuf,
     },
     /// Print the last records as JSON lines.
     Tail {
@@ -260,7 +355,26 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
-        Command::Serve { listen, policies, plugins, data, cache_dir, admin_token, durability, watch_ms, workers, warehouse, query_timeout_ms, max_rows, plugin_idle_mib } => {
+        Command::Serve {
+            listen,
+            policies,
+            plugins,
+            data,
+            cache_dir,
+            admin_token,
+            no_admin_token,
+            durability,
+            audit_key,
+            witness,
+            checkpoint_ms,
+            checkpoint_records,
+            watch_ms,
+            workers,
+            warehouse,
+            query_timeout_ms,
+            max_rows,
+            plugin_idle_mib,
+        } => {
             let mut rt = tokio::runtime::Builder::new_multi_thread();
             // SQL analysis and rewrite recurse; bounds.rs sizes the stack
             // they need at the deepest statement accepted.
@@ -274,8 +388,13 @@ fn main() -> anyhow::Result<()> {
                 policies,
                 plugins,
                 cache_dir: cache_dir.unwrap_or_else(|| data.join("cache")),
+                audit_key: audit_key.unwrap_or_else(|| data.join("audit.key")),
+                witness: witness.unwrap_or_else(|| data.join("witness")),
+                checkpoint_every: (checkpoint_ms > 0).then(|| Duration::from_millis(checkpoint_ms)),
+                checkpoint_records,
                 data,
                 admin_token,
+                bootstrap_admin_token: !no_admin_token,
                 durability: match durability {
                     DurabilityArg::Full => Durability::Full,
                     DurabilityArg::Process => Durability::Process,
@@ -331,18 +450,15 @@ fn main() -> anyhow::Result<()> {
             print!("{}", rotation_lines(&out, &kid, &SigningKeyFile::public_key_base64(&key), &retire, now, overlap));
             Ok(())
         }
-        Command::Audit { command: AuditCommand::Verify { db } } => {
-            let report = steward_audit::verify(&db).with_context(|| format!("reading {}", db.display()))?;
-            for p in &report.problems {
-                println!("TAMPERED {:?} at record {}: {}", p.kind, p.seq, p.detail);
-            }
-            if report.ok() {
-                println!("ok: {} records, chain intact, head {}", report.records, report.head_hash);
-                Ok(())
-            } else {
-                println!("{} problem(s) in {} records", report.problems.len(), report.records);
-                std::process::exit(1);
-            }
+        Command::Audit { command: AuditCommand::Verify { db, witness, public_key, anchor, chain_only } } => {
+            audit_verify(&db, witness, public_key, &anchor, chain_only)
+        }
+        Command::Audit { command: AuditCommand::Checkpoint { witness } } => {
+            let latest = steward_audit::Witness::new(&witness).latest().with_context(|| format!("reading {}", witness.display()))?;
+            let Some(entry) = latest else { bail!("no checkpoint in {}: is this the server's --witness folder?", witness.display()) };
+            let checkpoint = entry.checkpoint.map_err(anyhow::Error::msg)?;
+            print!("{}", checkpoint.to_text());
+            Ok(())
         }
         Command::Audit { command: AuditCommand::Tail { db, n } } => {
             for r in steward_audit::tail(&db, n).with_context(|| format!("reading {}", db.display()))? {
@@ -351,7 +467,68 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Plugin { command } => plugin_command(command),
+        Command::Revoke { command, server, token } => revoke_command(command, &server, token),
     }
+}
+
+fn audit_verify(db: &Path, witness: Option<PathBuf>, public_key: Option<PathBuf>, anchors: &[PathBuf], chain_only: bool) -> anyhow::Result<()> {
+    let dir = db.parent().unwrap_or(Path::new("."));
+    let report = if chain_only {
+        steward_audit::verify(db).with_context(|| format!("reading {}", db.display()))?
+    } else {
+        let key_path = public_key.unwrap_or_else(|| dir.join("audit.pub"));
+        let text = std::fs::read_to_string(&key_path).with_context(|| {
+            format!("reading the audit public key {}: pass --public-key FILE (or --chain-only to check the hash chain alone)", key_path.display())
+        })?;
+        let key = SigningKeyFile::parse_public(&text).map_err(anyhow::Error::msg).with_context(|| format!("the audit public key {}", key_path.display()))?;
+        let witness = witness.unwrap_or_else(|| dir.join("witness"));
+        let mut entries = steward_audit::Witness::new(&witness).entries().with_context(|| format!("reading {}", witness.display()))?;
+        for a in anchors {
+            entries.push(steward_audit::checkpoint::read_entry(a).with_context(|| format!("reading {}", a.display()))?);
+        }
+        println!("audit key {} ({}), witness {}", steward_audit::checkpoint::key_id(&key), key_path.display(), witness.display());
+        steward_audit::verify_with_checkpoints(db, &key, &entries).with_context(|| format!("reading {}", db.display()))?
+    };
+    for p in &report.problems {
+        println!("TAMPERED {:?} at record {}: {}", p.kind, p.seq, p.detail);
+    }
+    if !report.ok() {
+        println!("{} problem(s) in {} records", report.problems.len(), report.records);
+        std::process::exit(1);
+    }
+    match report.checkpointed_through {
+        _ if chain_only => println!("ok: {} records, chain intact, head {} (checkpoints not checked)", report.records, report.head_hash),
+        Some(seq) => println!(
+            "ok: {} records, chain intact, head {}; {} checkpoint(s), records 1..={seq} match the signed checkpoints{}",
+            report.records,
+            report.head_hash,
+            report.checkpoints,
+            if report.records > seq { format!(", {} newer record(s) covered by the chain only", report.records - seq) } else { String::new() }
+        ),
+        None => println!("ok: {} records, chain intact, head {}", report.records, report.head_hash),
+    }
+    Ok(())
+}
+
+fn revoke_command(command: RevokeCommand, server: &str, token: Option<String>) -> anyhow::Result<()> {
+    let token = match token {
+        Some(t) => t,
+        None => std::fs::read_to_string("var/admin.token")
+            .map(|t| t.trim().to_string())
+            .context("no admin token: pass --token (or STEWARD_TOKEN) with an admin principal's token")?,
+    };
+    let client = steward::client::AdminClient::new(server, &token);
+    let revoke = |kind: &str, id: String, reason: String| client.send("POST", "/admin/revocations", Some(serde_json::json!({ "kind": kind, "id": id, "reason": reason })));
+    let answer = match command {
+        RevokeCommand::Token { id, reason } => revoke("token", id, reason),
+        RevokeCommand::Session { id, reason } => revoke("session", id, reason),
+        RevokeCommand::Agent { id, reason } => revoke("agent", id, reason),
+        RevokeCommand::Human { id, reason } => revoke("human", id, reason),
+        RevokeCommand::List => client.send("GET", "/admin/revocations", None),
+        RevokeCommand::Lift { kind, id } => client.send("DELETE", &format!("/admin/revocations/{}/{}", steward::client::encode(&kind), steward::client::encode(&id)), None),
+    }?;
+    println!("{}", serde_json::to_string_pretty(&answer)?);
+    Ok(())
 }
 
 fn plugin_command(command: PluginCommand) -> anyhow::Result<()> {

@@ -372,7 +372,7 @@ mod tests {
         let cache = Arc::new(SchemaCache::default());
         for round in 0..16 {
             let tagged = round % 2 == 1;
-            let generation = PolicyGeneration::new(Policy::load_texts(policy_texts(tagged)).unwrap()).unwrap();
+            let generation = PolicyGeneration::new(Policy::load_texts(policy_texts(tagged)).unwrap(), Default::default()).unwrap();
             let schema = cache.get(&warehouse, &generation, &plugins).await;
             let orders = schema.table(schema.by_asset("sales/orders").unwrap());
             assert_eq!(orders.column("region").unwrap().1.is_pii(), tagged, "round {round}");

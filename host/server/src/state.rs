@@ -9,13 +9,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use anyhow::Context as _;
 use arc_swap::ArcSwap;
 use steward_audit::AuditWriter;
-use steward_identity::Verifier;
+use steward_identity::{Revocations, Verifier};
 use steward_policy::Policy;
 use steward_budget::BudgetStore;
 use steward_runtime::Registry;
 use steward_sql::{Dialect, Schema};
 use steward_warehouse::{Engine, Warehouse};
 
+use crate::revocations::RevocationStore;
 use crate::schema::SchemaCache;
 use crate::uploads::UploadStore;
 
@@ -31,13 +32,14 @@ pub struct PolicyGeneration {
 static GENERATIONS: AtomicU64 = AtomicU64::new(1);
 
 impl PolicyGeneration {
-    pub fn new(policy: Policy) -> anyhow::Result<PolicyGeneration> {
-        let verifier = steward_pipeline::identity::verifier(&policy).map_err(anyhow::Error::msg).context("policy keys")?;
+    /// `revocations`: the live set, the same for every generation.
+    pub fn new(policy: Policy, revocations: Arc<Revocations>) -> anyhow::Result<PolicyGeneration> {
+        let verifier = steward_pipeline::identity::verifier(&policy, revocations).map_err(anyhow::Error::msg).context("policy keys")?;
         Ok(PolicyGeneration { policy: Arc::new(policy), verifier, number: GENERATIONS.fetch_add(1, Ordering::Relaxed) })
     }
 
-    pub fn load(dir: &std::path::Path) -> anyhow::Result<PolicyGeneration> {
-        PolicyGeneration::new(Policy::load_dir(dir)?)
+    pub fn load(dir: &std::path::Path, revocations: Arc<Revocations>) -> anyhow::Result<PolicyGeneration> {
+        PolicyGeneration::new(Policy::load_dir(dir)?, revocations)
     }
 
     /// The SQL inside the policy (row filters, mask expressions) must
@@ -58,10 +60,22 @@ pub struct AppState {
     pub policy_error: ArcSwap<Option<String>>,
     pub registry: Registry,
     pub audit: AuditWriter,
-    pub admin_token: String,
+    /// The shared bootstrap admin token; `None`: disabled, admin calls
+    /// need an admin principal's own token.
+    pub admin_token: Option<String>,
     pub policies_dir: PathBuf,
+    /// The revocations every verifier checks, and where they are kept.
+    pub revocations: Arc<Revocations>,
+    pub revocation_store: Arc<dyn RevocationStore>,
     /// Plugins uploaded through the admin API, kept across restarts.
     pub uploads: UploadStore,
+}
+
+/// Who may do what: the bootstrap admin token and the revocations.
+pub struct Access {
+    pub admin_token: Option<String>,
+    pub revocations: Arc<Revocations>,
+    pub revocation_store: Arc<dyn RevocationStore>,
 }
 
 /// Where queries run and what they are charged to.
@@ -76,7 +90,7 @@ impl AppState {
         policy: PolicyGeneration,
         registry: Registry,
         audit: AuditWriter,
-        admin_token: String,
+        access: Access,
         policies_dir: PathBuf,
         uploads: UploadStore,
         data: DataPlane,
@@ -90,8 +104,10 @@ impl AppState {
             policy_error: ArcSwap::from_pointee(None),
             registry,
             audit,
-            admin_token,
+            admin_token: access.admin_token,
             policies_dir,
+            revocations: access.revocations,
+            revocation_store: access.revocation_store,
             uploads,
         }
     }
@@ -124,7 +140,7 @@ impl AppState {
     /// unloaded first, so no request ever pairs the new policy with a
     /// plugin it refuses; returns their names.
     pub async fn reload_policy(&self) -> Result<Vec<String>, String> {
-        match PolicyGeneration::load(&self.policies_dir).and_then(|g| g.check_sql(self.dialect()).map(|()| g)) {
+        match PolicyGeneration::load(&self.policies_dir, self.revocations.clone()).and_then(|g| g.check_sql(self.dialect()).map(|()| g)) {
             Ok(generation) => {
                 let mut unloaded = Vec::new();
                 for (plugin, reason) in self.registry.enforce_signatures(&generation.policy).await {

@@ -171,6 +171,7 @@ fn capped() -> Verifier {
         ],
         max_agent_lifetime: Some(3600),
         max_subject_lifetime: [("alice".to_string(), ("human".to_string(), 12 * 3600))].into(),
+        ..VerifierConfig::default()
     })
     .unwrap()
 }
@@ -229,4 +230,57 @@ fn a_retired_key_is_refused_after_its_time_even_for_a_cached_token() {
     assert!(matches!(v.verify(&early, NOW), Err(TokenError::KeyNotYetValid { .. })), "k2 is not valid yet");
     let next = mint(&key(2), "k2", &Claims { act: Some(Actor { sub: "copilot".into(), act: None }), ..Claims::new("steward-test", "alice", "steward", NOW + 60, 600) });
     assert!(v.verify(&next, NOW + 60).is_ok(), "k2 from its not_before");
+}
+
+/// An agent token of `agent` for `human` in session `sid`, with id `jti`.
+fn session_token(human: &str, agent: &str, sid: &str, jti: &str) -> String {
+    let mut c = Claims::new("steward-test", human, "steward", NOW, 600);
+    c.act = Some(Actor { sub: agent.into(), act: None });
+    c.sid = Some(sid.into());
+    c.turn = Some("1".into());
+    c.jti = Some(jti.into());
+    mint(&key(1), "k1", &c)
+}
+
+#[test]
+fn revocations_apply_to_cached_tokens_by_each_key_and_lift() {
+    use crate::{RevocationKind, RevocationSet, Revocations};
+    let revocations = Revocations::new();
+    let v = Verifier::new(VerifierConfig {
+        issuer: "steward-test".into(),
+        audience: "steward".into(),
+        keys: vec![VerifierKey::new("k1", key(1).verifying_key().to_bytes())],
+        revocations: revocations.clone(),
+        ..VerifierConfig::default()
+    })
+    .unwrap();
+    let s1 = session_token("alice", "copilot", "s1", "j1");
+    let s2 = session_token("alice", "copilot", "s2", "j2");
+    let scout = session_token("alice", "scout", "s3", "j3");
+    let bob = session_token("bob", "copilot", "s4", "j4");
+    let mut own = claims();
+    own.jti = Some("j5".into());
+    let alice = mint(&key(1), "k1", &own);
+    let all = [&s1, &s2, &scout, &bob, &alice];
+    // Every token verified once, so each later check is a cache hit.
+    for t in all {
+        v.verify(t, NOW).unwrap();
+    }
+    let ok = |t: &str| v.verify(t, NOW).is_ok();
+    let cases: [(RevocationKind, &str, [bool; 5]); 4] = [
+        (RevocationKind::Token, "j2", [true, false, true, true, true]),
+        // A session: the agent's other sessions and the human keep working.
+        (RevocationKind::Session, "s1", [false, true, true, true, true]),
+        (RevocationKind::Agent, "copilot", [false, false, true, false, true]),
+        // A human: their own tokens and every agent acting for them.
+        (RevocationKind::Human, "alice", [false, false, false, true, false]),
+    ];
+    for (kind, id, expected) in cases {
+        revocations.replace(RevocationSet::new([(kind, id)]));
+        assert_eq!(all.map(|t| ok(t)), expected, "revoking {} {id}", kind.as_str());
+        let refused = all.iter().zip(expected).find(|(_, ok)| !ok).map(|(t, _)| v.verify(t, NOW).unwrap_err());
+        assert_eq!(refused, Some(TokenError::Revoked { kind: kind.as_str(), id: id.into() }));
+    }
+    revocations.replace(RevocationSet::default());
+    assert!(all.iter().all(|t| ok(t)), "a lifted revocation no longer applies");
 }

@@ -11,7 +11,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{get, post};
 
 use axum::extract::rejection::JsonRejection;
 use steward_model::{Decision, ReasonCode};
@@ -25,14 +25,7 @@ const ADMIN_BODY_LIMIT: usize = 64 * 1024 * 1024;
 const AGENT_BODY_LIMIT: usize = 256 * 1024;
 
 pub fn router(state: Arc<AppState>) -> Router {
-    let admin = Router::new()
-        .route("/admin/status", get(admin::status))
-        .route("/admin/plugins", get(admin::list).post(admin::upload))
-        .route("/admin/plugins/{name}", delete(admin::remove))
-        .route("/admin/plugins/{name}/activate", post(admin::activate))
-        .route("/admin/plugins/{name}/rollback", post(admin::rollback))
-        .route("/admin/policy/reload", post(admin::reload_policy))
-        .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT));
+    let admin = admin::routes(state.clone()).layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT));
     Router::new()
         .route("/v1/decide", post(decide::decide))
         .route("/v1/query", post(query::query))
