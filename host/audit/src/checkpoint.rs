@@ -50,7 +50,7 @@ pub struct Checkpoint {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CheckpointError {
-    #[error("not a steward audit checkpoint: {0}")]
+    #[error("{0}")]
     Malformed(String),
     #[error("signed by key {found}, not by the audit key {expected}")]
     WrongKey { expected: String, found: String },
@@ -97,9 +97,9 @@ impl Checkpoint {
                 .ok_or_else(|| bad(&format!("no {name} line")))
         };
         let log_id = field("log")?;
-        let seq = field("seq")?.parse().map_err(|_| bad("seq is not a number"))?;
+        let seq = number(&field("seq")?).ok_or_else(|| bad("seq is not a number"))?;
         let head = field("head")?;
-        let at_ms = field("time")?.parse().map_err(|_| bad("time is not a number"))?;
+        let at_ms = number(&field("time")?).ok_or_else(|| bad("time is not a number"))?;
         if lines.next() != Some("") {
             return Err(bad("no blank line before the signature"));
         }
@@ -119,6 +119,9 @@ impl Checkpoint {
         if log_id.is_empty() || log_id.len() > 64 || !log_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
             return Err(bad("log is not a log id"));
         }
+        if !valid_hex(key_id, 16) {
+            return Err(bad("the key id is not 16 lowercase hex digits"));
+        }
         Ok(Checkpoint { log_id, seq, head, at_ms, key_id: key_id.to_string(), signature })
     }
 
@@ -131,6 +134,13 @@ impl Checkpoint {
         let body = body(&self.log_id, self.seq, &self.head, self.at_ms);
         public.verify_strict(body.as_bytes(), &Signature::from_bytes(&self.signature)).map_err(|_| CheckpointError::BadSignature)
     }
+}
+
+/// Plain decimal digits, no sign or leading zero: one text per value, as
+/// the signed body writes it.
+fn number(text: &str) -> Option<u64> {
+    let canonical = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) && (text == "0" || !text.starts_with('0'));
+    canonical.then(|| text.parse().ok()).flatten()
 }
 
 fn body(log_id: &str, seq: u64, head: &str, at_ms: u64) -> String {
@@ -173,7 +183,11 @@ impl Witness {
         drop(file);
         std::fs::rename(&tmp, &path)?;
         std::fs::File::open(&self.dir)?.sync_all()?;
-        self.prune()?;
+        // The checkpoint is written; failing to prune old ones is not a
+        // failure to checkpoint.
+        if let Err(e) = self.prune() {
+            tracing::warn!(dir = %self.dir.display(), error = %e, "old audit checkpoints could not be removed");
+        }
         Ok(path)
     }
 
@@ -184,8 +198,11 @@ impl Witness {
         match std::fs::read_dir(&self.dir) {
             Ok(entries) => {
                 for entry in entries {
-                    let name = entry?.file_name().to_string_lossy().into_owned();
-                    if name.ends_with(FILE_SUFFIX) && !name.starts_with('.') {
+                    let entry = entry?;
+                    // Anything else in the folder (a stray directory, a
+                    // name that is not UTF-8) is not ours to read or prune.
+                    let Ok(name) = entry.file_name().into_string() else { continue };
+                    if name.ends_with(FILE_SUFFIX) && !name.starts_with('.') && entry.file_type().is_ok_and(|t| t.is_file()) {
                         names.push(name);
                     }
                 }

@@ -77,6 +77,23 @@ pub(crate) fn hash_at(conn: &Connection, seq: u64) -> Result<Option<String>, Aud
     Ok(conn.query_row("SELECT hash FROM audit WHERE seq = ?1", [seq as i64], |r| r.get(0)).optional()?)
 }
 
+/// The first record after `seq` (whose hash is `hash`) that does not chain
+/// to the one before it, or whose body does not match its hash.
+pub(crate) fn first_break_after(conn: &Connection, seq: u64, hash: &str) -> Result<Option<u64>, AuditError> {
+    let mut stmt = conn.prepare("SELECT seq, body, prev_hash, hash FROM audit WHERE seq > ?1 ORDER BY seq")?;
+    let mut rows = stmt.query([seq as i64])?;
+    let (mut expected_seq, mut prev) = (seq + 1, hash.to_string());
+    while let Some(row) = rows.next()? {
+        let (at, body, prev_hash, hash): (i64, String, String, String) = (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?);
+        if at != expected_seq as i64 || prev_hash != prev || chain_hash(&prev_hash, &body) != hash {
+            return Ok(Some(expected_seq));
+        }
+        expected_seq += 1;
+        prev = hash;
+    }
+    Ok(None)
+}
+
 /// Append `records` in one transaction; returns their sequence numbers.
 pub(crate) fn append(conn: &mut Connection, head: &mut (u64, String), records: &[AuditRecord]) -> Result<Vec<u64>, AuditError> {
     let tx = conn.transaction()?;

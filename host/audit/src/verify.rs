@@ -93,7 +93,7 @@ pub fn verify_with_checkpoints(path: &Path, public_key: &VerifyingKey, checkpoin
     for entry in checkpoints {
         let where_ = entry.path.display();
         match &entry.checkpoint {
-            Err(e) => problems.push(Problem { kind: ProblemKind::ForgedCheckpoint, seq: 0, detail: format!("{where_} is not a checkpoint: {e}") }),
+            Err(e) => problems.push(Problem { kind: ProblemKind::ForgedCheckpoint, seq: 0, detail: format!("{where_} is not a valid checkpoint: {e}") }),
             Ok(cp) => match cp.verify(public_key) {
                 Ok(()) => valid.push((entry, cp)),
                 Err(e) => problems.push(Problem {
@@ -106,7 +106,7 @@ pub fn verify_with_checkpoints(path: &Path, public_key: &VerifyingKey, checkpoin
     }
     report.checkpoints = valid.len();
     let last_seq = hashes.keys().copied().max().unwrap_or(0);
-    if valid.is_empty() && last_seq > 0 {
+    if !valid.iter().any(|(_, cp)| cp.seq > 0) && last_seq > 0 {
         problems.push(Problem {
             kind: ProblemKind::NoCheckpoints,
             seq: 1,
@@ -132,10 +132,10 @@ pub fn verify_with_checkpoints(path: &Path, public_key: &VerifyingKey, checkpoin
     {
         problems.push(Problem {
             kind: ProblemKind::Truncated,
-            seq: last_seq + 1,
+            seq: last_seq.saturating_add(1),
             detail: format!(
                 "records {}..={} were cut off: {} signed a log of {} records, this one ends at {last_seq}",
-                last_seq + 1,
+                last_seq.saturating_add(1),
                 newest.seq,
                 entry.path.display(),
                 newest.seq
@@ -184,7 +184,7 @@ fn walk(conn: &Connection) -> Result<(VerifyReport, HashMap<u64, String>), Audit
             problems.push(Problem {
                 kind: ProblemKind::Missing,
                 seq: expected_seq,
-                detail: if *seq == expected_seq + 1 {
+                detail: if *seq == expected_seq.saturating_add(1) {
                     format!("record {expected_seq} is missing")
                 } else {
                     format!("records {expected_seq}..={} are missing", seq - 1)
@@ -211,7 +211,7 @@ fn walk(conn: &Connection) -> Result<(VerifyReport, HashMap<u64, String>), Audit
                     detail: format!(
                         "record {seq} follows record {} in the chain: record(s) {}..={} were inserted",
                         rows[j].0,
-                        rows[j].0 + 1,
+                        rows[j].0.saturating_add(1),
                         seq - 1
                     ),
                 },
@@ -227,7 +227,7 @@ fn walk(conn: &Connection) -> Result<(VerifyReport, HashMap<u64, String>), Audit
                 },
             });
         }
-        expected_seq = seq + 1;
+        expected_seq = seq.saturating_add(1);
         expected_prev = hash;
     }
     let report = VerifyReport {

@@ -92,6 +92,13 @@ impl AuditWriter {
                             s.committed(&thread.head);
                         }
                     }
+                    // Under steady load the queue never runs dry, so the
+                    // timeout above never fires: sign when due here too.
+                    if let Some(s) = signer.as_mut()
+                        && s.due_in() == Some(Duration::ZERO)
+                    {
+                        let _ = s.sign_head(&thread.head);
+                    }
                     for reply in asks {
                         let signed = match signer.as_mut() {
                             Some(s) => s.sign_head(&thread.head),
@@ -190,10 +197,15 @@ impl Signer {
                 return Err(refuse(format!("it is signed for log {}, this database is log {}", cp.log_id, self.log_id)));
             }
             if cp.seq > head.0 {
-                return Err(refuse(format!("it covers {} records, the log holds {}", cp.seq, head.0)));
+                return Err(refuse(format!("it covers records up to {}, the log ends at record {}", cp.seq, head.0)));
             }
             if store::hash_at(conn, cp.seq)?.as_deref() != Some(cp.head.as_str()) && cp.seq > 0 {
                 return Err(refuse(format!("record {} does not have the hash it was signed with", cp.seq)));
+            }
+            // Records after it (acknowledged before a kill, say) are about
+            // to be signed: they must at least chain to it.
+            if let Some(seq) = store::first_break_after(conn, cp.seq, &cp.head)? {
+                return Err(refuse(format!("record {seq}, after the checkpoint, does not chain to the records before it")));
             }
             self.last = Some(cp.seq);
         }

@@ -11,6 +11,16 @@ mod failure;
 mod ids;
 pub mod time;
 
+/// At most `max` characters of a text a caller gave, for a message or a
+/// record; `…` marks a cut.
+pub fn clip(s: &str, max: usize) -> String {
+    let mut out: String = s.chars().take(max).collect();
+    if out.len() < s.len() {
+        out.push('…');
+    }
+    out
+}
+
 pub use failure::{PluginError, PluginFailure, TrapCause};
 pub use ids::RequestIds;
 

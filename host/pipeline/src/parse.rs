@@ -11,11 +11,7 @@ pub const MAX_INTENT_BYTES: usize = 4096;
 
 /// At most 80 characters of a name the caller gave, for a reason message.
 fn clip(s: &str) -> String {
-    let mut out: String = s.chars().take(80).collect();
-    if out.len() < s.len() {
-        out.push('…');
-    }
-    out
+    steward_model::clip(s, 80)
 }
 
 pub fn resolve(policy: &Policy, action: &str, assets: &[String], intent: Option<&str>) -> Result<(Action, Vec<Asset>), Reason> {

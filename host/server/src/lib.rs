@@ -81,6 +81,15 @@ pub async fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>>
         ..RuntimeConfig::default()
     })
         .context("starting the plugin runtime")?;
+    for (what, path) in [("audit key", &config.audit_key), ("witness folder", &config.witness)] {
+        if path.starts_with(&config.data) {
+            tracing::warn!(
+                path = %path.display(),
+                "the {what} is inside the data folder, next to the audit log: whoever can rewrite the log can then also re-sign \
+                 or delete checkpoints. Put it elsewhere (--audit-key, --witness) for the checkpoints to prove anything"
+            );
+        }
+    }
     let checkpointing = Checkpointing {
         key: audit_key(&config.audit_key, &config.data)?,
         witness: Witness::new(&config.witness),

@@ -18,6 +18,8 @@ pub const MAX_REVOCATIONS: usize = 1_000_000;
 pub const MAX_ID_BYTES: usize = 256;
 /// How often the store is checked for changes made elsewhere.
 pub const POLL_EVERY: Duration = Duration::from_millis(500);
+/// Polls between full reloads.
+const FULL_RELOAD_EVERY: u64 = 120;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Revocation {
@@ -165,12 +167,15 @@ pub fn spawn_poller(store: Arc<dyn RevocationStore>, live: Arc<Revocations>) {
         let mut seen = None;
         let mut tick = tokio::time::interval(POLL_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
+        for polls in 0u64.. {
             tick.tick().await;
             let (store, live) = (store.clone(), live.clone());
+            // Now and then a full reload whatever the version says: a
+            // refresh after this host's own write may have failed.
+            let full = polls % FULL_RELOAD_EVERY == 0;
             let polled = tokio::task::spawn_blocking(move || -> Result<Option<u64>, RevocationError> {
                 let version = store.version()?;
-                if seen == Some(version) {
+                if seen == Some(version) && !full {
                     return Ok(None);
                 }
                 refresh(&*store, &live)?;

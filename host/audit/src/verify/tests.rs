@@ -292,19 +292,61 @@ mod checkpoints {
         let report = check(dir.path(), &path);
         assert_eq!(kinds(&report), vec![ProblemKind::ForgedCheckpoint, ProblemKind::Truncated], "{:?}", report.problems);
 
-        // A real checkpoint edited to claim another head.
+        // A real checkpoint edited to claim another head (the only one
+        // covering records: the other is the empty log's, at start).
         let (dir, path) = log(5, 100);
         let latest = Witness::new(dir.path().join("witness")).latest().unwrap().unwrap();
         let text = std::fs::read_to_string(&latest.path).unwrap();
         let cp = latest.checkpoint.unwrap();
         std::fs::write(&latest.path, text.replace(&cp.head, &"0".repeat(64))).unwrap();
         let report = check(dir.path(), &path);
-        assert_eq!(kinds(&report), vec![ProblemKind::ForgedCheckpoint]);
+        assert_eq!(kinds(&report), vec![ProblemKind::ForgedCheckpoint, ProblemKind::NoCheckpoints]);
         assert!(report.problems[0].detail.contains("forged or signed by another key"), "{}", report.problems[0].detail);
 
-        // Not a checkpoint at all.
-        std::fs::write(&latest.path, "x".repeat(10_000)).unwrap();
-        assert_eq!(kinds(&check(dir.path(), &path)), vec![ProblemKind::ForgedCheckpoint]);
+        // Not a checkpoint at all, or one whose numbers are written
+        // another way than they were signed.
+        for text in ["x".repeat(10_000), text.replace(&format!("seq {}", cp.seq), &format!("seq +{}", cp.seq))] {
+            std::fs::write(&latest.path, text).unwrap();
+            assert_eq!(kinds(&check(dir.path(), &path)), vec![ProblemKind::ForgedCheckpoint, ProblemKind::NoCheckpoints]);
+        }
+    }
+
+    #[test]
+    fn records_appended_after_the_last_checkpoint_must_chain_to_it_before_they_are_signed() {
+        let (dir, path) = log(5, 100);
+        let conn = Connection::open(&path).unwrap();
+        let body = serde_json::to_string(&record(6)).unwrap();
+        conn.execute("INSERT INTO audit (seq, body, prev_hash, hash) VALUES (6, ?1, 'x', ?2)", params![body, chain_hash("x", &body)]).unwrap();
+        let err = AuditWriter::start(&path, Durability::Process, Some(checkpointing(dir.path(), Duration::from_secs(1), 10))).err().unwrap();
+        assert!(err.to_string().contains("record 6, after the checkpoint, does not chain"), "{err}");
+    }
+
+    #[test]
+    fn checkpoints_keep_coming_on_time_while_records_never_stop() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.db");
+        let writer = AuditWriter::start(&path, Durability::Process, Some(checkpointing(dir.path(), Duration::from_millis(20), 1_000_000))).unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let witness = Witness::new(dir.path().join("witness"));
+        rt.block_on(async {
+            // Eight writers keep the queue from ever running dry for 300 ms.
+            let until = std::time::Instant::now() + Duration::from_millis(300);
+            let tasks: Vec<_> = (0..8)
+                .map(|_| {
+                    let w = writer.clone();
+                    tokio::spawn(async move {
+                        while std::time::Instant::now() < until {
+                            w.append(record(1)).await.unwrap();
+                        }
+                    })
+                })
+                .collect();
+            for t in tasks {
+                t.await.unwrap();
+            }
+        });
+        let signed = witness.entries().unwrap().len();
+        assert!(signed >= 4, "only {signed} checkpoints in 300 ms at one per 20 ms");
     }
 
     #[test]
@@ -333,7 +375,7 @@ mod checkpoints {
         let (dir, path) = log(25, 10);
         Connection::open(&path).unwrap().execute("DELETE FROM audit WHERE seq > 22", []).unwrap();
         let err = AuditWriter::start(&path, Durability::Process, Some(checkpointing(dir.path(), Duration::from_secs(1), 10))).err().unwrap();
-        assert!(err.to_string().contains("it covers 25 records, the log holds 22"), "{err}");
+        assert!(err.to_string().contains("it covers records up to 25, the log ends at record 22"), "{err}");
         assert_eq!(kinds(&check(dir.path(), &path)), vec![ProblemKind::Truncated], "nothing was signed over the cut");
     }
 

@@ -17,11 +17,14 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, IntoResponseParts, Response, ResponseParts};
 use axum::routing::{delete, get, post};
 use steward_audit::{AuditRecord, RecordType};
-use steward_model::{Decision, IdentityKind, Reason, ReasonCode};
+use steward_model::{Decision, IdentityKind, Reason, ReasonCode, clip};
 
 use super::{bearer, error};
 use crate::decide::unix_seconds;
 use crate::state::AppState;
+
+/// The most of a refused call's message and path an audit record keeps.
+const MAX_REFUSAL_CHARS: usize = 300;
 
 /// Who the principal of a call made with the bootstrap admin token is.
 pub const BOOTSTRAP_ADMIN: &str = "bootstrap-admin-token";
@@ -137,13 +140,16 @@ async fn gate(State(state): State<Arc<AppState>>, mut request: Request, next: Ne
     let started = Instant::now();
     let request_id = state.next_request_id();
     let route = request.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string()).unwrap_or_default();
-    let call = Call { method: request.method().to_string(), route, path: request.uri().path().to_string(), request_id, started };
+    let path = clip(request.uri().path(), MAX_REFUSAL_CHARS);
+    let call = Call { method: request.method().to_string(), route, path, request_id, started };
     let admin = match authenticate(&state, bearer(request.headers())) {
         Ok(admin) => admin,
         Err(refusal) => {
             let (id, kind) = refusal.principal.map_or((None, None), |(id, kind)| (Some(id), Some(kind)));
             let code = if refusal.status == StatusCode::UNAUTHORIZED { ReasonCode::Unauthenticated } else { ReasonCode::NotPermitted };
-            let record = call.record(id, kind, Decision::Deny, Reason::new(code, "admin", refusal.message.clone()), None);
+            // Refused calls need no token at all: what they put in the
+            // record (the message quotes token fields, the path) is cut short.
+            let record = call.record(id, kind, Decision::Deny, Reason::new(code, "admin", clip(&refusal.message, MAX_REFUSAL_CHARS)), None);
             if let Err(e) = state.audit.append(record).await {
                 tracing::error!(error = %e, "a refused admin call could not be recorded");
             }
