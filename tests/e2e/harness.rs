@@ -128,6 +128,8 @@ pub struct Options<'a> {
     pub warehouse: Option<&'a str>,
     /// Load the copied plugins in enforce mode, whatever their manifest says.
     pub enforce_all: bool,
+    /// More `serve` arguments.
+    pub extra_args: &'a [&'a str],
 }
 
 impl Default for Options<'_> {
@@ -139,6 +141,7 @@ impl Default for Options<'_> {
             edit_policies: None,
             warehouse: None,
             enforce_all: false,
+            extra_args: &[],
         }
     }
 }
@@ -179,6 +182,7 @@ impl Server {
         if let Some(w) = opts.warehouse {
             args.extend(["--warehouse".into(), w.into()]);
         }
+        args.extend(opts.extra_args.iter().map(Into::into));
         args.extend([
             "--policies".into(),
             policies_dir.clone().into(),

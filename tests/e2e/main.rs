@@ -12,3 +12,4 @@ mod plugins;
 mod reload;
 mod swap;
 mod tokens;
+mod trust;

@@ -41,8 +41,9 @@ enum Command {
         #[arg(long, env = "STEWARD_ADMIN_TOKEN", hide_env_values = true)]
         admin_token: Option<String>,
         /// No shared admin token: admin calls need the token of a principal
-        /// holding an admin role, so each one names its admin.
-        #[arg(long, env = "STEWARD_NO_ADMIN_TOKEN", conflicts_with = "admin_token")]
+        /// holding an admin role, so each one names its admin (any
+        /// --admin-token or STEWARD_ADMIN_TOKEN is ignored).
+        #[arg(long, env = "STEWARD_NO_ADMIN_TOKEN")]
         no_admin_token: bool,
         #[arg(long, value_enum, default_value = "full")]
         durability: DurabilityArg,
@@ -496,17 +497,20 @@ fn audit_verify(db: &Path, witness: Option<PathBuf>, public_key: Option<PathBuf>
         println!("{} problem(s) in {} records", report.problems.len(), report.records);
         std::process::exit(1);
     }
-    match report.checkpointed_through {
-        _ if chain_only => println!("ok: {} records, chain intact, head {} (checkpoints not checked)", report.records, report.head_hash),
-        Some(seq) => println!(
-            "ok: {} records, chain intact, head {}; {} checkpoint(s), records 1..={seq} match the signed checkpoints{}",
-            report.records,
-            report.head_hash,
-            report.checkpoints,
-            if report.records > seq { format!(", {} newer record(s) covered by the chain only", report.records - seq) } else { String::new() }
-        ),
-        None => println!("ok: {} records, chain intact, head {}", report.records, report.head_hash),
+    let mut line = format!("ok: {} records, chain intact, head {}", report.records, report.head_hash);
+    if chain_only {
+        line += " (checkpoints not checked)";
+    } else {
+        let through = report.checkpointed_through.unwrap_or(0);
+        line += &match report.checkpointed_through {
+            Some(seq) => format!("; {} checkpoint(s) verified, records 1..={seq} match them", report.checkpoints),
+            None => format!("; {} checkpoint(s) verified, none covers a record yet", report.checkpoints),
+        };
+        if report.records > through {
+            line += &format!("; {} later record(s) are covered by the chain only, until the next checkpoint", report.records - through);
+        }
     }
+    println!("{line}");
     Ok(())
 }
 

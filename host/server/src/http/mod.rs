@@ -2,6 +2,8 @@
 //! `/healthz`.
 
 mod admin;
+
+pub use admin::BOOTSTRAP_ADMIN;
 mod decide;
 mod query;
 
