@@ -4,21 +4,30 @@
 # fresh data dir, runs a bounded load, prints wrk's figures, stops the server.
 #
 #   scripts/bench-http.sh [duration-seconds] [connections] [durability: full|process]
+#
+# CHECKPOINT_MS (default 2000, the server's) sets how often the audit head is
+# signed; CHECKPOINT_MS=0 CHECKPOINT_RECORDS=1000000000 turns checkpoints off
+# for a side-by-side figure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-10}
 CONNECTIONS=${2:-64}
 DURABILITY=${3:-full}
 PORT=${PORT:-18181}
+CHECKPOINT_MS=${CHECKPOINT_MS:-2000}
+CHECKPOINT_RECORDS=${CHECKPOINT_RECORDS:-10000}
 BIN=./target/release/steward
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
 [ -x "$BIN" ] || { echo "$BIN is missing: make build" >&2; exit 1; }
 
 DATA=$(mktemp -d)
 trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; rm -rf "$DATA"' EXIT
-STEWARD_LOG=warn $BIN serve --listen 127.0.0.1:$PORT --data "$DATA" --durability "$DURABILITY" &
+STEWARD_LOG=error $BIN serve --listen 127.0.0.1:$PORT --data "$DATA" --durability "$DURABILITY" \
+  --checkpoint-ms "$CHECKPOINT_MS" --checkpoint-records "$CHECKPOINT_RECORDS" &
 SERVER=$!
-for _ in $(seq 100); do curl -sf localhost:$PORT/healthz >/dev/null && break; sleep 0.1; done
+# Python and JavaScript plugins take a while to compile on an empty cache.
+for _ in $(seq 1200); do curl -sf localhost:$PORT/healthz >/dev/null && break; sleep 0.1; done
+curl -sf localhost:$PORT/healthz >/dev/null || { echo "the server did not come up in 120 s" >&2; exit 1; }
 
 TOKEN=$($BIN token mint --key policies/demo/issuer.key --sub alice --act copilot --session bench --turn 1)
 cat > "$DATA/decide.lua" <<LUA
@@ -29,6 +38,8 @@ wrk.headers["Authorization"] = "Bearer $TOKEN"
 LUA
 curl -s -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' localhost:$PORT/v1/decide \
   -d '{"action":"sql.read","assets":["finance/ledger"],"intent":"task: bench"}'; echo
-echo "wrk: ${DURATION}s, ${CONNECTIONS} connections, 2 threads, audit durability ${DURABILITY}"
+echo "wrk: ${DURATION}s, ${CONNECTIONS} connections, 2 threads, audit durability ${DURABILITY}, checkpoints every ${CHECKPOINT_MS} ms / ${CHECKPOINT_RECORDS} records"
 wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$DATA/decide.lua" "http://127.0.0.1:$PORT/v1/decide"
-echo "audit records: $($BIN audit verify --db "$DATA/audit.db")"
+kill $SERVER; wait $SERVER 2>/dev/null || true
+echo "audit: $($BIN audit verify --db "$DATA/audit.db")"
+echo "checkpoints signed: $(ls "$DATA/witness" | wc -l)"

@@ -1,6 +1,7 @@
 //! In-process figures: the cost of one plugin call (reused and fresh
-//! instance), and decision latency through the whole pipeline for a request
-//! that calls one Rust SOP plugin, with and without the audit append.
+//! instance), decision latency through the whole pipeline for a request
+//! that calls one Rust SOP plugin, with and without the audit append, and
+//! what holding 100,000 revocations adds to each token check.
 //!
 //! Run with `cargo bench -p steward --bench decide` after `make plugins`.
 //! Prints p50/p99/mean in microseconds; asserts nothing.
@@ -73,6 +74,31 @@ fn main() {
             })
             .await;
             report(&format!("decision, pipeline with one SOP call ({isolation:?})"), samples);
+        }
+
+        // Revocations are checked on every verification, cache hits too.
+        // None of these 100,000 covers the token timed.
+        let held = 100_000;
+        let revocations = steward_identity::Revocations::new();
+        let registry = registry_with_finance_sop(&policy, Isolation::Reuse).await;
+        let set = registry.current();
+        for count in [0, held] {
+            let kinds = steward_identity::RevocationKind::ALL;
+            let ids: Vec<(steward_identity::RevocationKind, String)> = (0..count).map(|i| (kinds[i % kinds.len()], format!("revoked-{i}"))).collect();
+            revocations.replace(steward_identity::RevocationSet::new(ids.iter().map(|(k, id)| (*k, id.as_str()))));
+            let generation = PolicyGeneration::load(&repo().join("policies"), revocations.clone()).expect("demo policy");
+            let samples = time(SAMPLES, || async {
+                steward_pipeline::identity::authenticate(&generation.verifier, &policy, &token, now).unwrap();
+            })
+            .await;
+            report(&format!("token check, cache hit, {count} revocations held"), samples);
+            let ctx = Context { policy: &policy, verifier: &generation.verifier, plugins: &*set };
+            let samples = time(SAMPLES, || async {
+                let outcome = steward_pipeline::decide(&ctx, &token, &input, "bench".into(), now).await;
+                assert_eq!(outcome.decision, Decision::Allow);
+            })
+            .await;
+            report(&format!("decision with one SOP call, {count} revocations held"), samples);
         }
 
         // The same decision followed by its durable audit append, one at a
