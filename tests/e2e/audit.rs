@@ -116,6 +116,7 @@ fn records_carry_the_identity_chain_and_plugin_digests() {
     assert_eq!(r.on_behalf_of.as_deref(), Some("alice"));
     assert_eq!(r.session_id.as_deref(), Some("session-e2e"));
     assert_eq!(r.turn_id.as_deref(), Some("turn-42"));
+    assert_eq!(r.door.as_deref(), Some("http"), "the record names the door the request came through");
     assert_eq!(r.intent.as_deref(), Some("task: close"));
     assert_eq!(r.assets, vec!["finance/ledger"]);
     let voted = serde_json::to_value(&r.decided_by).unwrap();

@@ -38,6 +38,9 @@ pub struct AuditRecord {
     pub on_behalf_of: Option<String>,
     pub session_id: Option<String>,
     pub turn_id: Option<String>,
+    /// The door the request came through (`http`, `mcp`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub door: Option<String>,
     pub action: String,
     pub assets: Vec<String>,
     pub intent: Option<String>,

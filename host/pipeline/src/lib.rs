@@ -20,7 +20,6 @@ use std::future::Future;
 use std::sync::Arc;
 
 use serde::Serialize;
-use steward_identity::Verifier;
 use steward_model::{Action, Asset, Decision, Obligation, PluginError, Principal, QuerySummary, Reason, ReasonCode, Request, RequestContext, Verdict, Voter};
 use steward_policy::Policy;
 use tracing::Instrument;
@@ -114,29 +113,22 @@ impl Outcome {
     }
 }
 
-/// Everything one decision reads: a policy generation, its verifier, and a
-/// snapshot of the live plugins.
+/// Everything one decision reads: a policy generation and a snapshot of
+/// the live plugins. The caller is authenticated before (once per request,
+/// by whichever door it came through: [`identity::authenticate`]).
 pub struct Context<'a, P: Plugins> {
     pub policy: &'a Arc<Policy>,
-    pub verifier: &'a Verifier,
     pub plugins: &'a P,
 }
 
-pub async fn decide<P: Plugins>(ctx: &Context<'_, P>, token: &str, input: &DecideInput, request_id: String, now: u64) -> Outcome {
+/// Decide `input` for an authenticated `principal`.
+pub async fn decide<P: Plugins>(ctx: &Context<'_, P>, principal: &Principal, input: &DecideInput, request_id: String) -> Outcome {
     let mut outcome = Outcome::empty(request_id);
     outcome.action = input.action.clone();
     outcome.assets = input.assets.clone();
     outcome.intent = input.intent.clone();
-    let principal = match tracing::debug_span!("identity").in_scope(|| identity::authenticate(ctx.verifier, ctx.policy, token, now)) {
-        Ok(p) => p,
-        Err(e) => {
-            outcome.unauthenticated = true;
-            outcome.reasons.push(Reason::new(ReasonCode::Unauthenticated, "identity", e.to_string()));
-            return outcome;
-        }
-    };
     outcome.principal = Some(principal.clone());
-    match run_stages(ctx, principal, input, &mut outcome).await {
+    match run_stages(ctx, principal.clone(), input, &mut outcome).await {
         Ok(combined) => {
             outcome.decision = combined.decision;
             outcome.reasons = combined.reasons;
@@ -148,6 +140,17 @@ pub async fn decide<P: Plugins>(ctx: &Context<'_, P>, token: &str, input: &Decid
             outcome.obligations.clear();
         }
     }
+    outcome
+}
+
+/// The answer to a request whose token was refused: a deny naming why.
+pub fn unauthenticated(input: &DecideInput, request_id: String, error: &identity::IdentityError) -> Outcome {
+    let mut outcome = Outcome::empty(request_id);
+    outcome.action = input.action.clone();
+    outcome.assets = input.assets.clone();
+    outcome.intent = input.intent.clone();
+    outcome.unauthenticated = true;
+    outcome.reasons.push(Reason::new(ReasonCode::Unauthenticated, "identity", error.to_string()));
     outcome
 }
 

@@ -100,9 +100,12 @@ impl Harness {
     }
 
     async fn decide(&self, plugins: &FakePlugins, token: &str, action: &str, assets: &[&str]) -> Outcome {
-        let ctx = Context { policy: &self.policy, verifier: &self.verifier, plugins };
+        let ctx = Context { policy: &self.policy, plugins };
         let input = DecideInput { action: action.into(), assets: assets.iter().map(|a| a.to_string()).collect(), intent: None, query: None };
-        decide(&ctx, token, &input, REQUEST_ID.into(), NOW).await
+        match crate::identity::authenticate(&self.verifier, &self.policy, token, NOW) {
+            Ok(principal) => decide(&ctx, &principal, &input, REQUEST_ID.into()).await,
+            Err(e) => crate::unauthenticated(&input, REQUEST_ID.into(), &e),
+        }
     }
 }
 

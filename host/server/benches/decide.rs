@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use steward::state::PolicyGeneration;
+use steward_gate::PolicyGeneration;
 use steward_audit::{AuditWriter, Durability};
 use steward_model::Decision;
 use steward_pipeline::Context;
@@ -67,9 +67,9 @@ fn main() {
             .await;
             report(&format!("one SOP plugin call ({isolation:?} instance)"), samples);
 
-            let ctx = Context { policy: &policy, verifier: &generation.verifier, plugins: &*set };
+            let ctx = Context { policy: &policy, plugins: &*set };
             let samples = time(SAMPLES, || async {
-                let outcome = steward_pipeline::decide(&ctx, &token, &input, "bench".into(), now).await;
+                let outcome = support::decide(&ctx, &generation.verifier, &token, &input, now).await;
                 assert_eq!(outcome.decision, Decision::Allow);
             })
             .await;
@@ -92,9 +92,9 @@ fn main() {
             })
             .await;
             report(&format!("token check, cache hit, {count} revocations held"), samples);
-            let ctx = Context { policy: &policy, verifier: &generation.verifier, plugins: &*set };
+            let ctx = Context { policy: &policy, plugins: &*set };
             let samples = time(SAMPLES, || async {
-                let outcome = steward_pipeline::decide(&ctx, &token, &input, "bench".into(), now).await;
+                let outcome = support::decide(&ctx, &generation.verifier, &token, &input, now).await;
                 assert_eq!(outcome.decision, Decision::Allow);
             })
             .await;
@@ -105,14 +105,14 @@ fn main() {
         // time (no group commit helps a single caller).
         let registry = registry_with_finance_sop(&policy, Isolation::Reuse).await;
         let set = registry.current();
-        let ctx = Context { policy: &policy, verifier: &generation.verifier, plugins: &*set };
+        let ctx = Context { policy: &policy, plugins: &*set };
         let dir = tempfile_dir();
         for (durability, n) in [(Durability::Process, 20_000), (Durability::Full, 2_000)] {
             let audit = AuditWriter::start(&dir.join(format!("audit-{durability:?}.db")), durability, None).unwrap();
             let samples = time(n, || async {
                 let started = Instant::now();
-                let outcome = steward_pipeline::decide(&ctx, &token, &input, "bench".into(), now).await;
-                let record = steward::decide::audit_record(&outcome, started.elapsed().as_micros() as u64);
+                let outcome = support::decide(&ctx, &generation.verifier, &token, &input, now).await;
+                let record = steward_gate::audit_record(&outcome, started.elapsed().as_micros() as u64);
                 audit.append(record).await.unwrap();
             })
             .await;

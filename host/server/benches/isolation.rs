@@ -14,7 +14,7 @@
 mod support;
 
 
-use steward::state::PolicyGeneration;
+use steward_gate::PolicyGeneration;
 use steward_identity::{Actor, Claims, SigningKeyFile, mint};
 use steward_model::Decision;
 use steward_pipeline::Context;
@@ -76,7 +76,7 @@ fn main() {
             source.manifest.mode = Mode::Enforce;
             registry.activate(registry.prove(source, &policy).await.unwrap_or_else(|e| panic!("{name}: {e}"))).await;
             let set = registry.current();
-            let ctx = Context { policy: &policy, verifier: &generation.verifier, plugins: &*set };
+            let ctx = Context { policy: &policy, plugins: &*set };
             let mut figures = Vec::new();
             for callers in [1, CALLERS] {
                 let mut turn = 0usize;
@@ -85,8 +85,9 @@ fn main() {
                     let token = &tokens[turn % callers];
                     let ctx = &ctx;
                     let input = &input;
+                    let verifier = &generation.verifier;
                     async move {
-                        let outcome = steward_pipeline::decide(ctx, token, input, "bench".into(), now).await;
+                        let outcome = support::decide(ctx, verifier, token, input, now).await;
                         assert_eq!(outcome.decision, Decision::Allow, "{outcome:?}");
                     }
                 })

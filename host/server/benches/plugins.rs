@@ -16,7 +16,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use steward::state::PolicyGeneration;
+use steward_gate::PolicyGeneration;
 use steward_model::Decision;
 use steward_pipeline::Context;
 use steward_policy::Policy;
@@ -108,9 +108,9 @@ fn main() {
         // no-plugin set: what the pipeline costs without any plugin call.
         let empty = Registry::new(Runtime::new(RuntimeConfig::default()).unwrap());
         let empty_set = empty.current();
-        let ctx = Context { policy: &policy, verifier: &generation.verifier, plugins: &*empty_set };
+        let ctx = Context { policy: &policy, plugins: &*empty_set };
         let (base50, base99) = time(|| async {
-            let outcome = steward_pipeline::decide(&ctx, &token, &input, "bench".into(), now).await;
+            let outcome = support::decide(&ctx, &generation.verifier, &token, &input, now).await;
             assert_eq!(outcome.decision, Decision::Deny, "no SOP, no grant: denied");
         })
         .await;
@@ -130,9 +130,9 @@ fn main() {
                 assert_eq!(v.decision(), Decision::Allow);
             })
             .await;
-            let ctx = Context { policy: &policy, verifier: &generation.verifier, plugins: &*set };
+            let ctx = Context { policy: &policy, plugins: &*set };
             let (dec50, dec99) = time(|| async {
-                let outcome = steward_pipeline::decide(&ctx, &token, &input, "bench".into(), now).await;
+                let outcome = support::decide(&ctx, &generation.verifier, &token, &input, now).await;
                 assert_eq!(outcome.decision, Decision::Allow);
             })
             .await;

@@ -11,7 +11,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use steward::ServerConfig;
-use steward::query::{QueryInput, query_and_record};
+use steward_gate::{Door, QueryInput};
 use steward_audit::Durability;
 use steward_identity::{Claims, SigningKeyFile, mint};
 use steward_model::Decision;
@@ -71,22 +71,22 @@ fn main() -> anyhow::Result<()> {
             mode: Mode::Full,
             intent: None,
         };
-        let first = query_and_record(&state, &token, &input).await;
+        let first = state.gate.query(&state.gate.authenticate(&token), &input, Door::Http).await;
         anyhow::ensure!(first.outcome.decision == Decision::Allow, "bench query denied: {:?}", first.outcome.reasons);
         let rewritten = first.rewritten_sql.clone().unwrap_or_default();
         println!("rewritten: {rewritten}\nrows: {}", first.row_count);
         for _ in 0..WARMUP {
-            query_and_record(&state, &token, &input).await;
-            state.warehouse.query(&rewritten).await?;
+            state.gate.query(&state.gate.authenticate(&token), &input, Door::Http).await;
+            state.gate.warehouse.query(&rewritten).await?;
         }
         let mut through = Vec::with_capacity(SAMPLES);
         let mut direct = Vec::with_capacity(SAMPLES);
         for _ in 0..SAMPLES {
             let started = Instant::now();
-            std::hint::black_box(query_and_record(&state, &token, &input).await);
+            std::hint::black_box(state.gate.query(&state.gate.authenticate(&token), &input, Door::Http).await);
             through.push(started.elapsed());
             let started = Instant::now();
-            std::hint::black_box(state.warehouse.query(&rewritten).await?);
+            std::hint::black_box(state.gate.warehouse.query(&rewritten).await?);
             direct.push(started.elapsed());
         }
         let a = report("/v1/query path (audit durability process)", through);

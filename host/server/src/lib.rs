@@ -1,13 +1,11 @@
 //! The Steward server: wires policy, identity, the plugin runtime, the
-//! decision pipeline and the audit log behind an HTTP API.
+//! gate (decisions, queries, the audit log) behind its HTTP doors, the admin
+//! API and the watchers.
 
 pub mod author;
 pub mod client;
-pub mod decide;
 pub mod http;
-pub mod query;
 pub mod revocations;
-pub mod schema;
 pub mod state;
 pub mod uploads;
 pub mod watch;
@@ -26,7 +24,8 @@ use steward_budget::BudgetStore;
 use steward_warehouse::Warehouse;
 
 use crate::revocations::{RevocationStore, SqliteRevocations};
-use crate::state::{Access, AppState, DataPlane, PolicyGeneration};
+use crate::state::{Access, AppState};
+use steward_gate::{DataPlane, Gate, PolicyGeneration};
 
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -117,9 +116,10 @@ pub async fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>>
     let data = DataPlane { warehouse, budgets, max_rows: config.max_rows };
     let uploads = crate::uploads::UploadStore::new(config.data.join("uploads"));
     let access = Access { admin_token, revocations: revocations.clone(), revocation_store: revocation_store.clone() };
-    let state = AppState::new(generation, Registry::new(runtime), audit, access, config.policies.clone(), uploads, data);
+    let gate = Gate::new(generation, Registry::new(runtime), audit, data);
+    let state = AppState::new(gate, access, config.policies.clone(), uploads);
     revocations::spawn_poller(revocation_store, revocations);
-    state.policy.load().check_sql(state.dialect()).context("checking the policy's SQL")?;
+    state.gate.policy.load().check_sql(state.gate.dialect()).context("checking the policy's SQL")?;
     Ok(Arc::new(state))
 }
 
@@ -180,7 +180,7 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     let mut watcher = watch::PluginWatcher::new(config.plugins.clone());
     let refused = watcher.scan(&state).await;
     let restored = state.uploads.restore(&state).await;
-    let live = state.registry.current().slots().count();
+    let live = state.gate.registry.current().slots().count();
     tracing::info!(live, refused = refused.len(), restored_uploads = restored, dir = %config.plugins.display(), "plugins loaded");
     watch::spawn(state.clone(), watcher, config.watch_every);
     warm_schema(&state).await;
@@ -189,7 +189,7 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     let stop = Arc::new(tokio::sync::Notify::new());
     watch_signals(stop.clone())?;
     axum::serve(listener, http::router(state.clone())).with_graceful_shutdown(async move { stop.notified().await }).await.context("serving HTTP")?;
-    match state.audit.checkpoint().await {
+    match state.gate.audit.checkpoint().await {
         Ok(Some(cp)) => tracing::info!(seq = cp.seq, "audit checkpoint signed at shutdown"),
         Ok(None) => {}
         Err(e) => tracing::error!(error = %e, "no audit checkpoint at shutdown"),
@@ -202,14 +202,14 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
 /// columns it has to look at are withheld.
 async fn warm_schema(state: &Arc<AppState>) {
     const WARM_UP: Duration = Duration::from_secs(10);
-    let generation = state.policy.load_full();
-    let plugins = state.registry.current();
+    let generation = state.gate.policy.load_full();
+    let plugins = state.gate.registry.current();
     let started = std::time::Instant::now();
-    state.schemas.get(&state.warehouse, &generation, &plugins).await;
-    while !state.schemas.complete() && started.elapsed() < WARM_UP {
+    state.gate.schemas.get(&state.gate.warehouse, &generation, &plugins).await;
+    while !state.gate.schemas.complete() && started.elapsed() < WARM_UP {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    if !state.schemas.complete() {
+    if !state.gate.schemas.complete() {
         tracing::warn!(waited_ms = WARM_UP.as_millis() as u64, "the classifiers are still working; their columns stay withheld until they finish");
     }
 }

@@ -201,11 +201,11 @@ impl UploadStore {
                     continue;
                 }
             };
-            let folder = state.registry.current().slot(&name).map(|s| (s.origin.clone(), s.active.label().to_string()));
+            let folder = state.gate.registry.current().slot(&name).map(|s| (s.origin.clone(), s.active.label().to_string()));
             let prove = async |digest: &String| {
-                let policy = state.policy.load_full().policy.clone();
+                let policy = state.gate.policy.load_full().policy.clone();
                 let proven = match self.source(&name, digest) {
-                    Ok(source) => state.registry.prove(source, &policy).await.map_err(|e| e.to_string()),
+                    Ok(source) => state.gate.registry.prove(source, &policy).await.map_err(|e| e.to_string()),
                     Err(e) => Err(e),
                 };
                 proven.inspect_err(|e| tracing::error!(plugin = %name, digest = %digest, error = %e, "uploaded plugin refused at restore")).ok()
@@ -222,19 +222,19 @@ impl UploadStore {
                 Some(digest) => prove(digest).await,
                 None => None,
             } {
-                state.registry.activate(previous).await;
+                state.gate.registry.activate(previous).await;
                 restored += 1;
             }
             tracing::info!(plugin = %active.plugin.label(), digest = %active.plugin.digest, "uploaded plugin restored");
-            state.registry.activate(active).await;
+            state.gate.registry.activate(active).await;
             restored += 1;
             for digest in &record.staged {
                 if let Some(staged) = prove(digest).await {
-                    state.registry.stage(staged).await;
+                    state.gate.registry.stage(staged).await;
                     restored += 1;
                 }
             }
-            if let (Some((Origin::Directory(dir), replaced)), Some(slot)) = (folder, state.registry.current().slot(&name))
+            if let (Some((Origin::Directory(dir), replaced)), Some(slot)) = (folder, state.gate.registry.current().slot(&name))
                 && slot.origin == Origin::Upload
             {
                 tracing::warn!(
@@ -246,7 +246,7 @@ impl UploadStore {
                      roll back or remove it through the admin API to serve the folder's"
                 );
             }
-            if let Err(e) = self.record(&name, state.registry.current().slot(&name)) {
+            if let Err(e) = self.record(&name, state.gate.registry.current().slot(&name)) {
                 tracing::warn!(plugin = %name, error = %e, "could not rewrite the uploads record");
             }
         }

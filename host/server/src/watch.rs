@@ -100,9 +100,9 @@ impl PluginWatcher {
                 continue;
             }
             self.seen.insert(dir.clone(), fp);
-            let policy = state.policy.load_full().policy.clone();
+            let policy = state.gate.policy.load_full().policy.clone();
             let result = match PluginSource::from_dir(dir) {
-                Ok(source) => state.registry.prove(source, &policy).await,
+                Ok(source) => state.gate.registry.prove(source, &policy).await,
                 Err(e) => Err(e),
             };
             match result {
@@ -111,7 +111,7 @@ impl PluginWatcher {
                     let (from_cache, load_ms) = (proven.plugin.from_cache, proven.plugin.load_time.as_secs_f64() * 1e3);
                     self.names.insert(dir.clone(), proven.plugin.name().to_string());
                     let name = proven.plugin.name().to_string();
-                    let replaced = state.registry.activate(proven).await;
+                    let replaced = state.gate.registry.activate(proven).await;
                     // A folder change after an upload is the latest change:
                     // it is what a restart restores.
                     if self.started {
@@ -138,8 +138,8 @@ impl PluginWatcher {
         for dir in gone {
             self.seen.remove(&dir);
             if let Some(name) = self.names.remove(&dir) {
-                let from_here = state.registry.current().slot(&name).is_some_and(|s| s.origin == Origin::Directory(dir.clone()));
-                if from_here && state.registry.remove(&name).await.is_ok() {
+                let from_here = state.gate.registry.current().slot(&name).is_some_and(|s| s.origin == Origin::Directory(dir.clone()));
+                if from_here && state.gate.registry.remove(&name).await.is_ok() {
                     tracing::info!(plugin = %name, "plugin folder removed; plugin unloaded");
                 }
             }

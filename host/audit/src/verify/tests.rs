@@ -14,6 +14,7 @@ fn record(i: u64) -> AuditRecord {
         on_behalf_of: Some("alice".into()),
         session_id: Some("s".into()),
         turn_id: Some(format!("t{i}")),
+        door: None,
         action: "sql.read".into(),
         assets: vec!["finance/ledger".into()],
         intent: None,

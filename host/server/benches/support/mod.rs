@@ -96,3 +96,18 @@ pub fn ledger_read_request(policy: &Policy) -> steward_model::Request {
         context: Default::default(),
     }
 }
+
+/// A whole decision as a door makes it: authenticate the token (a
+/// verified-cache hit after the first call), then decide.
+pub async fn decide<P: steward_pipeline::Plugins>(
+    ctx: &steward_pipeline::Context<'_, P>,
+    verifier: &steward_identity::Verifier,
+    token: &str,
+    input: &DecideInput,
+    now: u64,
+) -> steward_pipeline::Outcome {
+    match steward_pipeline::identity::authenticate(verifier, ctx.policy, token, now) {
+        Ok(principal) => steward_pipeline::decide(ctx, &principal, input, "bench".into()).await,
+        Err(e) => steward_pipeline::unauthenticated(input, "bench".into(), &e),
+    }
+}

@@ -17,6 +17,7 @@ use axum::routing::{get, post};
 
 use axum::extract::rejection::JsonRejection;
 use steward_model::{Decision, ReasonCode};
+use steward_gate::{Caller, Door};
 use steward_pipeline::Outcome;
 
 use crate::state::AppState;
@@ -61,22 +62,22 @@ pub(crate) fn status_of(outcome: &Outcome) -> StatusCode {
 }
 
 /// A body the host could not read is a recorded deny, answered 400.
-pub(crate) async fn refuse_body(state: &AppState, headers: &HeaderMap, rejection: JsonRejection) -> Response {
+pub(crate) async fn refuse_body(state: &AppState, caller: &Caller, rejection: JsonRejection) -> Response {
     let message = format!("bad request body: {}", rejection.body_text());
-    let outcome = crate::decide::refuse_and_record(state, bearer(headers), ReasonCode::Other, "parse", message).await;
+    let outcome = state.gate.refuse(caller, ReasonCode::Other, "parse", message, Door::Http).await;
     (StatusCode::BAD_REQUEST, axum::Json(outcome)).into_response()
 }
 
 /// Run a request's work; if it panics (a bug in the host), the request is
 /// a recorded `internal-error` deny answered 500, and the process keeps
 /// serving.
-pub(crate) async fn or_internal_error(state: &AppState, headers: &HeaderMap, work: impl Future<Output = Response>) -> Response {
+pub(crate) async fn or_internal_error(state: &AppState, caller: &Caller, work: impl Future<Output = Response>) -> Response {
     match catch_panic(work).await {
         Ok(response) => response,
         Err(panic) => {
             tracing::error!(panic = %panic, "a request panicked; answering deny");
             let message = "the host failed while handling this request; it was recorded as an internal error and the host keeps serving: report the request id";
-            let outcome = crate::decide::refuse_and_record(state, bearer(headers), ReasonCode::InternalError, "host", message.into()).await;
+            let outcome = state.gate.refuse(caller, ReasonCode::InternalError, "host", message.into(), Door::Http).await;
             (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(outcome)).into_response()
         }
     }

@@ -20,7 +20,6 @@ use steward_audit::{AuditRecord, RecordType};
 use steward_model::{Decision, IdentityKind, Reason, ReasonCode, clip};
 
 use super::{bearer, error};
-use crate::decide::unix_seconds;
 use crate::state::AppState;
 
 /// The most of a refused call's message and path an audit record keeps.
@@ -102,8 +101,9 @@ fn authenticate(state: &AppState, token: &str) -> Result<Admin, Refusal> {
     {
         return Ok(Admin { id: BOOTSTRAP_ADMIN.into(), kind: None });
     }
-    let generation = state.policy.load();
-    let principal = match steward_pipeline::identity::authenticate(&generation.verifier, &generation.policy, token, unix_seconds()) {
+    let caller = state.gate.authenticate(token);
+    let generation = &caller.generation;
+    let principal = match caller.identity.clone() {
         Ok(p) => p,
         Err(e) => {
             let bootstrap = if state.admin_token.is_some() { "or the bootstrap admin token" } else { "(the bootstrap admin token is disabled)" };
@@ -138,7 +138,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// (saying whether it took effect).
 async fn gate(State(state): State<Arc<AppState>>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let request_id = state.next_request_id();
+    let request_id = state.gate.next_request_id();
     let route = request.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string()).unwrap_or_default();
     let path = clip(request.uri().path(), MAX_REFUSAL_CHARS);
     let call = Call { method: request.method().to_string(), route, path, request_id, started };
@@ -150,7 +150,7 @@ async fn gate(State(state): State<Arc<AppState>>, mut request: Request, next: Ne
             // Refused calls need no token at all: what they put in the
             // record (the message quotes token fields, the path) is cut short.
             let record = call.record(id, kind, Decision::Deny, Reason::new(code, "admin", clip(&refusal.message, MAX_REFUSAL_CHARS)), None);
-            if let Err(e) = state.audit.append(record).await {
+            if let Err(e) = state.gate.audit.append(record).await {
                 tracing::error!(error = %e, "a refused admin call could not be recorded");
             }
             tracing::warn!(route = %call.route, status = refusal.status.as_u16(), reason = %refusal.message, "admin call refused");
@@ -167,7 +167,7 @@ async fn gate(State(state): State<Arc<AppState>>, mut request: Request, next: Ne
         _ => status.to_string(),
     };
     let record = call.record(Some(admin.id.clone()), admin.kind, decision, Reason::new(ReasonCode::Other, "admin", detail), note);
-    if let Err(e) = state.audit.append(record).await {
+    if let Err(e) = state.gate.audit.append(record).await {
         tracing::error!(error = %e, admin = %admin.id, route = %call.route, "an admin call could not be recorded");
         let done = if status.is_success() { "it took effect" } else { "it did not take effect" };
         return call.tag(error(StatusCode::SERVICE_UNAVAILABLE, format!("the admin call could not be recorded ({done}): {e}")));
@@ -196,6 +196,7 @@ impl Call {
             on_behalf_of: None,
             session_id: None,
             turn_id: None,
+            door: None,
             action: note.action.unwrap_or_else(|| format!("admin:{} {}", self.method, self.route)),
             assets: if note.assets.is_empty() { vec![self.path.clone()] } else { note.assets },
             intent: None,

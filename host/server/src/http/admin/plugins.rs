@@ -59,7 +59,7 @@ struct SlotView {
 }
 
 pub async fn list(State(state): State<Arc<AppState>>) -> Response {
-    let set = state.registry.current();
+    let set = state.gate.registry.current();
     let plugins: Vec<SlotView> = set
         .slots()
         .map(|(_, slot)| SlotView {
@@ -85,8 +85,8 @@ pub async fn status(State(state): State<Arc<AppState>>) -> Response {
     Json(serde_json::json!({
         "policy_dir": state.policies_dir.display().to_string(),
         "policy_error": policy_error,
-        "plugins": state.registry.current().slots().count(),
-        "pooling_allocator": state.registry.runtime().pooling,
+        "plugins": state.gate.registry.current().slots().count(),
+        "pooling_allocator": state.gate.registry.runtime().pooling,
     }))
     .into_response()
 }
@@ -152,8 +152,8 @@ pub async fn upload(State(state): State<Arc<AppState>>, body: Result<Json<Upload
             return error(StatusCode::UNPROCESSABLE_ENTITY, format!("plugin {label} refused: cannot keep it in the data directory: {e}"));
         }
     };
-    let policy = state.policy.load_full().policy.clone();
-    let proven = match state.registry.prove(source, &policy).await {
+    let policy = state.gate.policy.load_full().policy.clone();
+    let proven = match state.gate.registry.prove(source, &policy).await {
         Ok(p) => p,
         Err(e) => {
             tracing::warn!(plugin = %label, error = %e, "upload refused");
@@ -165,10 +165,10 @@ pub async fn upload(State(state): State<Arc<AppState>>, body: Result<Json<Upload
     let view = VersionView::of(&proven.plugin);
     let cases = proven.outcomes.clone();
     let activated = if upload.activate {
-        state.registry.activate(proven).await;
+        state.gate.registry.activate(proven).await;
         true
     } else {
-        state.registry.stage(proven).await == Staged::ActivatedAsFirstVersion
+        state.gate.registry.stage(proven).await == Staged::ActivatedAsFirstVersion
     };
     drop(kept);
     state.record_uploads(&name);
@@ -195,7 +195,7 @@ pub async fn activate(
         Ok(b) => b,
         Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
     };
-    match state.registry.activate_digest(&name, &body.digest).await {
+    match state.gate.registry.activate_digest(&name, &body.digest).await {
         Ok(p) => {
             state.record_uploads(&name);
             Json(serde_json::json!({ "active": VersionView::of(&p) })).into_response()
@@ -205,7 +205,7 @@ pub async fn activate(
 }
 
 pub async fn rollback(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> Response {
-    match state.registry.rollback(&name).await {
+    match state.gate.registry.rollback(&name).await {
         Ok(p) => {
             state.record_uploads(&name);
             tracing::info!(plugin = %p.label(), "rolled back");
@@ -216,7 +216,7 @@ pub async fn rollback(State(state): State<Arc<AppState>>, Path(name): Path<Strin
 }
 
 pub async fn remove(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> Response {
-    match state.registry.remove(&name).await {
+    match state.gate.registry.remove(&name).await {
         Ok(()) => {
             state.record_uploads(&name);
             Json(serde_json::json!({ "removed": name })).into_response()

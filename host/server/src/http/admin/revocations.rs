@@ -13,7 +13,7 @@ use serde::Deserialize;
 use steward_identity::RevocationKind;
 
 use super::{Admin, AdminNote};
-use crate::decide::unix_seconds;
+use steward_gate::unix_seconds;
 use crate::http::error;
 use crate::revocations::{self, Revocation, RevocationError};
 use crate::state::AppState;

@@ -17,8 +17,7 @@ use steward_policy::{ColumnEffect, Policy};
 use steward_sql::{Dialect, Mode, Plan, QueryShape, Schema, StatementKind, Viewer};
 use tracing::Instrument;
 
-use crate::decide::{record_or_deny, unix_seconds};
-use crate::state::AppState;
+use crate::{Caller, Door, Gate, unix_seconds};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -105,29 +104,33 @@ impl QueryAnswer {
     }
 }
 
-pub async fn query_and_record(state: &AppState, token: &str, input: &QueryInput) -> QueryAnswer {
-    let started = Instant::now();
-    let request_id = state.next_request_id();
-    let span = tracing::info_span!("query", request_id = %request_id, mode = ?input.mode);
-    async move {
-        let mut answer = run(state, token, input, request_id).await;
-        let record = QueryRecord {
-            sql: input.sql.clone(),
-            mode: format!("{:?}", input.mode).to_lowercase(),
-            rewritten_sql: answer.rewritten_sql.clone(),
-            columns: answer.shape.as_ref().map(columns_touched).unwrap_or_default(),
-            row_count: (answer.outcome.decision == Decision::Allow).then_some(answer.row_count as u64),
-            result_sha256: (answer.outcome.decision == Decision::Allow).then(|| hex::encode(Sha256::digest(serde_json::to_vec(&answer.rows).unwrap_or_default()))),
-        };
-        if record_or_deny(state, &mut answer.outcome, started, Some(record)).instrument(tracing::debug_span!("record")).await.is_err() {
-            answer.rows.clear();
-            answer.columns.clear();
-            answer.row_count = 0;
+impl Gate {
+    /// One query through the gate, recorded before the answer leaves.
+    pub async fn query(&self, caller: &Caller, input: &QueryInput, door: Door) -> QueryAnswer {
+        let started = Instant::now();
+        let request_id = self.next_request_id();
+        let span = tracing::info_span!("query", request_id = %request_id, mode = ?input.mode, door = door.as_str());
+        async move {
+            let mut answer = run(self, caller, input, request_id).await;
+            let record = QueryRecord {
+                sql: input.sql.clone(),
+                mode: format!("{:?}", input.mode).to_lowercase(),
+                rewritten_sql: answer.rewritten_sql.clone(),
+                columns: answer.shape.as_ref().map(columns_touched).unwrap_or_default(),
+                row_count: (answer.outcome.decision == Decision::Allow).then_some(answer.row_count as u64),
+                result_sha256: (answer.outcome.decision == Decision::Allow)
+                    .then(|| hex::encode(Sha256::digest(serde_json::to_vec(&answer.rows).unwrap_or_default()))),
+            };
+            if self.record_or_deny(&mut answer.outcome, started, door, Some(record)).instrument(tracing::debug_span!("record")).await.is_err() {
+                answer.rows.clear();
+                answer.columns.clear();
+                answer.row_count = 0;
+            }
+            answer
         }
-        answer
+        .instrument(span)
+        .await
     }
-    .instrument(span)
-    .await
 }
 
 fn columns_touched(shape: &QueryShape) -> Vec<String> {
@@ -151,15 +154,15 @@ fn columns_touched(shape: &QueryShape) -> Vec<String> {
     out
 }
 
-async fn run(state: &AppState, token: &str, input: &QueryInput, request_id: String) -> QueryAnswer {
-    let generation = state.policy.load_full();
+async fn run(gate: &Gate, caller: &Caller, input: &QueryInput, request_id: String) -> QueryAnswer {
+    let generation = &caller.generation;
     let policy = &generation.policy;
-    let plugins = state.registry.current();
-    let dialect = state.dialect();
+    let plugins = gate.registry.current();
+    let dialect = gate.dialect();
     let mut outcome = Outcome::empty(request_id);
     outcome.intent = input.intent.clone();
-    let principal = match steward_pipeline::identity::authenticate(&generation.verifier, policy, token, unix_seconds()) {
-        Ok(p) => p,
+    let principal = match &caller.identity {
+        Ok(p) => p.clone(),
         Err(e) => {
             outcome.unauthenticated = true;
             outcome.reasons.push(Reason::new(ReasonCode::Unauthenticated, "identity", e.to_string()));
@@ -169,7 +172,7 @@ async fn run(state: &AppState, token: &str, input: &QueryInput, request_id: Stri
     outcome.principal = Some(principal.clone());
     let mut answer = QueryAnswer::new(outcome, input.mode);
 
-    let schema = state.schemas.get(&state.warehouse, &generation, &plugins).instrument(tracing::debug_span!("schema")).await;
+    let schema = gate.schemas.get(&gate.warehouse, generation, &plugins).instrument(tracing::debug_span!("schema")).await;
     let prepared = match tracing::debug_span!("analyze").in_scope(|| steward_sql::prepare(&schema, dialect, &input.sql)) {
         Ok(p) => p,
         Err(e) => {
@@ -196,8 +199,9 @@ async fn run(state: &AppState, token: &str, input: &QueryInput, request_id: Stri
         return answer;
     }
 
-    let ctx = Context { policy, verifier: &generation.verifier, plugins: &*plugins };
-    let decided = steward_pipeline::decide(&ctx, token, &DecideInput { action: action.to_string(), assets, intent: input.intent.clone(), query: Some(query_summary(&prepared.shape, &input.sql)) }, answer.outcome.request_id.clone(), unix_seconds()).await;
+    let ctx = Context { policy, plugins: &*plugins };
+    let decide = DecideInput { action: action.to_string(), assets, intent: input.intent.clone(), query: Some(query_summary(&prepared.shape, &input.sql)) };
+    let decided = steward_pipeline::decide(&ctx, &principal, &decide, answer.outcome.request_id.clone()).await;
     answer.outcome = decided;
     let viewer = match Viewer::new(policy, &principal) {
         Ok(v) => v,
@@ -227,7 +231,7 @@ async fn run(state: &AppState, token: &str, input: &QueryInput, request_id: Stri
         return answer;
     }
     let shape = prepared.shape.clone();
-    let enforced = match tracing::debug_span!("rewrite").in_scope(|| steward_sql::enforce(prepared, &schema, policy, &viewer, &plan, Some(state.max_rows))) {
+    let enforced = match tracing::debug_span!("rewrite").in_scope(|| steward_sql::enforce(prepared, &schema, policy, &viewer, &plan, Some(gate.max_rows))) {
         Ok(e) => e,
         Err(refusal) => {
             answer.deny(ReasonCode::SensitiveData, "data-policy", refusal.to_string());
@@ -242,15 +246,15 @@ async fn run(state: &AppState, token: &str, input: &QueryInput, request_id: Stri
     // Budget: reserve before running, so concurrent queries never overspend.
     let charges = charges(policy, &viewer);
     let day = steward_budget::day_of(unix_seconds());
-    let cap = enforced.row_cap.unwrap_or(state.max_rows);
+    let cap = enforced.row_cap.unwrap_or(gate.max_rows);
     let reservation = if charges.is_empty() {
         None
     } else {
-        match state.budgets.reserve(&day, &charges, Want { rows: cap, pii_per_row: enforced.pii_output_columns }).await {
+        match gate.budgets.reserve(&day, &charges, Want { rows: cap, pii_per_row: enforced.pii_output_columns }).await {
             Ok(Ok(r)) => Some(r),
             Ok(Err(exhausted)) => {
                 answer.deny(ReasonCode::NotPermitted, "budget", format!("{}'s daily {} budget is spent", exhausted.principal, exhausted.what));
-                answer.budget = budget_left(state, &day, &charges).await;
+                answer.budget = budget_left(gate, &day, &charges).await;
                 return answer;
             }
             Err(e) => {
@@ -265,7 +269,7 @@ async fn run(state: &AppState, token: &str, input: &QueryInput, request_id: Stri
             Ok(s) => s,
             Err(e) => {
                 if let Some(r) = &reservation {
-                    let _ = state.budgets.release(r).await;
+                    let _ = gate.budgets.release(r).await;
                 }
                 answer.deny(ReasonCode::InternalError, "rewrite", e.to_string());
                 return answer;
@@ -277,12 +281,12 @@ async fn run(state: &AppState, token: &str, input: &QueryInput, request_id: Stri
     answer.rewritten_sql = Some(sql.clone());
     answer.shape = Some(enforced.shape.clone());
 
-    let result = state.warehouse.query(&sql).instrument(tracing::debug_span!("execute")).await;
+    let result = gate.warehouse.query(&sql).instrument(tracing::debug_span!("execute")).await;
     match result {
         Ok(result) => {
             let rows = result.rows.len() as u64;
             if let Some(r) = &reservation
-                && let Err(e) = state.budgets.settle(r, rows, rows * enforced.pii_output_columns).await
+                && let Err(e) = gate.budgets.settle(r, rows, rows * enforced.pii_output_columns).await
             {
                 answer.deny(ReasonCode::InternalError, "budget", e.to_string());
                 return answer;
@@ -294,12 +298,12 @@ async fn run(state: &AppState, token: &str, input: &QueryInput, request_id: Stri
         }
         Err(e) => {
             if let Some(r) = &reservation {
-                let _ = state.budgets.release(r).await;
+                let _ = gate.budgets.release(r).await;
             }
             answer.deny(ReasonCode::InternalError, "warehouse", e.to_string());
         }
     }
-    answer.budget = budget_left(state, &day, &charges).await;
+    answer.budget = budget_left(gate, &day, &charges).await;
     answer
 }
 
@@ -321,8 +325,8 @@ fn charges(policy: &Policy, viewer: &Viewer) -> Vec<Charge> {
         .collect()
 }
 
-async fn budget_left(state: &AppState, day: &str, charges: &[Charge]) -> BTreeMap<String, Left> {
-    state.budgets.left(day, charges).await.into_iter().collect()
+async fn budget_left(gate: &Gate, day: &str, charges: &[Charge]) -> BTreeMap<String, Left> {
+    gate.budgets.left(day, charges).await.into_iter().collect()
 }
 
 /// Suggestions for a denied query: readable columns, an aggregate form,

@@ -33,7 +33,7 @@ use steward_sql::{Classification, ColumnDef, Schema};
 use steward_warehouse::{Warehouse, WarehouseColumn};
 use tracing::Instrument;
 
-use crate::state::PolicyGeneration;
+use crate::PolicyGeneration;
 
 /// Values read per column for the classifier.
 const SAMPLE_VALUES: usize = 20;
