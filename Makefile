@@ -38,11 +38,13 @@ test: setup build-debug
 test-guests: setup $(TEST_POLYGLOT:%=tests/polyglot/%/plugin.wasm)
 
 ## Toolchain pieces the build needs (idempotent): the Rust guest target,
-## componentize-py (Python plugins) and componentize-js (JavaScript plugins).
+## componentize-py (Python plugins), componentize-js (JavaScript plugins) and
+## the MCP Python SDK (the MCP door's tests).
 setup:
 	@rustup target list --installed | grep -qx $(GUEST_TARGET) || rustup target add $(GUEST_TARGET)
 	@command -v componentize-py >/dev/null || pip install -q -r sdk/python/requirements.txt
 	@test -x sdk/js/node_modules/.bin/componentize-js || npm ci --prefix sdk/js --no-audit --no-fund
+	@python3 -c "from mcp.client.streamable_http import streamable_http_client" 2>/dev/null || pip install -q -r tests/mcp/requirements.txt
 
 ## Build the shipped plugins into components (plugins/NAME/plugin.wasm) and
 ## sign the finance ones with the demo key.

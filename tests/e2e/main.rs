@@ -7,6 +7,7 @@ mod audit;
 mod boundary;
 mod decide;
 mod hostile;
+mod mcp;
 mod query;
 mod plugins;
 mod reload;

@@ -41,6 +41,9 @@ pub struct AuditRecord {
     /// The door the request came through (`http`, `mcp`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub door: Option<String>,
+    /// The MCP tool it came through.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
     pub action: String,
     pub assets: Vec<String>,
     pub intent: Option<String>,

@@ -54,6 +54,7 @@ impl Gate {
     pub(crate) async fn record_or_deny(&self, outcome: &mut Outcome, started: Instant, door: Door, query: Option<QueryRecord>) -> Result<(), ()> {
         let mut record = audit_record(outcome, started.elapsed().as_micros() as u64);
         record.door = Some(door.as_str().to_string());
+        record.tool = door.tool().map(str::to_string);
         record.query = query;
         if let Err(e) = self.audit.append(record).await {
             tracing::error!(error = %e, "decision not recorded; answering deny");
@@ -79,6 +80,7 @@ pub fn audit_record(outcome: &Outcome, latency_us: u64) -> AuditRecord {
         session_id: p.and_then(|p| p.session_id.clone()),
         turn_id: p.and_then(|p| p.turn_id.clone()),
         door: None,
+        tool: None,
         action: outcome.action.clone(),
         assets: outcome.assets.clone(),
         intent: outcome.intent.clone(),

@@ -32,15 +32,23 @@ use schema::SchemaCache;
 pub enum Door {
     /// `/v1/decide`, `/v1/query`.
     Http,
-    /// `/mcp`.
-    Mcp,
+    /// `/mcp`, through one of its tools.
+    Mcp { tool: &'static str },
 }
 
 impl Door {
     pub fn as_str(self) -> &'static str {
         match self {
             Door::Http => "http",
-            Door::Mcp => "mcp",
+            Door::Mcp { .. } => "mcp",
+        }
+    }
+
+    /// The MCP tool called, if it came through one.
+    pub fn tool(self) -> Option<&'static str> {
+        match self {
+            Door::Http => None,
+            Door::Mcp { tool } => Some(tool),
         }
     }
 }

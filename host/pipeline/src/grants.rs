@@ -5,7 +5,7 @@
 //! exceeds its human.
 
 use steward_model::{Asset, IdentityKind, Principal, Voter};
-use steward_policy::Policy;
+use steward_policy::{Grant, Policy};
 
 pub struct Coverage {
     /// Paths of assets no grant covers: they go to their owners' SOPs.
@@ -13,23 +13,36 @@ pub struct Coverage {
 }
 
 pub fn check(policy: &Policy, principal: &Principal, action: &str, assets: &[Asset], voters: &mut Vec<Voter>) -> Coverage {
-    let human_roles = match (principal.kind, &principal.on_behalf_of) {
-        (IdentityKind::Agent, Some(human)) => Some(policy.principal(human).map(|h| h.roles.clone()).unwrap_or_default()),
-        _ => None,
-    };
+    let human_roles = human_roles(policy, principal);
     let mut uncovered = Vec::new();
     for asset in assets {
-        let own = policy.covering_grant(&principal.roles, action, &asset.path);
-        let human = human_roles.as_ref().map(|roles| policy.covering_grant(roles, action, &asset.path));
-        match (own, human) {
-            (Some(grant), None) | (Some(grant), Some(Some(_))) => {
+        match covering(policy, principal, human_roles.as_deref(), action, &asset.path) {
+            Some(grant) => {
                 let id = grant.id();
                 if !voters.iter().any(|v| matches!(v, Voter::Rule { id: existing } if *existing == id)) {
                     voters.push(Voter::Rule { id });
                 }
             }
-            _ => uncovered.push(asset.path.clone()),
+            None => uncovered.push(asset.path.clone()),
         }
     }
     Coverage { uncovered }
+}
+
+/// For an agent: the roles of the human it acts for.
+pub(crate) fn human_roles(policy: &Policy, principal: &Principal) -> Option<Vec<String>> {
+    match (principal.kind, &principal.on_behalf_of) {
+        (IdentityKind::Agent, Some(human)) => Some(policy.principal(human).map(|h| h.roles.clone()).unwrap_or_default()),
+        _ => None,
+    }
+}
+
+/// The principal's grant covering `action` on `path`, if the human an
+/// agent acts for holds one too.
+pub(crate) fn covering<'p>(policy: &'p Policy, principal: &Principal, human_roles: Option<&[String]>, action: &str, path: &str) -> Option<&'p Grant> {
+    let own = policy.covering_grant(&principal.roles, action, path)?;
+    match human_roles {
+        Some(roles) => policy.covering_grant(roles, action, path).map(|_| own),
+        None => Some(own),
+    }
 }

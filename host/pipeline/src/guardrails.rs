@@ -15,29 +15,46 @@ pub struct Ceiling {
     pub escalate: Option<Reason>,
 }
 
+/// The identity kinds whose rules bind `principal`: an agent never exceeds
+/// the human it acts for, so it is also bound by the human's forbidden
+/// actions, asset ACLs and risk thresholds.
+pub(crate) fn bound_kinds(principal: &Principal) -> &'static [IdentityKind] {
+    match (principal.kind, principal.on_behalf_of.is_some()) {
+        (IdentityKind::Agent, true) => &[IdentityKind::Agent, IdentityKind::Human],
+        (IdentityKind::Agent, false) => &[IdentityKind::Agent],
+        (IdentityKind::Human, _) => &[IdentityKind::Human],
+        (IdentityKind::Service, _) => &[IdentityKind::Service],
+    }
+}
+
+/// The first bound kind for which `action` is forbidden.
+pub(crate) fn forbidding_kind(policy: &Policy, principal: &Principal, action: &str) -> Option<IdentityKind> {
+    bound_kinds(principal).iter().copied().find(|&k| policy.is_forbidden(k, action))
+}
+
+/// The asset ACL that denies `action` on `path` to `principal` (or to the
+/// human it acts for).
+pub(crate) fn acl_denial<'p>(policy: &'p Policy, principal: &Principal, action: &str, path: &str) -> Option<&'p steward_policy::AssetAcl> {
+    policy
+        .asset_acl_denial(principal.kind, &principal.id, action, path)
+        .or_else(|| principal.on_behalf_of.as_deref().and_then(|h| policy.asset_acl_denial(IdentityKind::Human, h, action, path)))
+}
+
 /// A deny, or the ceiling the rest of the pipeline must stay under.
 pub fn check(policy: &Policy, principal: &Principal, action: &Action, assets: &[Asset], voters: &mut Vec<Voter>) -> Result<Ceiling, Reason> {
     let kind = principal.kind;
-    // An agent never exceeds the human it acts for: it is also bound by the
-    // human's forbidden actions, asset ACLs and risk thresholds.
-    let acting_for = principal.on_behalf_of.as_deref();
-    let kinds: &[IdentityKind] = if acting_for.is_some() { &[kind, IdentityKind::Human] } else { &[kind] };
-    for &k in kinds {
-        if policy.is_forbidden(k, &action.name) {
-            let rule = format!("acl:forbidden-actions.{}", k.as_str());
-            voters.push(Voter::Rule { id: rule.clone() });
-            return Err(Reason::new(
-                ReasonCode::ForbiddenAction,
-                rule,
-                format!("{} identities may never take the action {:?}", k.as_str(), action.name),
-            ));
-        }
+    let kinds = bound_kinds(principal);
+    if let Some(k) = forbidding_kind(policy, principal, &action.name) {
+        let rule = format!("acl:forbidden-actions.{}", k.as_str());
+        voters.push(Voter::Rule { id: rule.clone() });
+        return Err(Reason::new(
+            ReasonCode::ForbiddenAction,
+            rule,
+            format!("{} identities may never take the action {:?}", k.as_str(), action.name),
+        ));
     }
     for asset in assets {
-        let denial = policy
-            .asset_acl_denial(kind, &principal.id, &action.name, &asset.path)
-            .or_else(|| acting_for.and_then(|h| policy.asset_acl_denial(IdentityKind::Human, h, &action.name, &asset.path)));
-        if let Some(acl) = denial {
+        if let Some(acl) = acl_denial(policy, principal, &action.name, &asset.path) {
             let source = format!("acl:{}", acl.id);
             voters.push(Voter::Rule { id: source.clone() });
             return Err(Reason::new(ReasonCode::ForbiddenAsset, source, format!("{}: {}", asset.path, acl.reason)));

@@ -11,6 +11,7 @@
 pub mod grants;
 pub mod guardrails;
 pub mod identity;
+pub mod reach;
 pub mod output;
 pub mod parse;
 pub mod score;

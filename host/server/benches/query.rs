@@ -61,6 +61,7 @@ fn main() -> anyhow::Result<()> {
             query_deadline: Duration::from_secs(5),
             max_rows: 1000,
             plugin_idle_bytes: steward_runtime::MAX_IDLE_BYTES,
+            public_url: None,
         };
         let state = steward::build_state(&config).await?;
         let key = SigningKeyFile::read(&repo().join("policies/demo/issuer.key")).map_err(anyhow::Error::msg)?;

@@ -5,6 +5,7 @@
 pub mod author;
 pub mod client;
 pub mod http;
+pub mod mcp;
 pub mod revocations;
 pub mod state;
 pub mod uploads;
@@ -61,6 +62,10 @@ pub struct ServerConfig {
     pub max_rows: u64,
     /// Bytes of memory the idle instances of one plugin version may hold.
     pub plugin_idle_bytes: usize,
+    /// How clients reach this server (`http://host:port`): the MCP
+    /// resource id and the `Host`/`Origin` values accepted (`None`:
+    /// `http://` + the listen address).
+    pub public_url: Option<String>,
 }
 
 /// Build the live state: policy, runtime, audit writer, and every plugin in
@@ -188,7 +193,9 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     tracing::info!(addr = %listener.local_addr()?, "steward listening");
     let stop = Arc::new(tokio::sync::Notify::new());
     watch_signals(stop.clone())?;
-    axum::serve(listener, http::router(state.clone())).with_graceful_shutdown(async move { stop.notified().await }).await.context("serving HTTP")?;
+    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.listen)).trim_end_matches('/').to_string();
+    let mcp = mcp::McpConfig { public_url };
+    axum::serve(listener, http::router(state.clone(), mcp)).with_graceful_shutdown(async move { stop.notified().await }).await.context("serving HTTP")?;
     match state.gate.audit.checkpoint().await {
         Ok(Some(cp)) => tracing::info!(seq = cp.seq, "audit checkpoint signed at shutdown"),
         Ok(None) => {}

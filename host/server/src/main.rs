@@ -85,6 +85,11 @@ enum Command {
         /// more callers' Python and JavaScript instances warm).
         #[arg(long, env = "STEWARD_PLUGIN_IDLE_MIB", default_value_t = 256)]
         plugin_idle_mib: usize,
+        /// How clients reach this server, e.g. https://steward.example.com:
+        /// the MCP resource id, and the Host and Origin values accepted
+        /// (default: http:// + --listen).
+        #[arg(long, env = "STEWARD_PUBLIC_URL")]
+        public_url: Option<String>,
     },
     /// The demo warehouse.
     Warehouse {
@@ -375,6 +380,7 @@ fn main() -> anyhow::Result<()> {
             query_timeout_ms,
             max_rows,
             plugin_idle_mib,
+            public_url,
         } => {
             let mut rt = tokio::runtime::Builder::new_multi_thread();
             // SQL analysis and rewrite recurse; bounds.rs sizes the stack
@@ -405,6 +411,7 @@ fn main() -> anyhow::Result<()> {
                 query_deadline: Duration::from_millis(query_timeout_ms.max(1)),
                 max_rows: max_rows.max(1),
                 plugin_idle_bytes: plugin_idle_mib.saturating_mul(1024 * 1024),
+                public_url,
             };
             rt.block_on(steward::serve(config))
         }

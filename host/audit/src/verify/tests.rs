@@ -15,6 +15,7 @@ fn record(i: u64) -> AuditRecord {
         session_id: Some("s".into()),
         turn_id: Some(format!("t{i}")),
         door: None,
+        tool: None,
         action: "sql.read".into(),
         assets: vec!["finance/ledger".into()],
         intent: None,

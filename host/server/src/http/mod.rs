@@ -27,7 +27,7 @@ use crate::state::AppState;
 const ADMIN_BODY_LIMIT: usize = 64 * 1024 * 1024;
 const AGENT_BODY_LIMIT: usize = 256 * 1024;
 
-pub fn router(state: Arc<AppState>) -> Router {
+pub fn router(state: Arc<AppState>, mcp: crate::mcp::McpConfig) -> Router {
     let admin = admin::routes(state.clone()).layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT));
     Router::new()
         .route("/v1/decide", post(decide::decide))
@@ -35,6 +35,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .layer(DefaultBodyLimit::max(AGENT_BODY_LIMIT))
         .merge(admin)
+        .merge(crate::mcp::routes(state.clone(), mcp))
         .with_state(state)
 }
 

@@ -1,0 +1,24 @@
+//! Could an action ever be allowed for a caller? What a door asks before
+//! it shows the caller a tool (MCP's `tools/list`): the action is not
+//! forbidden for any identity kind that binds the caller, and some catalog
+//! asset is neither closed to the caller by an asset ACL nor out of reach:
+//! a grant covers the action on it (for an agent, its human's too), or an
+//! owner's SOP governs it. The same helpers as the stages themselves, so
+//! a tool is hidden only where the pipeline would deny.
+
+use steward_model::Principal;
+use steward_policy::Policy;
+
+use crate::{Plugins, grants, guardrails};
+
+pub fn could_allow<P: Plugins>(policy: &Policy, plugins: &P, principal: &Principal, action: &str) -> bool {
+    if policy.action(action).is_none() || guardrails::forbidding_kind(policy, principal, action).is_some() {
+        return false;
+    }
+    let human_roles = grants::human_roles(policy, principal);
+    policy.catalog_entries().any(|entry| {
+        guardrails::acl_denial(policy, principal, action, &entry.path).is_none()
+            && (grants::covering(policy, principal, human_roles.as_deref(), action, &entry.path).is_some()
+                || !plugins.sops_for(&entry.path).is_empty())
+    })
+}
