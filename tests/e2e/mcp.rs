@@ -72,9 +72,9 @@ fn mcp_tools_go_through_the_gate_in_both_protocol_revisions() {
         }
         // Listed as policy says: the ETL service holds no read or preview
         // grant, so it is not shown `query`.
-        assert_eq!(tools(&r[0]), ["decide", "query"], "{mode}: bob");
-        assert_eq!(tools(&r[1]), ["decide", "query"], "{mode}: scout for bob");
-        assert_eq!(tools(&r[2]), ["decide"], "{mode}: nightly-etl");
+        assert_eq!(tools(&r[0]), ["catalog", "decide", "query"], "{mode}: bob");
+        assert_eq!(tools(&r[1]), ["catalog", "decide", "query"], "{mode}: scout for bob");
+        assert_eq!(tools(&r[2]), ["catalog", "decide"], "{mode}: nightly-etl");
 
         // A masked, row-filtered answer.
         let masked = &r[3];
@@ -223,4 +223,70 @@ fn the_mcp_door_is_a_resource_server_that_checks_what_it_is_sent() {
     unknown["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"] = json!("1999-01-01");
     let (status, _, body) = post(&server, &[("Authorization", bob.as_str()), ("MCP-Protocol-Version", "1999-01-01"), modern[1]], &unknown);
     assert_eq!(status, 400, "{body}");
+}
+
+#[test]
+fn the_catalog_shows_each_caller_what_it_may_know_exists() {
+    // 250 more tables in a discoverable folder, so resources come in pages.
+    let bulk = |dir: &std::path::Path| {
+        let path = dir.join("catalog.toml");
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text += "\n[[folder]]\npath = \"bulk\"\nowner = \"data-team\"\ndiscoverable = true\n";
+        for i in 0..250 {
+            text += &format!("\n[[resource]]\npath = \"bulk/t{i:03}\"\nkind = \"dashboard\"\ndescription = \"bulk {i}\"\n");
+        }
+        std::fs::write(&path, text).unwrap();
+    };
+    let server = Server::start(Options { plugins: &[], edit_policies: Some(&bulk), ..Default::default() });
+    let (bob, carol) = (token("bob"), token("carol"));
+    let paths = |token: &str| -> Vec<String> {
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let mut r = agent.get(format!("{}/v1/catalog", server.base)).header("Authorization", &format!("Bearer {token}")).call().unwrap();
+        assert_eq!(r.status(), 200);
+        let v: Value = r.body_mut().read_json().unwrap();
+        assert!(v["tree"].as_str().unwrap().contains("customers"), "{v}");
+        v["items"].as_array().unwrap().iter().map(|i| i["path"].as_str().unwrap().to_string()).filter(|p| !p.starts_with("bulk")).collect()
+    };
+    // bob: sales and lab by grant; the discoverable dashboard (and the
+    // folder on the way to it); nothing of hr, not even its name.
+    assert_eq!(
+        paths(&bob),
+        ["finance", "finance/revenue-dashboard", "lab", "lab/synthetic_people", "sales", "sales/customers", "sales/customers_public", "sales/orders"]
+    );
+    let carol_sees = {
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let mut r = agent.get(format!("{}/v1/catalog", server.base)).header("Authorization", &format!("Bearer {carol}")).call().unwrap();
+        r.body_mut().read_to_string().unwrap()
+    };
+    assert!(carol_sees.contains("hr/salaries") && !carol_sees.contains("sales"), "{carol_sees}");
+    let (status, _) = server.get("/v1/catalog");
+    assert_eq!(status, 401);
+
+    let r = sdk(
+        &server,
+        "auto",
+        &json!([
+            call(&carol, "catalog", json!({})),
+            call(&carol, "catalog", json!({"path": "hr/employees"})),
+            call(&carol, "catalog", json!({"path": "sales/customers"})),
+            call(&carol, "catalog", json!({"path": "no/such"})),
+            {"token": carol, "op": "list_resources"},
+            {"token": carol, "op": "read_resource", "uri": "steward://catalog/hr/employees"},
+            {"token": carol, "op": "read_resource", "uri": "steward://catalog/sales/customers"},
+        ]),
+    );
+    let tree = r[0]["text"].as_str().unwrap();
+    assert!(tree.contains("hr/") && tree.contains("salaries") && !tree.contains("customers"), "{tree}");
+    assert!(r[1]["text"].as_str().unwrap().contains("owner: "), "{}", r[1]);
+    // Hidden and absent answer alike.
+    assert_eq!(r[2]["is_error"], true);
+    assert_eq!(r[2]["text"].as_str().unwrap().replace("sales/customers", "X"), r[3]["text"].as_str().unwrap().replace("no/such", "X"));
+    let uris = strings(&r[4]["uris"]);
+    assert!(r[4]["pages"].as_u64().unwrap() >= 3, "{} entries in {} pages", uris.len(), r[4]["pages"]);
+    assert_eq!(uris.iter().filter(|u| u.starts_with("steward://catalog/bulk/")).count(), 250);
+    assert!(uris.contains(&"steward://catalog/hr/salaries".to_string()) && !uris.iter().any(|u| u.contains("sales")));
+    let unique: std::collections::HashSet<&String> = uris.iter().collect();
+    assert_eq!(unique.len(), uris.len(), "no entry twice across pages");
+    assert!(r[5]["text"].as_str().unwrap().starts_with("hr/employees (table)"), "{}", r[5]);
+    assert!(r[6]["error"].is_string(), "{}", r[6]);
 }

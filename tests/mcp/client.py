@@ -9,6 +9,8 @@ token:
 
     {"token": "...", "op": "list_tools"}
     {"token": "...", "op": "call_tool", "name": "query", "arguments": {...}}
+    {"token": "...", "op": "list_resources"}        (every page, following cursors)
+    {"token": "...", "op": "read_resource", "uri": "steward://catalog/..."}
 
 The results are a JSON list, one entry per step: the protocol version the
 connection spoke, and what came back (tool names; or a tool result's
@@ -37,6 +39,22 @@ async def run_step(url, mode, step):
                 out["is_error"] = bool(result.is_error)
                 out["structured"] = result.structured_content
                 out["text"] = "\n".join(getattr(c, "text", "") for c in result.content)
+            elif step["op"] == "list_resources":
+                uris, pages, cursor = [], 0, None
+                while True:
+                    page = await client.list_resources(cursor=cursor)
+                    pages += 1
+                    uris += [str(r.uri) for r in page.resources]
+                    cursor = page.next_cursor
+                    if not cursor or pages > 1000:
+                        break
+                out["uris"], out["pages"] = uris, pages
+            elif step["op"] == "read_resource":
+                try:
+                    result = await client.read_resource(step["uri"])
+                    out["text"] = "\n".join(getattr(c, "text", "") for c in result.contents)
+                except Exception as e:  # an MCP error answer
+                    out["error"] = str(e)
             else:
                 raise ValueError(f"unknown op {step['op']!r}")
             return out

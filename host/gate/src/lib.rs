@@ -5,6 +5,7 @@
 //! written before the answer leaves, naming the door it came through. No
 //! door holds a rule of its own.
 
+pub mod catalog;
 mod decide;
 mod generation;
 mod query;

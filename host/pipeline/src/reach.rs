@@ -4,7 +4,8 @@
 //! asset is neither closed to the caller by an asset ACL nor out of reach:
 //! a grant covers the action on it (for an agent, its human's too), or an
 //! owner's SOP governs it. The same helpers as the stages themselves, so
-//! a tool is hidden only where the pipeline would deny.
+//! a tool is hidden only where the pipeline would deny. And which catalog
+//! entries a caller may know exist ([`visible`]).
 
 use steward_model::Principal;
 use steward_policy::Policy;
@@ -21,4 +22,16 @@ pub fn could_allow<P: Plugins>(policy: &Policy, plugins: &P, principal: &Princip
             && (grants::covering(policy, principal, human_roles.as_deref(), action, &entry.path).is_some()
                 || !plugins.sops_for(&entry.path).is_empty())
     })
+}
+
+/// Whether `principal` may know the catalog entry at `path` exists: the
+/// catalog marks it (or a folder above it) discoverable, an owner's SOP
+/// governs it, or the caller holds a grant on it (an agent: its human
+/// too). Nothing else is shown, not even its name.
+pub fn visible<P: Plugins>(policy: &Policy, plugins: &P, principal: &Principal, path: &str) -> bool {
+    if policy.discoverable(path) || !plugins.sops_for(path).is_empty() {
+        return true;
+    }
+    let human_roles = grants::human_roles(policy, principal);
+    policy.any_grant_on(&principal.roles, path) && human_roles.is_none_or(|roles| policy.any_grant_on(&roles, path))
 }

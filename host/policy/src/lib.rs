@@ -90,12 +90,17 @@ pub struct Column {
     pub name: String,
     pub data_type: String,
     pub tags: Vec<String>,
+    pub description: Option<String>,
 }
 
 #[derive(Debug, Clone)]
 pub struct CatalogEntry {
     pub path: String,
     pub kind: AssetKind,
+    pub description: Option<String>,
+    /// Marked discoverable itself (see [`Policy::discoverable`] for the
+    /// inherited answer).
+    pub discoverable: bool,
     pub owner: Option<String>,
     pub tags: Vec<String>,
     pub significance: Option<f32>,
@@ -275,6 +280,24 @@ impl Policy {
 
     pub fn role(&self, name: &str) -> Option<&Role> {
         self.roles.get(name)
+    }
+
+    /// Whether the catalog marks `path` (or a folder above it)
+    /// discoverable: anyone may know it exists.
+    pub fn discoverable(&self, path: &str) -> bool {
+        let mut at = Some(path);
+        while let Some(p) = at {
+            if self.catalog.get(p).is_some_and(|e| e.discoverable) {
+                return true;
+            }
+            at = p.rfind('/').map(|i| &p[..i]);
+        }
+        false
+    }
+
+    /// Whether some grant of `roles` covers any action on `path`.
+    pub fn any_grant_on(&self, roles: &[String], path: &str) -> bool {
+        roles.iter().filter_map(|r| self.roles.get(r)).flat_map(|r| &r.grants).any(|g| g.assets.iter().any(|a| a.matches(path)))
     }
 
     /// The first of `roles` that is an admin role.

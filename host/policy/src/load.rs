@@ -248,6 +248,8 @@ impl Builder {
                 CatalogEntry {
                     path,
                     kind: AssetKind::Folder,
+                    description: f.description.clone(),
+                    discoverable: f.discoverable,
                     owner: f.owner.clone(),
                     tags: f.tags.clone(),
                     significance,
@@ -295,7 +297,12 @@ impl Builder {
             let columns = r
                 .columns
                 .iter()
-                .map(|c| Column { name: c.name.clone(), data_type: c.data_type.clone(), tags: vocabulary.catalog_tags(&c.tags) })
+                .map(|c| Column {
+                    name: c.name.clone(),
+                    data_type: c.data_type.clone(),
+                    tags: vocabulary.catalog_tags(&c.tags),
+                    description: c.description.clone(),
+                })
                 .collect();
             self.insert_entry(
                 src,
@@ -303,6 +310,8 @@ impl Builder {
                 CatalogEntry {
                     path,
                     kind,
+                    description: r.description.clone(),
+                    discoverable: r.discoverable,
                     owner: r.owner.clone(),
                     tags: r.tags.clone(),
                     significance,

@@ -130,6 +130,11 @@ pub struct PrincipalEntry {
 #[serde(deny_unknown_fields)]
 pub struct FolderEntry {
     pub path: Spanned<String>,
+    /// What it holds, for people and agents browsing the catalog.
+    pub description: Option<String>,
+    /// Everyone may know it (and what is under it) exists.
+    #[serde(default)]
+    pub discoverable: bool,
     pub owner: Option<String>,
     #[serde(default)]
     pub tags: Vec<String>,
@@ -141,6 +146,10 @@ pub struct FolderEntry {
 pub struct ResourceEntry {
     pub path: Spanned<String>,
     pub kind: Spanned<AssetKind>,
+    pub description: Option<String>,
+    /// Everyone may know it exists.
+    #[serde(default)]
+    pub discoverable: bool,
     pub owner: Option<String>,
     #[serde(default)]
     pub tags: Vec<String>,
@@ -159,6 +168,8 @@ pub struct ColumnEntry {
     pub name: String,
     #[serde(rename = "type")]
     pub data_type: String,
+    #[serde(default)]
+    pub description: Option<String>,
     #[serde(default)]
     pub tags: Vec<String>,
 }

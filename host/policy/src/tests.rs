@@ -74,7 +74,7 @@ fn unknown_fields_are_refused() {
     let (file, line, message) =
         invalid(demo_with("catalog.toml", |t| t.replacen("significance = 0.7", "significanse = 0.7", 1)));
     assert_eq!(file, "catalog.toml");
-    assert_eq!(line, 13);
+    assert_eq!(line, 19);
     assert!(message.contains("significanse"), "{message}");
 }
 
@@ -84,11 +84,11 @@ fn semantic_errors_name_file_line_and_reason() {
         ("roles.toml", "assets = [\"finance/**\"]", "assets = [\"finanse/**\"]", 9, "matches nothing"),
         ("roles.toml", "actions = [\"sql.read\", \"dashboard.view\"]", "actions = [\"sql.raed\"]", 8, "unknown action \"sql.raed\""),
         ("identity.toml", "roles = [\"sales-analyst\"]", "roles = [\"sales-analist\"]", 34, "unknown role"),
-        ("actions.toml", "agent = [\"iam.provision_identity\"", "agent = [\"iam.provision\"", 46, "unknown action"),
+        ("actions.toml", "agent = [\"iam.provision_identity\"", "agent = [\"iam.provision\"", 52, "unknown action"),
         ("actions.toml", "risk = 0.3", "risk = 3.0", 6, "between 0 and 1"),
-        ("catalog.toml", "path = \"sales/orders\"", "path = \"sale/orders\"", 78, "parent folder"),
-        ("catalog.toml", "path = \"hr/salaries\"", "path = \"finance/ledger\"", 95, "declared twice"),
-        ("actions.toml", "escalate_above = 0.5", "escalate_above = 0.8", 60, "escalate_above is above deny_above"),
+        ("catalog.toml", "path = \"sales/orders\"", "path = \"sale/orders\"", 89, "parent folder"),
+        ("catalog.toml", "path = \"hr/salaries\"", "path = \"finance/ledger\"", 107, "declared twice"),
+        ("actions.toml", "escalate_above = 0.5", "escalate_above = 0.8", 66, "escalate_above is above deny_above"),
     ];
     for (file, from, to, line, needle) in cases {
         assert!(demo_files().iter().any(|(p, t)| p == Path::new(file) && t.contains(from)), "fixture drifted: {from}");

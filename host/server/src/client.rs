@@ -1,22 +1,23 @@
-//! The admin API from the command line (`steward revoke ...`).
+//! Steward's HTTP API from the command line (`steward revoke ...`,
+//! `steward catalog`).
 
 use anyhow::{Context as _, bail};
 use serde_json::Value;
 
-pub struct AdminClient {
+pub struct ApiClient {
     base: String,
     auth: String,
     agent: ureq::Agent,
 }
 
-impl AdminClient {
-    pub fn new(server: &str, token: &str) -> AdminClient {
+impl ApiClient {
+    pub fn new(server: &str, token: &str) -> ApiClient {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(std::time::Duration::from_secs(30)))
             .build()
             .into();
-        AdminClient { base: server.trim_end_matches('/').to_string(), auth: format!("Bearer {token}"), agent }
+        ApiClient { base: server.trim_end_matches('/').to_string(), auth: format!("Bearer {token}"), agent }
     }
 
     /// One call; the answer's JSON, or an error carrying the server's message.

@@ -116,6 +116,18 @@ enum Command {
         #[command(subcommand)]
         command: PluginCommand,
     },
+    /// The warehouse as a tree of what the token's principal may know
+    /// exists (GET /v1/catalog on a running server).
+    Catalog {
+        #[arg(long, env = "STEWARD_URL", default_value = "http://127.0.0.1:8080")]
+        server: String,
+        /// The caller's token.
+        #[arg(long, env = "STEWARD_TOKEN", hide_env_values = true)]
+        token: String,
+        /// Print every entry as JSON instead of the tree.
+        #[arg(long)]
+        json: bool,
+    },
     /// Revoke credentials (in force within a second, cached tokens too),
     /// list and lift revocations, through a running server's admin API.
     Revoke {
@@ -476,6 +488,15 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Plugin { command } => plugin_command(command),
         Command::Revoke { command, server, token } => revoke_command(command, &server, token),
+        Command::Catalog { server, token, json } => {
+            let answer = steward::client::ApiClient::new(&server, &token).send("GET", "/v1/catalog", None)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&answer["items"])?);
+            } else {
+                print!("{}", answer["tree"].as_str().unwrap_or_default());
+            }
+            Ok(())
+        }
     }
 }
 
@@ -528,7 +549,7 @@ fn revoke_command(command: RevokeCommand, server: &str, token: Option<String>) -
             .map(|t| t.trim().to_string())
             .context("no admin token: pass --token (or STEWARD_TOKEN) with an admin principal's token")?,
     };
-    let client = steward::client::AdminClient::new(server, &token);
+    let client = steward::client::ApiClient::new(server, &token);
     let revoke = |kind: &str, id: String, reason: String| client.send("POST", "/admin/revocations", Some(serde_json::json!({ "kind": kind, "id": id, "reason": reason })));
     let answer = match command {
         RevokeCommand::Token { id, reason } => revoke("token", id, reason),

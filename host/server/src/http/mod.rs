@@ -1,7 +1,8 @@
-//! The HTTP surface: `/v1/decide` and `/v1/query` for agents, `/admin/*` for operators,
-//! `/healthz`.
+//! The HTTP surface: `/v1/decide`, `/v1/query` and `/v1/catalog` for agents, `/mcp`
+//! (the MCP door), `/admin/*` for operators, `/healthz`.
 
 mod admin;
+mod catalog;
 
 pub use admin::BOOTSTRAP_ADMIN;
 mod decide;
@@ -32,6 +33,7 @@ pub fn router(state: Arc<AppState>, mcp: crate::mcp::McpConfig) -> Router {
     Router::new()
         .route("/v1/decide", post(decide::decide))
         .route("/v1/query", post(query::query))
+        .route("/v1/catalog", get(catalog::catalog))
         .route("/healthz", get(|| async { "ok" }))
         .layer(DefaultBodyLimit::max(AGENT_BODY_LIMIT))
         .merge(admin)

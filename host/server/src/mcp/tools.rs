@@ -2,7 +2,10 @@
 //!
 //! - `query`: SQL through the gate (masks, row filters, budgets, preview);
 //!   the answer is the same as `/v1/query`'s, as structured content;
-//! - `decide`: an action on assets, the same as `/v1/decide`.
+//! - `decide`: an action on assets, the same as `/v1/decide`;
+//! - `catalog`: the warehouse as a tree of what the caller may know
+//!   exists, or one entry in full; the same entries are MCP resources
+//!   (`steward://catalog/PATH`, listed in pages).
 //!
 //! `tools/list` shows a caller only the tools whose action could be
 //! allowed for it ([`steward_pipeline::reach`]). Calling a hidden or
@@ -13,12 +16,14 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, InitializeResult, ListToolsResult, PaginatedRequestParams,
-    ServerCapabilities, ServerConfig, Tool,
+    CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, InitializeResult, ListResourcesResult, ListToolsResult,
+    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Resource, ResourceContents, ServerCapabilities,
+    ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::{Value, json};
+use steward_gate::catalog::{self, CatalogItem};
 use steward_gate::{Caller, Door, QueryInput};
 use steward_model::{Decision, ReasonCode, clip};
 use steward_pipeline::DecideInput;
@@ -43,8 +48,9 @@ impl StewardMcp {
         let could = |action: &str| steward_pipeline::reach::could_allow(policy, &*plugins, principal, action);
         match name {
             "query" => could("sql.read") || could("sql.preview"),
-            // Asking what would be decided is open to every caller.
-            "decide" => true,
+            // Asking what would be decided, and browsing what one may know
+            // exists, are open to every caller.
+            "decide" | "catalog" => true,
             _ => false,
         }
     }
@@ -107,7 +113,37 @@ fn tools() -> Vec<Tool> {
                 "additionalProperties": false
             })),
         ),
+        Tool::new(
+            "catalog",
+            "The data warehouse as a tree of folders (organisations, teams) and resources (tables, views, dashboards, pipelines, \
+             services): what you may know exists. Give a path for one entry in full: description, owner, tags and columns.",
+            schema(json!({
+                "type": "object",
+                "properties": {"path": {"type": "string", "description": "A catalog path, e.g. \"sales/customers\"."}},
+                "additionalProperties": false
+            })),
+        ),
     ]
+}
+
+/// Resources listed per page.
+pub const RESOURCES_PAGE: usize = 100;
+const RESOURCE_SCHEME: &str = "steward://catalog/";
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CatalogArgs {
+    #[serde(default)]
+    path: Option<String>,
+}
+
+fn resource(item: &CatalogItem) -> Resource {
+    let mut r = Resource::new(format!("{RESOURCE_SCHEME}{}", item.path), item.path.clone());
+    if let Some(d) = &item.description {
+        r = r.with_description(d.clone());
+    }
+    r.mime_type = Some("text/plain".into());
+    r
 }
 
 /// An allowed answer as the tool's result; anything else as a tool error.
@@ -115,9 +151,34 @@ fn answer(decision: Decision, value: Value) -> CallToolResult {
     if decision == Decision::Allow { CallToolResult::structured(value) } else { CallToolResult::structured_error(value) }
 }
 
+impl StewardMcp {
+    async fn catalog_call(&self, caller: &Caller, path: Option<&str>) -> CallToolResult {
+        let (outcome, items) = self.state.gate.read_catalog(caller, path, Door::Mcp { tool: "catalog" }).await;
+        if outcome.decision != Decision::Allow {
+            return CallToolResult::structured_error(serde_json::to_value(&outcome).unwrap_or(Value::Null));
+        }
+        match path {
+            None => {
+                let mut result = CallToolResult::structured(json!({ "request_id": outcome.request_id, "items": items }));
+                result.content = vec![rmcp::model::ContentBlock::text(catalog::tree(&items))];
+                result
+            }
+            Some(path) => match items.iter().find(|i| i.path == path.trim_matches('/')) {
+                Some(item) => {
+                    let mut result = CallToolResult::structured(json!({ "request_id": outcome.request_id, "item": item }));
+                    result.content = vec![rmcp::model::ContentBlock::text(catalog::describe(item))];
+                    result
+                }
+                // Not there, or not for this caller: the same answer.
+                None => CallToolResult::structured_error(json!({ "error": format!("nothing at {:?} that you may see", clip(path, 200)) })),
+            },
+        }
+    }
+}
+
 impl ServerHandler for StewardMcp {
     fn get_info(&self) -> ServerConfig {
-        InitializeResult::new(ServerCapabilities::builder().enable_tools().build())
+        InitializeResult::new(ServerCapabilities::builder().enable_tools().enable_resources().build())
             .with_server_info(Implementation::new("steward", env!("CARGO_PKG_VERSION")))
             .with_instructions(
                 "Steward is the gate to the data warehouse: every tool call is decided and audited as you (agent, human, session, turn).",
@@ -131,6 +192,29 @@ impl ServerHandler for StewardMcp {
     async fn list_tools(&self, _request: Option<PaginatedRequestParams>, context: RequestContext<RoleServer>) -> Result<ListToolsResult, McpError> {
         let caller = caller_of(&context)?;
         Ok(ListToolsResult::with_all_items(tools().into_iter().filter(|t| self.shown(&caller, &t.name)).collect()))
+    }
+
+    async fn list_resources(&self, request: Option<PaginatedRequestParams>, context: RequestContext<RoleServer>) -> Result<ListResourcesResult, McpError> {
+        let caller = caller_of(&context)?;
+        let items = self.state.gate.catalog(&caller);
+        let start = match request.and_then(|r| r.cursor) {
+            None => 0,
+            Some(c) => c.parse::<usize>().ok().filter(|&i| i <= items.len()).ok_or_else(|| McpError::invalid_params("unknown cursor", None))?,
+        };
+        let end = (start + RESOURCES_PAGE).min(items.len());
+        let mut page = ListResourcesResult::with_all_items(items[start..end].iter().map(resource).collect());
+        page.next_cursor = (end < items.len()).then(|| end.to_string());
+        Ok(page)
+    }
+
+    async fn read_resource(&self, request: ReadResourceRequestParams, context: RequestContext<RoleServer>) -> Result<ReadResourceResponse, McpError> {
+        let caller = caller_of(&context)?;
+        let path = request.uri.strip_prefix(RESOURCE_SCHEME).unwrap_or("");
+        let items = self.state.gate.catalog(&caller);
+        // Not there, or not for this caller: the same error.
+        let item = items.iter().find(|i| i.path == path).ok_or_else(|| McpError::invalid_params("no such resource", None))?;
+        let text = ResourceContents::text(catalog::describe(item), request.uri.clone());
+        Ok(ReadResourceResponse::Complete(ReadResourceResult::new(vec![text])))
     }
 
     async fn call_tool(&self, request: CallToolRequestParams, context: RequestContext<RoleServer>) -> Result<CallToolResponse, McpError> {
@@ -152,6 +236,10 @@ impl ServerHandler for StewardMcp {
                     answer(out.decision, serde_json::to_value(&out).unwrap_or(Value::Null))
                 }
                 Err(e) => self.refuse(&caller, "decide", ReasonCode::Other, format!("bad arguments for decide: {e}")).await,
+            },
+            "catalog" => match serde_json::from_value::<CatalogArgs>(arguments) {
+                Ok(args) => self.catalog_call(&caller, args.path.as_deref()).await,
+                Err(e) => self.refuse(&caller, "catalog", ReasonCode::Other, format!("bad arguments for catalog: {e}")).await,
             },
             other => {
                 let message = format!("no tool {:?} is available to {who}: tools/list shows the ones that are", clip(other, 80));
