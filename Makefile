@@ -92,6 +92,7 @@ bench: setup build
 	$(CARGO) bench -p steward --bench isolation
 	$(CARGO) bench -p steward-sql --bench tpch
 	$(CARGO) bench -p steward --bench query
+	$(CARGO) bench -p steward --bench mcp
 	./scripts/bench-http.sh
 	./scripts/bench-query.sh
 
