@@ -44,7 +44,7 @@ setup:
 	@rustup target list --installed | grep -qx $(GUEST_TARGET) || rustup target add $(GUEST_TARGET)
 	@command -v componentize-py >/dev/null || pip install -q -r sdk/python/requirements.txt
 	@test -x sdk/js/node_modules/.bin/componentize-js || npm ci --prefix sdk/js --no-audit --no-fund
-	@python3 -c "from mcp.client.streamable_http import streamable_http_client" 2>/dev/null || pip install -q -r tests/mcp/requirements.txt
+	@python3 -c "from mcp.client.streamable_http import streamable_http_client; import jsonschema" 2>/dev/null || pip install -q -r tests/mcp/requirements.txt
 
 ## Build the shipped plugins into components (plugins/NAME/plugin.wasm) and
 ## sign the finance ones with the demo key.

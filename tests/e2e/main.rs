@@ -8,6 +8,7 @@ mod boundary;
 mod decide;
 mod hostile;
 mod mcp;
+mod openapi;
 mod query;
 mod plugins;
 mod reload;

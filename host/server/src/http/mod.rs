@@ -34,11 +34,20 @@ pub fn router(state: Arc<AppState>, mcp: crate::mcp::McpConfig) -> Router {
         .route("/v1/decide", post(decide::decide))
         .route("/v1/query", post(query::query))
         .route("/v1/catalog", get(catalog::catalog))
+        .route("/v1/openapi.json", get(openapi))
         .route("/healthz", get(|| async { "ok" }))
         .layer(DefaultBodyLimit::max(AGENT_BODY_LIMIT))
         .merge(admin)
         .merge(crate::mcp::routes(state.clone(), mcp))
         .with_state(state)
+}
+
+/// The OpenAPI 3.1 document of the `/v1` API; `tests/e2e/openapi.rs`
+/// holds real answers against it.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }
 
 /// The bearer token of a request, or "" when there is none.
