@@ -27,8 +27,9 @@ use crate::state::AppState;
 
 /// Where the protected-resource metadata is served (RFC 9728).
 pub const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
-/// Legacy (2025-11-25) sessions held at most; a new one beyond is refused.
-pub const MAX_SESSIONS: usize = 10_000;
+/// Legacy (2025-11-25) sessions held at most (about 65 KiB each, measured);
+/// a new one beyond is refused.
+pub const MAX_SESSIONS: usize = 2_000;
 /// A legacy session idle this long is closed.
 pub const SESSION_IDLE: Duration = Duration::from_secs(120);
 /// The first protocol revision without sessions.
