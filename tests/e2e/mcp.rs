@@ -52,6 +52,7 @@ fn mcp_tools_go_through_the_gate_in_both_protocol_revisions() {
     // the tool lists differ as the roles do.
     let server = Server::start(Options { plugins: &[], ..Default::default() });
     let (bob, scout, alice, etl) = (token("bob"), agent_token("bob", "scout", "t1"), token("alice"), token("nightly-etl"));
+    let (carol, copilot_for_carol) = (token("carol"), agent_token("carol", "copilot", "t1"));
     let canaries = steward_warehouse::demo::canaries();
     for (mode, version) in [("auto", "2026-07-28"), ("legacy", "2025-11-25")] {
         let plan = json!([
@@ -65,6 +66,8 @@ fn mcp_tools_go_through_the_gate_in_both_protocol_revisions() {
             call(&etl, "query", json!({"sql": "select 1 from sales.orders"})),
             call(&bob, "drop_everything", json!({})),
             call(&bob, "query", json!({"sql": "select 1", "extra": true})),
+            list(&carol),
+            list(&copilot_for_carol),
         ]);
         let r = sdk(&server, mode, &plan);
         for step in &r {
@@ -75,6 +78,11 @@ fn mcp_tools_go_through_the_gate_in_both_protocol_revisions() {
         assert_eq!(tools(&r[0]), ["catalog", "decide", "query"], "{mode}: bob");
         assert_eq!(tools(&r[1]), ["catalog", "decide", "query"], "{mode}: scout for bob");
         assert_eq!(tools(&r[2]), ["catalog", "decide"], "{mode}: nightly-etl");
+        // carol reads hr; copilot acting for her holds no read grant of its
+        // own on hr, and no preview grant she shares: an agent, its human
+        // and another agent (scout, above) each see what policy says.
+        assert_eq!(tools(&r[10]), ["catalog", "decide", "query"], "{mode}: carol");
+        assert_eq!(tools(&r[11]), ["catalog", "decide"], "{mode}: copilot for carol");
 
         // A masked, row-filtered answer.
         let masked = &r[3];
