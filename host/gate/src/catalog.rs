@@ -6,6 +6,7 @@
 //! `steward catalog`.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::fmt::Write as _;
 
 use serde::Serialize;
@@ -62,7 +63,7 @@ impl Gate {
     /// audit log holds for it (a deny when the token was refused or the
     /// record could not be written, with nothing shown). `path` narrows
     /// the record to the entry asked about.
-    pub async fn read_catalog(&self, caller: &Caller, path: Option<&str>, door: Door) -> (Outcome, Vec<CatalogItem>) {
+    pub async fn read_catalog(&self, caller: &Caller, path: Option<&str>, door: Door) -> (Outcome, Arc<Vec<CatalogItem>>) {
         let started = Instant::now();
         let mut outcome = Outcome::empty(self.next_request_id());
         outcome.action = CATALOG_READ.to_string();
@@ -76,48 +77,58 @@ impl Gate {
             Err(e) => {
                 outcome.unauthenticated = true;
                 outcome.reasons.push(Reason::new(ReasonCode::Unauthenticated, "identity", e.to_string()));
-                Vec::new()
+                Arc::default()
             }
         };
         match self.record_or_deny(&mut outcome, started, door, None).await {
             Ok(()) => (outcome, items),
-            Err(()) => (outcome, Vec::new()),
+            Err(()) => (outcome, Arc::default()),
         }
     }
 
     /// The entries `caller` may know exist, by path: every visible
     /// resource, and the folders on the way to one (or visible themselves).
-    pub fn catalog(&self, caller: &Caller) -> Vec<CatalogItem> {
-        let Some(principal) = caller.principal() else { return Vec::new() };
-        let policy = &caller.generation.policy;
+    pub fn catalog(&self, caller: &Caller) -> Arc<Vec<CatalogItem>> {
+        let Some(principal) = caller.principal() else { return Arc::default() };
         let plugins = self.registry.current();
-        let visible = |path: &str| steward_pipeline::reach::visible(policy, &*plugins, principal, path);
-        let mut shown: BTreeSet<String> = BTreeSet::new();
-        for entry in policy.catalog_entries() {
-            if visible(&entry.path) {
-                let mut at = Some(entry.path.as_str());
-                while let Some(p) = at {
-                    shown.insert(p.to_string());
-                    at = p.rfind('/').map(|i| &p[..i]);
+        let asker = crate::memo::Asker {
+            generation: caller.generation.number,
+            plugins: &plugins,
+            principal: &principal.id,
+            on_behalf_of: principal.on_behalf_of.as_deref(),
+        };
+        self.memo.catalog(&asker, || {
+            let policy = &caller.generation.policy;
+            let visible = |path: &str| steward_pipeline::reach::visible(policy, &*plugins, principal, path);
+            let mut shown: BTreeSet<String> = BTreeSet::new();
+            for entry in policy.catalog_entries() {
+                if visible(&entry.path) {
+                    let mut at = Some(entry.path.as_str());
+                    while let Some(p) = at {
+                        if !shown.insert(p.to_string()) {
+                            break;
+                        }
+                        at = p.rfind('/').map(|i| &p[..i]);
+                    }
                 }
             }
-        }
-        shown
+            shown.iter().filter_map(|path| policy.catalog_entry(path)).map(item).collect()
+        })
+    }
+}
+
+fn item(e: &steward_policy::CatalogEntry) -> CatalogItem {
+    CatalogItem {
+        path: e.path.clone(),
+        kind: kind_name(e.kind),
+        description: e.description.clone(),
+        owner: e.owner.clone(),
+        tags: e.tags.clone(),
+        columns: e
+            .columns
             .iter()
-            .filter_map(|path| policy.catalog_entry(path))
-            .map(|e| CatalogItem {
-                path: e.path.clone(),
-                kind: kind_name(e.kind),
-                description: e.description.clone(),
-                owner: e.owner.clone(),
-                tags: e.tags.clone(),
-                columns: e
-                    .columns
-                    .iter()
-                    .map(|c| CatalogColumn { name: c.name.clone(), data_type: c.data_type.clone(), tags: c.tags.clone(), description: c.description.clone() })
-                    .collect(),
-            })
-            .collect()
+            .map(|c| CatalogColumn { name: c.name.clone(), data_type: c.data_type.clone(), tags: c.tags.clone(), description: c.description.clone() })
+            .collect(),
     }
 }
 

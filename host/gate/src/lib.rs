@@ -8,6 +8,7 @@
 pub mod catalog;
 mod decide;
 mod generation;
+mod memo;
 mod query;
 pub mod schema;
 
@@ -84,6 +85,7 @@ pub struct Gate {
     pub budgets: BudgetStore,
     pub schemas: Arc<SchemaCache>,
     pub max_rows: u64,
+    memo: memo::Memo,
 }
 
 impl Gate {
@@ -96,6 +98,7 @@ impl Gate {
             budgets: data.budgets,
             schemas: Arc::default(),
             max_rows: data.max_rows,
+            memo: memo::Memo::default(),
         }
     }
 
@@ -105,6 +108,21 @@ impl Gate {
         let identity = tracing::debug_span!("identity")
             .in_scope(|| steward_pipeline::identity::authenticate(&generation.verifier, &generation.policy, token, unix_seconds()));
         Caller { generation, identity }
+    }
+
+    /// Whether `action` could ever be allowed for `caller`
+    /// ([`steward_pipeline::reach::could_allow`]): what a door asks before
+    /// it shows a tool.
+    pub fn could_allow(&self, caller: &Caller, action: &str) -> bool {
+        let Some(principal) = caller.principal() else { return false };
+        let plugins = self.registry.current();
+        let asker = memo::Asker {
+            generation: caller.generation.number,
+            plugins: &plugins,
+            principal: &principal.id,
+            on_behalf_of: principal.on_behalf_of.as_deref(),
+        };
+        self.memo.could_allow(&asker, action, || steward_pipeline::reach::could_allow(&caller.generation.policy, &*plugins, principal, action))
     }
 
     /// The SQL dialect of the warehouse.

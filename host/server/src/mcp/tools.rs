@@ -42,10 +42,10 @@ impl StewardMcp {
 
     /// Whether `caller` may see (and so call) the tool `name`.
     fn shown(&self, caller: &Caller, name: &str) -> bool {
-        let Some(principal) = caller.principal() else { return false };
-        let policy = &caller.generation.policy;
-        let plugins = self.state.gate.registry.current();
-        let could = |action: &str| steward_pipeline::reach::could_allow(policy, &*plugins, principal, action);
+        if caller.principal().is_none() {
+            return false;
+        }
+        let could = |action: &str| self.state.gate.could_allow(caller, action);
         match name {
             "query" => could("sql.read") || could("sql.preview"),
             // Asking what would be decided, and browsing what one may know
