@@ -298,3 +298,16 @@ fn the_catalog_shows_each_caller_what_it_may_know_exists() {
     assert!(r[5]["text"].as_str().unwrap().starts_with("hr/employees (table)"), "{}", r[5]);
     assert!(r[6]["error"].is_string(), "{}", r[6]);
 }
+
+#[test]
+fn a_denied_query_suggests_nothing_the_caller_may_not_see() {
+    let server = Server::start(Options { plugins: &[], ..Default::default() });
+    // bob may not know hr exists: the deny's suggestions name none of it.
+    let (_, answer) = server.query(&token("bob"), json!({"sql": "select employee_id, salary from hr.salaries"}));
+    assert_eq!(answer["decision"], "deny", "{answer}");
+    let instead = answer["instead"].to_string();
+    assert!(!instead.contains("hr/") && !instead.contains("salary"), "{instead}");
+    // carol may: the same question gets her readable columns.
+    let (_, answer) = server.query(&token("carol"), json!({"sql": "select employee_id, salary from hr.salaries"}));
+    assert!(answer["instead"]["readable_columns"]["hr/salaries"].is_array(), "{answer}");
+}

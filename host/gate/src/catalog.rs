@@ -70,6 +70,14 @@ impl Gate {
         outcome.assets = path.map(|p| vec![steward_model::clip(p, 200)]).unwrap_or_default();
         outcome.principal = caller.principal().cloned();
         let items = match &caller.identity {
+            Ok(principal) if steward_pipeline::reach::forbidden(&caller.generation.policy, principal, CATALOG_READ) => {
+                outcome.reasons.push(Reason::new(
+                    ReasonCode::ForbiddenAction,
+                    "acl:forbidden-actions",
+                    format!("{} identities may never take the action {CATALOG_READ:?}", principal.kind.as_str()),
+                ));
+                Arc::default()
+            }
             Ok(_) => {
                 outcome.decision = Decision::Allow;
                 self.catalog(caller)

@@ -171,6 +171,7 @@ async fn run(gate: &Gate, caller: &Caller, input: &QueryInput, request_id: Strin
     };
     outcome.principal = Some(principal.clone());
     let mut answer = QueryAnswer::new(outcome, input.mode);
+    let visible = |path: &str| steward_pipeline::reach::visible(policy, &*plugins, &principal, path);
 
     let schema = gate.schemas.get(&gate.warehouse, generation, &plugins).instrument(tracing::debug_span!("schema")).await;
     let prepared = match tracing::debug_span!("analyze").in_scope(|| steward_sql::prepare(&schema, dialect, &input.sql)) {
@@ -211,7 +212,7 @@ async fn run(gate: &Gate, caller: &Caller, input: &QueryInput, request_id: Strin
         }
     };
     if answer.outcome.decision != Decision::Allow {
-        answer.instead = Some(instead(&schema, policy, &viewer, &prepared.shape, input.mode, dialect));
+        answer.instead = Some(instead(&schema, policy, &viewer, &prepared.shape, input.mode, dialect, &visible));
         return answer;
     }
     if prepared.shape.kind != StatementKind::Read {
@@ -235,7 +236,7 @@ async fn run(gate: &Gate, caller: &Caller, input: &QueryInput, request_id: Strin
         Ok(e) => e,
         Err(refusal) => {
             answer.deny(ReasonCode::SensitiveData, "data-policy", refusal.to_string());
-            answer.instead = Some(instead(&schema, policy, &viewer, &shape, input.mode, dialect));
+            answer.instead = Some(instead(&schema, policy, &viewer, &shape, input.mode, dialect, &visible));
             return answer;
         }
     };
@@ -331,11 +332,16 @@ async fn budget_left(gate: &Gate, day: &str, charges: &[Charge]) -> BTreeMap<Str
 
 /// Suggestions for a denied query: readable columns, an aggregate form,
 /// curated alternatives, a preview.
-fn instead(schema: &Schema, policy: &Policy, viewer: &Viewer, shape: &QueryShape, mode: Mode, dialect: Dialect) -> Instead {
+/// Only tables and alternatives the caller may know exist are named
+/// (`visible`): a suggestion never reveals a hidden table or its columns.
+fn instead(schema: &Schema, policy: &Policy, viewer: &Viewer, shape: &QueryShape, mode: Mode, dialect: Dialect, visible: &dyn Fn(&str) -> bool) -> Instead {
     let mut out = Instead::default();
     let Ok(plan) = Plan::build(schema, policy, viewer, shape.table_ids(), Mode::Full, dialect) else { return out };
     for (&t, tp) in &plan.tables {
         let def = schema.table(t);
+        if !visible(&def.asset) {
+            continue;
+        }
         let readable: Vec<String> = def
             .columns
             .iter()
@@ -350,7 +356,7 @@ fn instead(schema: &Schema, policy: &Policy, viewer: &Viewer, shape: &QueryShape
             out.aggregate_form = Some(format!("SELECT {0}, count(*) FROM {1} GROUP BY {0}{k}", key.0.name, def.sql_name()));
         }
         out.readable_columns.insert(def.asset.clone(), readable);
-        out.alternatives.extend(def.alternatives.iter().cloned());
+        out.alternatives.extend(def.alternatives.iter().filter(|a| visible(a)).cloned());
     }
     if mode == Mode::Full {
         out.preview = Some("ask again with \"mode\": \"preview\" for a small, masked, sampled result, if the owner allows it".into());

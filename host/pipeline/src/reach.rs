@@ -20,8 +20,20 @@ pub fn could_allow<P: Plugins>(policy: &Policy, plugins: &P, principal: &Princip
     policy.catalog_entries().any(|entry| {
         guardrails::acl_denial(policy, principal, action, &entry.path).is_none()
             && (grants::covering(policy, principal, human_roles.as_deref(), action, &entry.path).is_some()
-                || !plugins.sops_for(&entry.path).is_empty())
+                || enforcing_sop(plugins, &entry.path))
     })
+}
+
+/// Whether an enforcing SOP governs `path`: a shadow SOP alone governs
+/// nothing, as in the pipeline.
+fn enforcing_sop<P: Plugins>(plugins: &P, path: &str) -> bool {
+    plugins.sops_for(path).iter().any(|p| !crate::PluginHandle::is_shadow(*p))
+}
+
+/// Whether `action` is forbidden for an identity kind that binds
+/// `principal` (an agent: its human's too).
+pub fn forbidden(policy: &Policy, principal: &Principal, action: &str) -> bool {
+    guardrails::forbidding_kind(policy, principal, action).is_some()
 }
 
 /// Whether `principal` may know the catalog entry at `path` exists: the
@@ -29,7 +41,7 @@ pub fn could_allow<P: Plugins>(policy: &Policy, plugins: &P, principal: &Princip
 /// governs it, or the caller holds a grant on it (an agent: its human
 /// too). Nothing else is shown, not even its name.
 pub fn visible<P: Plugins>(policy: &Policy, plugins: &P, principal: &Principal, path: &str) -> bool {
-    if policy.discoverable(path) || !plugins.sops_for(path).is_empty() {
+    if policy.discoverable(path) || enforcing_sop(plugins, path) {
         return true;
     }
     let human_roles = grants::human_roles(policy, principal);

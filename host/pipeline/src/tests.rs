@@ -765,3 +765,33 @@ async fn an_agent_is_bound_by_the_actions_forbidden_to_its_human() {
     assert_eq!(out.reasons[0].source, "acl:forbidden-actions.human");
     assert_eq!(plugins.total_sop_calls(), 0);
 }
+
+// ---------------------------------------------------------------------------
+// What a caller is shown (reach)
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_caller_is_shown_what_grants_and_enforcing_sops_reach_and_a_shadow_sop_widens_nothing() {
+    let h = Harness::new();
+    let principal = |token: &str| crate::identity::authenticate(&h.verifier, &h.policy, token, NOW).unwrap();
+    let (carol, copilot_for_carol, bob) = (principal(&h.token("carol")), principal(&h.agent_token("carol", "copilot")), principal(&h.token("bob")));
+    let none = FakePlugins::none();
+    let visible = |plugins: &FakePlugins, p: &steward_model::Principal, path: &str| crate::reach::visible(&h.policy, plugins, p, path);
+    // carol reads hr by grant; bob does not know it exists.
+    assert!(visible(&none, &carol, "hr/salaries"));
+    assert!(!visible(&none, &bob, "hr/salaries"));
+    // An agent sees only what its own grants and its human's both cover.
+    assert!(!visible(&none, &copilot_for_carol, "hr/salaries"));
+    assert!(crate::reach::could_allow(&h.policy, &none, &carol, "sql.read"));
+    assert!(!crate::reach::could_allow(&h.policy, &none, &copilot_for_carol, "sql.read"));
+    // A forbidden action is never shown, whatever covers it.
+    assert!(!crate::reach::could_allow(&h.policy, &none, &copilot_for_carol, "sql.ddl"));
+    // An owner's enforcing SOP brings its assets within reach; a shadow one
+    // alone does not (it governs nothing in the pipeline either).
+    let enforcing = FakePlugins::none().sop(FakePlugin::new("hr-sop", "1.0.0", "hr/**", allow(vec![])));
+    let shadow = FakePlugins::none().sop(FakePlugin::new("hr-sop", "1.0.0", "hr/**", allow(vec![])).shadow());
+    assert!(visible(&enforcing, &bob, "hr/salaries"));
+    assert!(!visible(&shadow, &bob, "hr/salaries"));
+    // Discoverable entries are for everyone.
+    assert!(visible(&none, &bob, "finance/revenue-dashboard") && visible(&none, &copilot_for_carol, "lab/synthetic_people"));
+}

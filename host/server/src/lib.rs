@@ -195,6 +195,7 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     watch_signals(stop.clone())?;
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.listen)).trim_end_matches('/').to_string();
     let mcp = mcp::McpConfig { public_url };
+    mcp.check().map_err(anyhow::Error::msg)?;
     axum::serve(listener, http::router(state.clone(), mcp)).with_graceful_shutdown(async move { stop.notified().await }).await.context("serving HTTP")?;
     match state.gate.audit.checkpoint().await {
         Ok(Some(cp)) => tracing::info!(seq = cp.seq, "audit checkpoint signed at shutdown"),

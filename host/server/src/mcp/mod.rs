@@ -59,28 +59,49 @@ impl McpConfig {
         let rest = self.public_url.split_once("://").map_or(self.public_url.as_str(), |(_, r)| r);
         rest.split('/').next().unwrap_or(rest)
     }
+
+    /// The `Host` values accepted: the public authority and its host, and
+    /// every loopback name when that is a loopback address.
+    fn allowed_hosts(&self) -> Vec<String> {
+        let authority = self.authority().to_string();
+        let host = match authority.strip_prefix('[') {
+            Some(v6) => format!("[{}]", v6.split(']').next().unwrap_or(v6)),
+            None => authority.split(':').next().unwrap_or(&authority).to_string(),
+        };
+        let mut hosts = vec![authority.clone(), host.clone()];
+        if ["localhost", "127.0.0.1", "[::1]"].contains(&host.as_str()) {
+            hosts.extend(["localhost", "127.0.0.1", "[::1]", "::1"].map(String::from));
+        }
+        hosts
+    }
+
+    /// A public URL is `scheme://authority`, nothing after it.
+    pub fn check(&self) -> Result<(), String> {
+        let Some((scheme, rest)) = self.public_url.split_once("://") else {
+            return Err(format!("--public-url {:?} is not scheme://host[:port]", self.public_url));
+        };
+        if !matches!(scheme, "http" | "https") || rest.is_empty() || rest.contains('/') || rest.contains(['?', '#', '@']) {
+            return Err(format!("--public-url {:?} must be http(s)://host[:port], without a path", self.public_url));
+        }
+        Ok(())
+    }
 }
 
 pub fn routes(state: Arc<AppState>, config: McpConfig) -> Router<Arc<AppState>> {
     let mut sessions = LocalSessionManager::default();
     sessions.session_config = session_config();
     let sessions = Arc::new(sessions);
-    let authority = config.authority().to_string();
-    let host = authority.rsplit_once(':').map_or(authority.as_str(), |(h, _)| h).to_string();
-    let mut hosts = vec![authority.clone(), host.clone()];
-    if ["localhost", "127.0.0.1", "[::1]"].contains(&host.as_str()) {
-        hosts.extend(["localhost", "127.0.0.1", "[::1]", "::1"].map(String::from));
-    }
+    let hosts = config.allowed_hosts();
     let origin = config.public_url.clone();
     let sdk = StreamableHttpServerConfig::default()
-        .with_allowed_hosts(hosts)
+        .with_allowed_hosts(hosts.clone())
         .with_allowed_origins([origin])
         .with_json_response(true)
         .with_legacy_session_mode(true)
         .with_max_request_body_bytes(MAX_BODY_BYTES);
     let handler_state = state.clone();
     let service = StreamableHttpService::new(move || Ok(tools::StewardMcp::new(handler_state.clone())), sessions.clone(), sdk);
-    let door = Arc::new(DoorState { config, sessions });
+    let door = Arc::new(DoorState { config, sessions, hosts });
     let metadata_door = door.clone();
     Router::new()
         .nest_service("/mcp", service)
@@ -97,6 +118,7 @@ fn session_config() -> SessionConfig {
 struct DoorState {
     config: McpConfig,
     sessions: Arc<LocalSessionManager>,
+    hosts: Vec<String>,
 }
 
 /// RFC 9728: which resource this is and that tokens come as bearer headers.
@@ -113,7 +135,14 @@ async fn protected_resource(door: Arc<DoorState>) -> Response {
 /// answered `401` with where to learn how to get one; a refused token is
 /// recorded like any other. The caller goes to the tools in the request's
 /// extensions; no token is passed on.
-async fn authenticate(State((state, door)): State<(Arc<AppState>, Arc<DoorState>)>, mut request: Request, next: Next) -> Response {
+async fn authenticate(State((state, door)): State<(Arc<AppState>, Arc<DoorState>)>, request: Request, next: Next) -> Response {
+    // DNS rebinding first: a request for another host is not ours to
+    // authenticate or record. (The SDK checks Host and Origin again.)
+    if let Some(host) = request.headers().get(header::HOST).and_then(|h| h.to_str().ok())
+        && !door.hosts.iter().any(|h| h.eq_ignore_ascii_case(host))
+    {
+        return crate::http::error(StatusCode::FORBIDDEN, format!("Host {:?} is not this server's (--public-url)", steward_model::clip(host, 100)));
+    }
     let caller = state.gate.authenticate(bearer(request.headers()));
     if let Err(e) = &caller.identity {
         let message = e.to_string();
@@ -129,17 +158,27 @@ async fn authenticate(State((state, door)): State<(Arc<AppState>, Arc<DoorState>
         }
         return response;
     }
-    // A legacy client's first request (no session yet, no 2026-07-28
-    // header) may open a session: they are bounded.
-    let headers = request.headers();
-    let opens_session = !headers.contains_key("mcp-session-id")
-        && headers.get("mcp-protocol-version").and_then(|v| v.to_str().ok()).is_none_or(|v| v < STATELESS_REVISION);
+    // Any `initialize` opens a legacy session, whatever version it names:
+    // they are bounded (the body is read here, within the same limit the
+    // SDK applies, and handed on unchanged).
+    let (parts, body) = request.into_parts();
+    let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(b) => b,
+        Err(_) => return crate::http::error(StatusCode::PAYLOAD_TOO_LARGE, format!("an MCP request body is at most {MAX_BODY_BYTES} bytes")),
+    };
+    #[derive(serde::Deserialize)]
+    struct Method<'a> {
+        #[serde(borrow)]
+        method: Option<std::borrow::Cow<'a, str>>,
+    }
+    let opens_session = serde_json::from_slice::<Method>(&bytes).ok().and_then(|m| m.method).is_some_and(|m| m == "initialize");
     if opens_session && door.sessions.sessions.read().await.len() >= MAX_SESSIONS {
         return crate::http::error(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("{MAX_SESSIONS} MCP sessions are open; retry later, or speak protocol revision {STATELESS_REVISION}, which needs none"),
         );
     }
+    let mut request = Request::from_parts(parts, axum::body::Body::from(bytes));
     request.extensions_mut().insert(Arc::new(caller));
     next.run(request).await
 }

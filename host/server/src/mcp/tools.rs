@@ -219,33 +219,46 @@ impl ServerHandler for StewardMcp {
 
     async fn call_tool(&self, request: CallToolRequestParams, context: RequestContext<RoleServer>) -> Result<CallToolResponse, McpError> {
         let caller = caller_of(&context)?;
+        // A panic in the host is a recorded internal-error deny, as on /v1.
+        match crate::http::catch_panic(self.call(&caller, request)).await {
+            Ok(result) => Ok(CallToolResponse::Complete(result)),
+            Err(panic) => {
+                tracing::error!(panic = %panic, "an MCP tool call panicked; answering deny");
+                let message = "the host failed while handling this call; it was recorded as an internal error and the host keeps serving: report the request id";
+                Ok(CallToolResponse::Complete(self.refuse(&caller, "unknown", ReasonCode::InternalError, message.into()).await))
+            }
+        }
+    }
+}
+
+impl StewardMcp {
+    async fn call(&self, caller: &Caller, request: CallToolRequestParams) -> CallToolResult {
         let arguments = Value::Object(request.arguments.unwrap_or_default());
         let name: Cow<'static, str> = request.name;
         let who = caller.principal().map_or("you", |p| p.id.as_str()).to_string();
-        let result = match name.as_ref() {
-            "query" if self.shown(&caller, "query") => match serde_json::from_value::<QueryInput>(arguments) {
+        match name.as_ref() {
+            "query" if self.shown(caller, "query") => match serde_json::from_value::<QueryInput>(arguments) {
                 Ok(input) => {
-                    let out = self.state.gate.query(&caller, &input, Door::Mcp { tool: "query" }).await;
+                    let out = self.state.gate.query(caller, &input, Door::Mcp { tool: "query" }).await;
                     answer(out.outcome.decision, serde_json::to_value(&out).unwrap_or(Value::Null))
                 }
-                Err(e) => self.refuse(&caller, "query", ReasonCode::Other, format!("bad arguments for query: {e}")).await,
+                Err(e) => self.refuse(caller, "query", ReasonCode::Other, format!("bad arguments for query: {e}")).await,
             },
-            "decide" if self.shown(&caller, "decide") => match serde_json::from_value::<DecideInput>(arguments) {
+            "decide" if self.shown(caller, "decide") => match serde_json::from_value::<DecideInput>(arguments) {
                 Ok(input) => {
-                    let out = self.state.gate.decide(&caller, &input, Door::Mcp { tool: "decide" }).await;
+                    let out = self.state.gate.decide(caller, &input, Door::Mcp { tool: "decide" }).await;
                     answer(out.decision, serde_json::to_value(&out).unwrap_or(Value::Null))
                 }
-                Err(e) => self.refuse(&caller, "decide", ReasonCode::Other, format!("bad arguments for decide: {e}")).await,
+                Err(e) => self.refuse(caller, "decide", ReasonCode::Other, format!("bad arguments for decide: {e}")).await,
             },
             "catalog" => match serde_json::from_value::<CatalogArgs>(arguments) {
-                Ok(args) => self.catalog_call(&caller, args.path.as_deref()).await,
-                Err(e) => self.refuse(&caller, "catalog", ReasonCode::Other, format!("bad arguments for catalog: {e}")).await,
+                Ok(args) => self.catalog_call(caller, args.path.as_deref()).await,
+                Err(e) => self.refuse(caller, "catalog", ReasonCode::Other, format!("bad arguments for catalog: {e}")).await,
             },
             other => {
                 let message = format!("no tool {:?} is available to {who}: tools/list shows the ones that are", clip(other, 80));
-                self.refuse(&caller, "unknown", ReasonCode::NotPermitted, message).await
+                self.refuse(caller, "unknown", ReasonCode::NotPermitted, message).await
             }
-        };
-        Ok(CallToolResponse::Complete(result))
+        }
     }
 }
