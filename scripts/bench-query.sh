@@ -22,7 +22,9 @@ cp -r policies "$DATA/policies"
 sed -i -E 's/^(rows_per_day|pii_cells_per_day|queries_per_day) = .*/\1 = 1000000000000/' "$DATA/policies/data.toml"
 STEWARD_LOG=warn $BIN serve --listen 127.0.0.1:$PORT --data "$DATA" --policies "$DATA/policies" --durability "$DURABILITY" &
 SERVER=$!
-for _ in $(seq 100); do curl -sf localhost:$PORT/healthz >/dev/null && break; sleep 0.1; done
+# Python and JavaScript plugins take a while to compile on an empty cache.
+for _ in $(seq 1200); do curl -sf localhost:$PORT/healthz >/dev/null && break; sleep 0.1; done
+curl -sf localhost:$PORT/healthz >/dev/null || { echo "the server did not come up in 120 s" >&2; exit 1; }
 
 TOKEN=$($BIN token mint --key policies/demo/issuer.key --sub bob)
 BODY='{"sql":"SELECT c.customer_id, c.email, o.total FROM sales.customers c JOIN sales.orders o ON o.customer_id = c.customer_id WHERE o.total > 900 ORDER BY o.total DESC LIMIT 10"}'
