@@ -12,8 +12,6 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use steward::ServerConfig;
-use steward_audit::Durability;
 use steward_identity::{Claims, SigningKeyFile, mint};
 use support::{Figures, repo};
 
@@ -61,26 +59,7 @@ fn main() -> anyhow::Result<()> {
     std::fs::create_dir_all(&plugins)?;
     let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
     let addr = listener.local_addr()?;
-    let config = ServerConfig {
-        listen: addr,
-        policies,
-        plugins,
-        cache_dir: data.join("cache"),
-        data: data.clone(),
-        admin_token: Some("bench".into()),
-        bootstrap_admin_token: true,
-        durability: Durability::Process,
-        audit_key: data.join("audit.key"),
-        witness: data.join("witness"),
-        checkpoint_every: Some(Duration::from_secs(2)),
-        checkpoint_records: 10_000,
-        watch_every: Duration::from_secs(3600),
-        warehouse: None,
-        query_deadline: Duration::from_secs(5),
-        max_rows: 1000,
-        plugin_idle_bytes: steward_runtime::MAX_IDLE_BYTES,
-        public_url: None,
-    };
+    let config = support::server_config(&data, policies, plugins, addr);
     let state = rt.block_on(steward::build_state(&config))?;
     let base = format!("http://{addr}");
     let router = steward::http::router(state, steward::mcp::McpConfig { public_url: base.clone() });

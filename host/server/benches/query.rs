@@ -10,9 +10,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use steward::ServerConfig;
 use steward_gate::{Door, QueryInput};
-use steward_audit::Durability;
 use steward_identity::{Claims, SigningKeyFile, mint};
 use steward_model::Decision;
 use steward_sql::Mode;
@@ -33,26 +31,7 @@ fn main() -> anyhow::Result<()> {
         let data = std::env::temp_dir().join(format!("steward-bench-query-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&data);
         let policies = support::bench_policies(&data)?;
-        let config = ServerConfig {
-            listen: "127.0.0.1:0".parse()?,
-            policies,
-            plugins: repo().join("plugins"),
-            cache_dir: data.join("cache"),
-            data: data.clone(),
-            admin_token: Some("bench".into()),
-            bootstrap_admin_token: true,
-            durability: Durability::Process,
-            audit_key: data.join("audit.key"),
-            witness: data.join("witness"),
-            checkpoint_every: Some(Duration::from_secs(2)),
-            checkpoint_records: 10_000,
-            watch_every: Duration::from_secs(3600),
-            warehouse: None,
-            query_deadline: Duration::from_secs(5),
-            max_rows: 1000,
-            plugin_idle_bytes: steward_runtime::MAX_IDLE_BYTES,
-            public_url: None,
-        };
+        let config = support::server_config(&data, policies, repo().join("plugins"), "127.0.0.1:0".parse()?);
         let state = steward::build_state(&config).await?;
         let key = SigningKeyFile::read(&repo().join("policies/demo/issuer.key")).map_err(anyhow::Error::msg)?;
         let now = support::unix_seconds();

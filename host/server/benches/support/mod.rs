@@ -131,3 +131,28 @@ pub fn bench_policies(data: &Path) -> std::io::Result<PathBuf> {
     }
     Ok(policies)
 }
+
+/// A server configuration for in-process benches: data in `data`, audit
+/// durability `process`, no watching, the demo warehouse.
+pub fn server_config(data: &Path, policies: PathBuf, plugins: PathBuf, listen: std::net::SocketAddr) -> steward::ServerConfig {
+    steward::ServerConfig {
+        listen,
+        policies,
+        plugins,
+        cache_dir: data.join("cache"),
+        data: data.to_path_buf(),
+        admin_token: Some("bench".into()),
+        bootstrap_admin_token: true,
+        durability: steward_audit::Durability::Process,
+        audit_key: data.join("audit.key"),
+        witness: data.join("witness"),
+        checkpoint_every: Some(Duration::from_secs(2)),
+        checkpoint_records: 10_000,
+        watch_every: Duration::from_secs(3600),
+        warehouse: None,
+        query_deadline: Duration::from_secs(5),
+        max_rows: 1000,
+        plugin_idle_bytes: steward_runtime::MAX_IDLE_BYTES,
+        public_url: None,
+    }
+}
