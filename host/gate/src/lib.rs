@@ -34,7 +34,8 @@ use schema::SchemaCache;
 pub enum Door {
     /// `/v1/decide`, `/v1/query`.
     Http,
-    /// `/mcp`, through one of its tools.
+    /// `/mcp`, through one of its tools (`""`: before any tool, e.g. a
+    /// refused token).
     Mcp { tool: &'static str },
 }
 
@@ -50,7 +51,7 @@ impl Door {
     pub fn tool(self) -> Option<&'static str> {
         match self {
             Door::Http => None,
-            Door::Mcp { tool } => Some(tool),
+            Door::Mcp { tool } => Some(tool).filter(|t| !t.is_empty()),
         }
     }
 }

@@ -146,7 +146,7 @@ async fn authenticate(State((state, door)): State<(Arc<AppState>, Arc<DoorState>
     let caller = state.gate.authenticate(bearer(request.headers()));
     if let Err(e) = &caller.identity {
         let message = e.to_string();
-        state.gate.refuse(&caller, ReasonCode::Unauthenticated, "identity", message.clone(), Door::Mcp { tool: "-" }).await;
+        state.gate.refuse(&caller, ReasonCode::Unauthenticated, "identity", message.clone(), Door::Mcp { tool: "" }).await;
         let challenge = format!(
             "Bearer resource_metadata=\"{}\", error=\"invalid_token\", error_description=\"{}\"",
             door.config.metadata_url(),
