@@ -297,6 +297,11 @@ fn the_catalog_shows_each_caller_what_it_may_know_exists() {
     assert_eq!(unique.len(), uris.len(), "no entry twice across pages");
     assert!(r[5]["text"].as_str().unwrap().starts_with("hr/employees (table)"), "{}", r[5]);
     assert!(r[6]["error"].is_string(), "{}", r[6]);
+    // Every page and every read is a catalog.read record naming carol.
+    let records: Vec<_> = steward_audit::tail(&server.audit_db(), 1000).unwrap().into_iter().map(|r| r.record).collect();
+    let via = |tool: &str| records.iter().filter(|r| r.tool.as_deref() == Some(tool) && r.action == "catalog.read" && r.principal.as_deref() == Some("carol")).count();
+    assert_eq!(via("resources/list") as u64, r[4]["pages"].as_u64().unwrap());
+    assert_eq!((via("resources/read"), via("catalog")), (2, 4));
 }
 
 #[test]

@@ -152,6 +152,17 @@ fn answer(decision: Decision, value: Value) -> CallToolResult {
 }
 
 impl StewardMcp {
+    /// The caller's catalog, read and recorded like the `catalog` tool; an
+    /// MCP error when the read was refused or could not be recorded.
+    async fn read(&self, caller: &Caller, path: Option<&str>, via: &'static str) -> Result<Arc<Vec<CatalogItem>>, McpError> {
+        let (outcome, items) = self.state.gate.read_catalog(caller, path, Door::Mcp { tool: via }).await;
+        if outcome.decision != Decision::Allow {
+            let why = outcome.reasons.first().map_or_else(|| "refused".to_string(), |r| r.message.clone());
+            return Err(McpError::invalid_request(why, Some(serde_json::to_value(&outcome).unwrap_or(Value::Null))));
+        }
+        Ok(items)
+    }
+
     async fn catalog_call(&self, caller: &Caller, path: Option<&str>) -> CallToolResult {
         let (outcome, items) = self.state.gate.read_catalog(caller, path, Door::Mcp { tool: "catalog" }).await;
         if outcome.decision != Decision::Allow {
@@ -196,7 +207,7 @@ impl ServerHandler for StewardMcp {
 
     async fn list_resources(&self, request: Option<PaginatedRequestParams>, context: RequestContext<RoleServer>) -> Result<ListResourcesResult, McpError> {
         let caller = caller_of(&context)?;
-        let items = self.state.gate.catalog(&caller);
+        let items = self.read(&caller, None, "resources/list").await?;
         let start = match request.and_then(|r| r.cursor) {
             None => 0,
             Some(c) => c.parse::<usize>().ok().filter(|&i| i <= items.len()).ok_or_else(|| McpError::invalid_params("unknown cursor", None))?,
@@ -210,7 +221,7 @@ impl ServerHandler for StewardMcp {
     async fn read_resource(&self, request: ReadResourceRequestParams, context: RequestContext<RoleServer>) -> Result<ReadResourceResponse, McpError> {
         let caller = caller_of(&context)?;
         let path = request.uri.strip_prefix(RESOURCE_SCHEME).unwrap_or("");
-        let items = self.state.gate.catalog(&caller);
+        let items = self.read(&caller, Some(path), "resources/read").await?;
         // Not there, or not for this caller: the same error.
         let item = items.iter().find(|i| i.path == path).ok_or_else(|| McpError::invalid_params("no such resource", None))?;
         let text = ResourceContents::text(catalog::describe(item), request.uri.clone());
