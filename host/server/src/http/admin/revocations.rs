@@ -15,15 +15,39 @@ use steward_identity::RevocationKind;
 use super::{Admin, AdminNote};
 use steward_gate::unix_seconds;
 use crate::http::error;
-use crate::revocations::{self, Revocation, RevocationError};
+use crate::revocations::{self, Revocation, RevocationError, RevocationStore};
 use crate::state::AppState;
 
 pub async fn list(State(state): State<Arc<AppState>>) -> Response {
+    match on_store(&state, "listing revocations", false, |store| store.list()).await {
+        Ok(all) => Json(serde_json::json!({ "revocations": all })).into_response(),
+        Err(response) => response,
+    }
+}
+
+/// Run `op` on the store off the async workers. After a change
+/// (`changed`), the live set is reloaded, so it is in force before the
+/// answer leaves.
+async fn on_store<T: Send + 'static>(
+    state: &AppState,
+    what: &str,
+    changed: bool,
+    op: impl FnOnce(&dyn RevocationStore) -> Result<T, RevocationError> + Send + 'static,
+) -> Result<T, Response> {
     let store = state.revocation_store.clone();
-    match tokio::task::spawn_blocking(move || store.list()).await {
-        Ok(Ok(all)) => Json(serde_json::json!({ "revocations": all })).into_response(),
-        Ok(Err(e)) => store_error(e),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("listing revocations failed: {e}")),
+    let live = state.revocations.clone();
+    let done = tokio::task::spawn_blocking(move || {
+        let out = op(&*store)?;
+        if changed {
+            revocations::refresh(&*store, &live)?;
+        }
+        Ok(out)
+    })
+    .await;
+    match done {
+        Ok(Ok(out)) => Ok(out),
+        Ok(Err(e)) => Err(store_error(e)),
+        Err(e) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, format!("{what} failed: {e}"))),
     }
 }
 
@@ -51,46 +75,28 @@ pub async fn revoke(State(state): State<Arc<AppState>>, Extension(admin): Extens
     let revocation = Revocation { kind, id: body.id, reason: body.reason, by: admin.id, at: unix_seconds() };
     let label = format!("{}:{}", kind.as_str(), revocation.id);
     let note = AdminNote::new(format!("revoked {label}: {}", revocation.reason)).action("admin:revoke").asset(label.clone());
-    let store = state.revocation_store.clone();
-    let live = state.revocations.clone();
     let stored = revocation.clone();
-    let added = tokio::task::spawn_blocking(move || -> Result<bool, RevocationError> {
-        let added = store.add(&stored)?;
-        revocations::refresh(&*store, &live)?;
-        Ok(added)
-    })
-    .await;
-    match added {
-        Ok(Ok(added)) => {
+    match on_store(&state, "revoking", true, move |store| store.add(&stored)).await {
+        Ok(added) => {
             tracing::warn!(revoked = %label, by = %revocation.by, "revoked");
             let status = if added { StatusCode::CREATED } else { StatusCode::OK };
             (status, note, Json(serde_json::json!({ "revoked": revocation, "new": added }))).into_response()
         }
-        Ok(Err(e)) => store_error(e),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("revoking failed: {e}")),
+        Err(response) => response,
     }
 }
 
 pub async fn lift(State(state): State<Arc<AppState>>, Path((kind, id)): Path<(String, String)>) -> Response {
     let Some(kind) = RevocationKind::parse(&kind) else { return unknown_kind(&kind) };
     let label = format!("{}:{id}", kind.as_str());
-    let store = state.revocation_store.clone();
-    let live = state.revocations.clone();
-    let lifted = tokio::task::spawn_blocking(move || -> Result<bool, RevocationError> {
-        let lifted = store.lift(kind, &id)?;
-        revocations::refresh(&*store, &live)?;
-        Ok(lifted)
-    })
-    .await;
-    match lifted {
-        Ok(Ok(true)) => {
+    match on_store(&state, "lifting", true, move |store| store.lift(kind, &id)).await {
+        Ok(true) => {
             tracing::warn!(lifted = %label, "revocation lifted");
             (AdminNote::new(format!("lifted {label}")).action("admin:lift").asset(label.clone()), Json(serde_json::json!({ "lifted": label })))
                 .into_response()
         }
-        Ok(Ok(false)) => error(StatusCode::NOT_FOUND, format!("{label} is not revoked: `steward revoke list` shows what is")),
-        Ok(Err(e)) => store_error(e),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("lifting failed: {e}")),
+        Ok(false) => error(StatusCode::NOT_FOUND, format!("{label} is not revoked: `steward revoke list` shows what is")),
+        Err(response) => response,
     }
 }
 
