@@ -65,7 +65,11 @@ impl Gate {
     /// the record to the entry asked about.
     pub async fn read_catalog(&self, caller: &Caller, path: Option<&str>, door: Door) -> (Outcome, Arc<Vec<CatalogItem>>) {
         let started = Instant::now();
-        let mut outcome = Outcome::empty(self.next_request_id());
+        let request_id = self.next_request_id();
+        let mut outcome = match &caller.identity {
+            Ok(_) => Outcome::empty(request_id),
+            Err(e) => Outcome::refused_identity(request_id, e),
+        };
         outcome.action = CATALOG_READ.to_string();
         outcome.assets = path.map(|p| vec![steward_model::clip(p, 200)]).unwrap_or_default();
         outcome.principal = caller.principal().cloned();
@@ -82,11 +86,7 @@ impl Gate {
                 outcome.decision = Decision::Allow;
                 self.catalog(caller)
             }
-            Err(e) => {
-                outcome.unauthenticated = true;
-                outcome.reasons.push(Reason::new(ReasonCode::Unauthenticated, "identity", e.to_string()));
-                Arc::default()
-            }
+            Err(_) => Arc::default(),
         };
         match self.record_or_deny(&mut outcome, started, door, None).await {
             Ok(()) => (outcome, items),

@@ -95,6 +95,15 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// A deny for a caller whose token was refused, saying why (any door,
+    /// any request kind).
+    pub fn refused_identity(request_id: String, error: &identity::IdentityError) -> Outcome {
+        let mut outcome = Outcome::empty(request_id);
+        outcome.unauthenticated = true;
+        outcome.reasons.push(Reason::new(ReasonCode::Unauthenticated, "identity", error.to_string()));
+        outcome
+    }
+
     /// A deny with no reasons, nothing asked and nobody voting yet.
     pub fn empty(request_id: String) -> Outcome {
         Outcome {
@@ -144,14 +153,12 @@ pub async fn decide<P: Plugins>(ctx: &Context<'_, P>, principal: &Principal, inp
     outcome
 }
 
-/// The answer to a request whose token was refused: a deny naming why.
+/// The answer to a decision whose token was refused: a deny naming why.
 pub fn unauthenticated(input: &DecideInput, request_id: String, error: &identity::IdentityError) -> Outcome {
-    let mut outcome = Outcome::empty(request_id);
+    let mut outcome = Outcome::refused_identity(request_id, error);
     outcome.action = input.action.clone();
     outcome.assets = input.assets.clone();
     outcome.intent = input.intent.clone();
-    outcome.unauthenticated = true;
-    outcome.reasons.push(Reason::new(ReasonCode::Unauthenticated, "identity", error.to_string()));
     outcome
 }
 
