@@ -14,7 +14,7 @@ use steward_model::AssetKind;
 
 use std::time::Instant;
 
-use steward_model::{Decision, Reason, ReasonCode};
+use steward_model::Decision;
 use steward_pipeline::Outcome;
 
 use crate::{Caller, Door, Gate};
@@ -73,13 +73,10 @@ impl Gate {
         outcome.action = CATALOG_READ.to_string();
         outcome.assets = path.map(|p| vec![steward_model::clip(p, 200)]).unwrap_or_default();
         outcome.principal = caller.principal().cloned();
+        let forbidden = caller.principal().and_then(|p| steward_pipeline::reach::forbidden(&caller.generation.policy, p, CATALOG_READ));
         let items = match &caller.identity {
-            Ok(principal) if steward_pipeline::reach::forbidden(&caller.generation.policy, principal, CATALOG_READ) => {
-                outcome.reasons.push(Reason::new(
-                    ReasonCode::ForbiddenAction,
-                    "acl:forbidden-actions",
-                    format!("{} identities may never take the action {CATALOG_READ:?}", principal.kind.as_str()),
-                ));
+            Ok(_) if forbidden.is_some() => {
+                outcome.reasons.extend(forbidden);
                 Arc::default()
             }
             Ok(_) => {

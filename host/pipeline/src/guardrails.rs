@@ -27,9 +27,15 @@ pub(crate) fn bound_kinds(principal: &Principal) -> &'static [IdentityKind] {
     }
 }
 
-/// The first bound kind for which `action` is forbidden.
-pub(crate) fn forbidding_kind(policy: &Policy, principal: &Principal, action: &str) -> Option<IdentityKind> {
-    bound_kinds(principal).iter().copied().find(|&k| policy.is_forbidden(k, action))
+/// The deny when `action` is forbidden for a kind that binds `principal`
+/// (its source is the rule: `acl:forbidden-actions.<kind>`).
+pub(crate) fn forbidden_action(policy: &Policy, principal: &Principal, action: &str) -> Option<Reason> {
+    let k = bound_kinds(principal).iter().copied().find(|&k| policy.is_forbidden(k, action))?;
+    Some(Reason::new(
+        ReasonCode::ForbiddenAction,
+        format!("acl:forbidden-actions.{}", k.as_str()),
+        format!("{} identities may never take the action {action:?}", k.as_str()),
+    ))
 }
 
 /// The asset ACL that denies `action` on `path` to `principal` (or to the
@@ -44,14 +50,9 @@ pub(crate) fn acl_denial<'p>(policy: &'p Policy, principal: &Principal, action: 
 pub fn check(policy: &Policy, principal: &Principal, action: &Action, assets: &[Asset], voters: &mut Vec<Voter>) -> Result<Ceiling, Reason> {
     let kind = principal.kind;
     let kinds = bound_kinds(principal);
-    if let Some(k) = forbidding_kind(policy, principal, &action.name) {
-        let rule = format!("acl:forbidden-actions.{}", k.as_str());
-        voters.push(Voter::Rule { id: rule.clone() });
-        return Err(Reason::new(
-            ReasonCode::ForbiddenAction,
-            rule,
-            format!("{} identities may never take the action {:?}", k.as_str(), action.name),
-        ));
+    if let Some(reason) = forbidden_action(policy, principal, &action.name) {
+        voters.push(Voter::Rule { id: reason.source.clone() });
+        return Err(reason);
     }
     for asset in assets {
         if let Some(acl) = acl_denial(policy, principal, &action.name, &asset.path) {

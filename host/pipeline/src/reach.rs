@@ -13,7 +13,7 @@ use steward_policy::Policy;
 use crate::{Plugins, grants, guardrails};
 
 pub fn could_allow<P: Plugins>(policy: &Policy, plugins: &P, principal: &Principal, action: &str) -> bool {
-    if policy.action(action).is_none() || guardrails::forbidding_kind(policy, principal, action).is_some() {
+    if policy.action(action).is_none() || guardrails::forbidden_action(policy, principal, action).is_some() {
         return false;
     }
     let human_roles = grants::human_roles(policy, principal);
@@ -30,10 +30,11 @@ fn enforcing_sop<P: Plugins>(plugins: &P, path: &str) -> bool {
     plugins.sops_for(path).iter().any(|p| !crate::PluginHandle::is_shadow(*p))
 }
 
-/// Whether `action` is forbidden for an identity kind that binds
-/// `principal` (an agent: its human's too).
-pub fn forbidden(policy: &Policy, principal: &Principal, action: &str) -> bool {
-    guardrails::forbidding_kind(policy, principal, action).is_some()
+/// The deny, with the rule's reason, when `action` is forbidden for an
+/// identity kind that binds `principal` (an agent: its human's too): the
+/// same rule stage 4 applies.
+pub fn forbidden(policy: &Policy, principal: &Principal, action: &str) -> Option<steward_model::Reason> {
+    guardrails::forbidden_action(policy, principal, action)
 }
 
 /// Whether `principal` may know the catalog entry at `path` exists: the
