@@ -316,3 +316,24 @@ fn a_denied_query_suggests_nothing_the_caller_may_not_see() {
     let (_, answer) = server.query(&token("carol"), json!({"sql": "select employee_id, salary from hr.salaries"}));
     assert!(answer["instead"]["readable_columns"]["hr/salaries"].is_array(), "{answer}");
 }
+
+#[test]
+fn a_kind_forbidden_catalog_read_sees_nothing() {
+    let forbid = |dir: &std::path::Path| {
+        let path = dir.join("actions.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, text.replace("agent = [\"iam.provision_identity\"", "agent = [\"catalog.read\", \"iam.provision_identity\"")).unwrap();
+    };
+    let server = Server::start(Options { plugins: &[], edit_policies: Some(&forbid), ..Default::default() });
+    let get = |token: &str| {
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let mut r = agent.get(format!("{}/v1/catalog", server.base)).header("Authorization", &format!("Bearer {token}")).call().unwrap();
+        r.body_mut().read_json::<Value>().unwrap()
+    };
+    let denied = get(&agent_token("bob", "scout", "t1"));
+    assert_eq!(denied["decision"], "deny", "{denied}");
+    // The same rule, and the same words, as the pipeline's stage 4.
+    assert_eq!(denied["reasons"][0]["source"], "acl:forbidden-actions.agent", "{denied}");
+    assert!(denied.get("items").is_none(), "{denied}");
+    assert!(get(&token("bob"))["items"].as_array().is_some_and(|i| !i.is_empty()));
+}
