@@ -25,7 +25,7 @@ pub const CATALOG_READ: &str = "catalog.read";
 #[derive(Debug, Clone, Serialize)]
 pub struct CatalogItem {
     pub path: String,
-    pub kind: &'static str,
+    pub kind: AssetKind,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -45,17 +45,6 @@ pub struct CatalogColumn {
     pub tags: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-}
-
-fn kind_name(kind: AssetKind) -> &'static str {
-    match kind {
-        AssetKind::Folder => "folder",
-        AssetKind::Table => "table",
-        AssetKind::Column => "column",
-        AssetKind::Dashboard => "dashboard",
-        AssetKind::Pipeline => "pipeline",
-        AssetKind::Service => "service",
-    }
 }
 
 impl Gate {
@@ -125,7 +114,7 @@ impl Gate {
 fn item(e: &steward_policy::CatalogEntry) -> CatalogItem {
     CatalogItem {
         path: e.path.clone(),
-        kind: kind_name(e.kind),
+        kind: e.kind,
         description: e.description.clone(),
         owner: e.owner.clone(),
         tags: e.tags.clone(),
@@ -143,10 +132,10 @@ pub fn tree(items: &[CatalogItem]) -> String {
     for item in items {
         let depth = item.path.matches('/').count();
         let name = item.path.rsplit('/').next().unwrap_or(&item.path);
-        let slash = if item.kind == "folder" { "/" } else { "" };
+        let slash = if item.kind == AssetKind::Folder { "/" } else { "" };
         let _ = write!(out, "{}{name}{slash}", "  ".repeat(depth));
-        if item.kind != "folder" {
-            let _ = write!(out, "  [{}]", item.kind);
+        if item.kind != AssetKind::Folder {
+            let _ = write!(out, "  [{}]", item.kind.as_str());
         }
         if let Some(d) = &item.description {
             let _ = write!(out, "  {d}");
@@ -158,7 +147,7 @@ pub fn tree(items: &[CatalogItem]) -> String {
 
 /// One entry in full, as text.
 pub fn describe(item: &CatalogItem) -> String {
-    let mut out = format!("{} ({})\n", item.path, item.kind);
+    let mut out = format!("{} ({})\n", item.path, item.kind.as_str());
     if let Some(d) = &item.description {
         let _ = writeln!(out, "{d}");
     }

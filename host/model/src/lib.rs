@@ -90,6 +90,20 @@ pub enum AssetKind {
     Service,
 }
 
+impl AssetKind {
+    /// The name policy files and answers use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AssetKind::Folder => "folder",
+            AssetKind::Table => "table",
+            AssetKind::Column => "column",
+            AssetKind::Dashboard => "dashboard",
+            AssetKind::Pipeline => "pipeline",
+            AssetKind::Service => "service",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Asset {
     pub path: String,
