@@ -85,12 +85,7 @@ impl Gate {
     pub fn catalog(&self, caller: &Caller) -> Arc<Vec<CatalogItem>> {
         let Some(principal) = caller.principal() else { return Arc::default() };
         let plugins = self.registry.current();
-        let asker = crate::memo::Asker {
-            generation: caller.generation.number,
-            plugins: &plugins,
-            principal: &principal.id,
-            on_behalf_of: principal.on_behalf_of.as_deref(),
-        };
+        let asker = crate::memo::Asker::new(caller.generation.number, &plugins, principal);
         self.memo.catalog(&asker, || {
             let policy = &caller.generation.policy;
             let visible = |path: &str| steward_pipeline::reach::visible(policy, &*plugins, principal, path);

@@ -117,12 +117,7 @@ impl Gate {
     pub fn could_allow(&self, caller: &Caller, action: &str) -> bool {
         let Some(principal) = caller.principal() else { return false };
         let plugins = self.registry.current();
-        let asker = memo::Asker {
-            generation: caller.generation.number,
-            plugins: &plugins,
-            principal: &principal.id,
-            on_behalf_of: principal.on_behalf_of.as_deref(),
-        };
+        let asker = memo::Asker::new(caller.generation.number, &plugins, principal);
         self.memo.could_allow(&asker, action, || steward_pipeline::reach::could_allow(&caller.generation.policy, &*plugins, principal, action))
     }
 

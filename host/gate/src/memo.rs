@@ -66,6 +66,12 @@ pub(crate) struct Asker<'a> {
     pub on_behalf_of: Option<&'a str>,
 }
 
+impl<'a> Asker<'a> {
+    pub(crate) fn new(generation: u64, plugins: &'a Arc<PluginSet>, principal: &'a steward_model::Principal) -> Asker<'a> {
+        Asker { generation, plugins, principal: &principal.id, on_behalf_of: principal.on_behalf_of.as_deref() }
+    }
+}
+
 impl Memo {
     fn key(asker: &Asker, question: Question) -> Key {
         Key {
