@@ -181,6 +181,9 @@ fn admin_token_file(data: &std::path::Path) -> anyhow::Result<String> {
 
 /// Serve until ctrl-c / SIGTERM.
 pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
+    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.listen)).trim_end_matches('/').to_string();
+    let mcp = mcp::McpConfig { public_url };
+    mcp.check().map_err(anyhow::Error::msg)?;
     let state = build_state(&config).await?;
     let mut watcher = watch::PluginWatcher::new(config.plugins.clone());
     let refused = watcher.scan(&state).await;
@@ -193,9 +196,6 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     tracing::info!(addr = %listener.local_addr()?, "steward listening");
     let stop = Arc::new(tokio::sync::Notify::new());
     watch_signals(stop.clone())?;
-    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.listen)).trim_end_matches('/').to_string();
-    let mcp = mcp::McpConfig { public_url };
-    mcp.check().map_err(anyhow::Error::msg)?;
     axum::serve(listener, http::router(state.clone(), mcp)).with_graceful_shutdown(async move { stop.notified().await }).await.context("serving HTTP")?;
     match state.gate.audit.checkpoint().await {
         Ok(Some(cp)) => tracing::info!(seq = cp.seq, "audit checkpoint signed at shutdown"),

@@ -446,11 +446,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Key { command: KeyCommand::Generate { out, kid, plugin_signer } } => {
-            if out.exists() {
-                bail!("{} exists; not overwriting a key", out.display());
-            }
-            let key = SigningKeyFile::generate();
-            std::fs::write(&out, format!("{}\n", SigningKeyFile::encode(&key))).with_context(|| format!("writing {}", out.display()))?;
+            let key = new_key_file(&out)?;
             println!("# private key written to {}; add this to a policy file:", out.display());
             let public_key = SigningKeyFile::public_key_base64(&key);
             if plugin_signer {
@@ -461,11 +457,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Key { command: KeyCommand::Rotate { out, kid, retire, overlap } } => {
-            if out.exists() {
-                bail!("{} exists; not overwriting a key", out.display());
-            }
-            let key = SigningKeyFile::generate();
-            std::fs::write(&out, format!("{}\n", SigningKeyFile::encode(&key))).with_context(|| format!("writing {}", out.display()))?;
+            let key = new_key_file(&out)?;
             let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
             print!("{}", rotation_lines(&out, &kid, &SigningKeyFile::public_key_base64(&key), &retire, now, overlap));
             Ok(())
@@ -643,6 +635,16 @@ fn mint_token(
     claims.sid = session;
     claims.turn = turn;
     Ok(mint(&signing, &kid, &claims))
+}
+
+/// A new Ed25519 key written to `out`, which must not exist yet.
+fn new_key_file(out: &Path) -> anyhow::Result<ed25519_dalek::SigningKey> {
+    if out.exists() {
+        bail!("{} exists; not overwriting a key", out.display());
+    }
+    let key = SigningKeyFile::generate();
+    std::fs::write(out, format!("{}\n", SigningKeyFile::encode(&key))).with_context(|| format!("writing {}", out.display()))?;
+    Ok(key)
 }
 
 /// `token mint --act` without `--session` or `--turn`.
