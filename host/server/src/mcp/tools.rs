@@ -59,7 +59,72 @@ impl StewardMcp {
     /// error.
     async fn refuse(&self, caller: &Caller, tool: &'static str, code: ReasonCode, message: String) -> CallToolResult {
         let outcome = self.state.gate.refuse(caller, code, "mcp", message, Door::Mcp { tool }).await;
-        CallToolResult::structured_error(serde_json::to_value(&outcome).unwrap_or(Value::Null))
+        answer(outcome.decision, &outcome)
+    }
+
+
+    /// The caller's catalog, read and recorded like the `catalog` tool; an
+    /// MCP error when the read was refused or could not be recorded.
+    async fn read(&self, caller: &Caller, path: Option<&str>, via: &'static str) -> Result<Arc<Vec<CatalogItem>>, McpError> {
+        let (outcome, items) = self.state.gate.read_catalog(caller, path, Door::Mcp { tool: via }).await;
+        if outcome.decision != Decision::Allow {
+            let why = outcome.reasons.first().map_or_else(|| "refused".to_string(), |r| r.message.clone());
+            return Err(McpError::invalid_request(why, Some(json_of(&outcome))));
+        }
+        Ok(items)
+    }
+
+    async fn catalog_call(&self, caller: &Caller, path: Option<&str>) -> CallToolResult {
+        let (outcome, items) = self.state.gate.read_catalog(caller, path, Door::Mcp { tool: "catalog" }).await;
+        if outcome.decision != Decision::Allow {
+            return answer(outcome.decision, &outcome);
+        }
+        match path {
+            None => {
+                let mut result = CallToolResult::structured(json!({ "request_id": outcome.request_id, "items": items }));
+                result.content = vec![rmcp::model::ContentBlock::text(catalog::tree(&items))];
+                result
+            }
+            Some(path) => match items.iter().find(|i| i.path == path.trim_matches('/')) {
+                Some(item) => {
+                    let mut result = CallToolResult::structured(json!({ "request_id": outcome.request_id, "item": item }));
+                    result.content = vec![rmcp::model::ContentBlock::text(catalog::describe(item))];
+                    result
+                }
+                // Not there, or not for this caller: the same answer.
+                None => CallToolResult::structured_error(json!({ "error": format!("nothing at {:?} that you may see", clip(path, 200)) })),
+            },
+        }
+    }
+
+    async fn call(&self, caller: &Caller, request: CallToolRequestParams) -> CallToolResult {
+        let arguments = Value::Object(request.arguments.unwrap_or_default());
+        let name: Cow<'static, str> = request.name;
+        let who = caller.principal().map_or("you", |p| p.id.as_str()).to_string();
+        match name.as_ref() {
+            "query" if self.shown(caller, "query") => match serde_json::from_value::<QueryInput>(arguments) {
+                Ok(input) => {
+                    let out = self.state.gate.query(caller, &input, Door::Mcp { tool: "query" }).await;
+                    answer(out.outcome.decision, &out)
+                }
+                Err(e) => self.refuse(caller, "query", ReasonCode::Other, format!("bad arguments for query: {e}")).await,
+            },
+            "decide" if self.shown(caller, "decide") => match serde_json::from_value::<DecideInput>(arguments) {
+                Ok(input) => {
+                    let out = self.state.gate.decide(caller, &input, Door::Mcp { tool: "decide" }).await;
+                    answer(out.decision, &out)
+                }
+                Err(e) => self.refuse(caller, "decide", ReasonCode::Other, format!("bad arguments for decide: {e}")).await,
+            },
+            "catalog" => match serde_json::from_value::<CatalogArgs>(arguments) {
+                Ok(args) => self.catalog_call(caller, args.path.as_deref()).await,
+                Err(e) => self.refuse(caller, "catalog", ReasonCode::Other, format!("bad arguments for catalog: {e}")).await,
+            },
+            other => {
+                let message = format!("no tool {:?} is available to {who}: tools/list shows the ones that are", clip(other, 80));
+                self.refuse(caller, "unknown", ReasonCode::NotPermitted, message).await
+            }
+        }
     }
 }
 
@@ -147,44 +212,14 @@ fn resource(item: &CatalogItem) -> Resource {
 }
 
 /// An allowed answer as the tool's result; anything else as a tool error.
-fn answer(decision: Decision, value: Value) -> CallToolResult {
+fn answer(decision: Decision, body: &impl serde::Serialize) -> CallToolResult {
+    let value = json_of(body);
     if decision == Decision::Allow { CallToolResult::structured(value) } else { CallToolResult::structured_error(value) }
 }
 
-impl StewardMcp {
-    /// The caller's catalog, read and recorded like the `catalog` tool; an
-    /// MCP error when the read was refused or could not be recorded.
-    async fn read(&self, caller: &Caller, path: Option<&str>, via: &'static str) -> Result<Arc<Vec<CatalogItem>>, McpError> {
-        let (outcome, items) = self.state.gate.read_catalog(caller, path, Door::Mcp { tool: via }).await;
-        if outcome.decision != Decision::Allow {
-            let why = outcome.reasons.first().map_or_else(|| "refused".to_string(), |r| r.message.clone());
-            return Err(McpError::invalid_request(why, Some(serde_json::to_value(&outcome).unwrap_or(Value::Null))));
-        }
-        Ok(items)
-    }
-
-    async fn catalog_call(&self, caller: &Caller, path: Option<&str>) -> CallToolResult {
-        let (outcome, items) = self.state.gate.read_catalog(caller, path, Door::Mcp { tool: "catalog" }).await;
-        if outcome.decision != Decision::Allow {
-            return CallToolResult::structured_error(serde_json::to_value(&outcome).unwrap_or(Value::Null));
-        }
-        match path {
-            None => {
-                let mut result = CallToolResult::structured(json!({ "request_id": outcome.request_id, "items": items }));
-                result.content = vec![rmcp::model::ContentBlock::text(catalog::tree(&items))];
-                result
-            }
-            Some(path) => match items.iter().find(|i| i.path == path.trim_matches('/')) {
-                Some(item) => {
-                    let mut result = CallToolResult::structured(json!({ "request_id": outcome.request_id, "item": item }));
-                    result.content = vec![rmcp::model::ContentBlock::text(catalog::describe(item))];
-                    result
-                }
-                // Not there, or not for this caller: the same answer.
-                None => CallToolResult::structured_error(json!({ "error": format!("nothing at {:?} that you may see", clip(path, 200)) })),
-            },
-        }
-    }
+/// An answer as the JSON a tool result carries.
+fn json_of(body: &impl serde::Serialize) -> Value {
+    serde_json::to_value(body).unwrap_or(Value::Null)
 }
 
 impl ServerHandler for StewardMcp {
@@ -237,38 +272,6 @@ impl ServerHandler for StewardMcp {
                 tracing::error!(panic = %panic, "an MCP tool call panicked; answering deny");
                 let message = "the host failed while handling this call; it was recorded as an internal error and the host keeps serving: report the request id";
                 Ok(CallToolResponse::Complete(self.refuse(&caller, "unknown", ReasonCode::InternalError, message.into()).await))
-            }
-        }
-    }
-}
-
-impl StewardMcp {
-    async fn call(&self, caller: &Caller, request: CallToolRequestParams) -> CallToolResult {
-        let arguments = Value::Object(request.arguments.unwrap_or_default());
-        let name: Cow<'static, str> = request.name;
-        let who = caller.principal().map_or("you", |p| p.id.as_str()).to_string();
-        match name.as_ref() {
-            "query" if self.shown(caller, "query") => match serde_json::from_value::<QueryInput>(arguments) {
-                Ok(input) => {
-                    let out = self.state.gate.query(caller, &input, Door::Mcp { tool: "query" }).await;
-                    answer(out.outcome.decision, serde_json::to_value(&out).unwrap_or(Value::Null))
-                }
-                Err(e) => self.refuse(caller, "query", ReasonCode::Other, format!("bad arguments for query: {e}")).await,
-            },
-            "decide" if self.shown(caller, "decide") => match serde_json::from_value::<DecideInput>(arguments) {
-                Ok(input) => {
-                    let out = self.state.gate.decide(caller, &input, Door::Mcp { tool: "decide" }).await;
-                    answer(out.decision, serde_json::to_value(&out).unwrap_or(Value::Null))
-                }
-                Err(e) => self.refuse(caller, "decide", ReasonCode::Other, format!("bad arguments for decide: {e}")).await,
-            },
-            "catalog" => match serde_json::from_value::<CatalogArgs>(arguments) {
-                Ok(args) => self.catalog_call(caller, args.path.as_deref()).await,
-                Err(e) => self.refuse(caller, "catalog", ReasonCode::Other, format!("bad arguments for catalog: {e}")).await,
-            },
-            other => {
-                let message = format!("no tool {:?} is available to {who}: tools/list shows the ones that are", clip(other, 80));
-                self.refuse(caller, "unknown", ReasonCode::NotPermitted, message).await
             }
         }
     }
