@@ -5,11 +5,11 @@ GUEST_TARGET := wasm32-wasip2
 GUEST_DIR    := target/guests
 GUEST_OUT    := $(GUEST_DIR)/$(GUEST_TARGET)/plugin
 # Shipped Rust plugins: crate name = folder name under plugins/.
-PLUGINS      := finance-sop significance-scorer pii-classifier
+PLUGINS      := finance-sop significance-scorer pii-classifier suggest-alternatives
 # Shipped Python and JavaScript plugins, built by `steward plugin build`.
-POLYGLOT     := finance-sop-py pii-classifier-py finance-sop-js
+POLYGLOT     := finance-sop-py pii-classifier-py finance-sop-js explore draft-access-request
 # Python and JavaScript test guests (tests/polyglot), built the same way.
-TEST_POLYGLOT := drifting-sop-py drifting-sop-js
+TEST_POLYGLOT := drifting-sop-py drifting-sop-js query-tool-py query-tool-js
 # Every shipped plugin can reach finance/**, which policies/plugins.toml
 # requires signed: `make plugins` signs them with the demo key.
 SIGNED       := $(PLUGINS) $(POLYGLOT)
@@ -59,11 +59,11 @@ rust-plugins: setup
 # the SDK or the WIT change.
 .SECONDEXPANSION:
 $(POLYGLOT:%=plugins/%/plugin.wasm): plugins/%/plugin.wasm: $$(wildcard plugins/$$*/*.py plugins/$$*/*.js) plugins/%/plugin.toml \
-		$(wildcard sdk/python/*.py sdk/js/*.js wit/v0.2.0/*.wit) | $(STEWARD)
+		$(wildcard sdk/python/*.py sdk/js/*.js wit/*/*.wit) | $(STEWARD)
 	$(STEWARD) plugin build plugins/$*
 
 $(TEST_POLYGLOT:%=tests/polyglot/%/plugin.wasm): tests/polyglot/%/plugin.wasm: $$(wildcard tests/polyglot/$$*/*.py tests/polyglot/$$*/*.js) \
-		tests/polyglot/%/plugin.toml $(wildcard sdk/python/*.py sdk/js/*.js wit/v0.2.0/*.wit) | $(STEWARD)
+		tests/polyglot/%/plugin.toml $(wildcard sdk/python/*.py sdk/js/*.js wit/*/*.wit) | $(STEWARD)
 	$(STEWARD) plugin build tests/polyglot/$*
 
 plugins/%/plugin.sig: plugins/%/plugin.wasm $(SIGNER_KEY) | $(STEWARD)

@@ -90,6 +90,11 @@ try:
     from wit_world.imports import context as _context
 except ImportError:
     _context = None
+# Only a 0.3.0 tool imports the call-backs.
+try:
+    from wit_world.imports import gate as _gate
+except ImportError:
+    _gate = None
 
 __all__ = [
     # generated types, re-exported
@@ -102,7 +107,9 @@ __all__ = [
     # catalog
     "lookup", "children",
     # scorers and tools
-    "score", "describe", "invalid_arguments", "access_denied", "tool_error",
+    "score", "describe", "declare", "invalid_arguments", "access_denied", "tool_error",
+    # call-backs (0.3.0 tools)
+    "CallBackRefused", "query", "decide", "catalog", "alternatives",
     # logging
     "Level", "log", "log_debug", "log_info", "log_warn", "log_error",
 ]
@@ -236,6 +243,56 @@ def describe(name: str, summary: str, input_schema: Union[str, dict]) -> ToolDes
     if not isinstance(input_schema, str):
         input_schema = json.dumps(input_schema, separators=(",", ":"))
     return ToolDescription(name, summary, input_schema)
+
+
+def declare(action: str, category: Union[RiskCategory, str], risk_score: float):
+    """A 0.3.0 tool's declaration: the action it performs (from the host's
+    action catalog, e.g. ``"sql.preview"``) and its risk."""
+    if _gate is None:
+        raise RuntimeError("declare() is for tools built against steward:guardrail@0.3.0")
+    return _gate.ToolDeclaration(action, _enum(RiskCategory, category), float(risk_score))
+
+
+# ------------------------------------------------- call-backs (0.3.0 tools)
+
+
+class CallBackRefused(Exception):
+    """The host refused a call-back before the gate saw it: outside an
+    invocation, beyond ``limits.max_calls``, after the deadline, or with
+    arguments it cannot use. A call the gate decided is never an
+    exception: its answer's ``decision`` says what was decided."""
+
+
+def _call(function, *args):
+    if _gate is None:
+        raise RuntimeError("call-backs are for tools built against steward:guardrail@0.3.0")
+    try:
+        return json.loads(function(*args))
+    except Err as e:
+        raise CallBackRefused(getattr(e.value, "value", str(e.value))) from None
+
+
+def query(sql: str, *, preview: bool = False, intent: Optional[str] = None) -> dict:
+    """Run one statement as the caller: the document ``/v1/query`` answers."""
+    mode = _gate.QueryMode.PREVIEW if preview else _gate.QueryMode.FULL
+    return _call(_gate.query, sql, mode, intent)
+
+
+def decide(action: str, assets: List[str], intent: Optional[str] = None) -> dict:
+    """What would be decided for the caller: the document ``/v1/decide`` answers."""
+    return _call(_gate.decide, action, list(assets), intent)
+
+
+def catalog(path: Optional[str] = None) -> dict:
+    """The caller's catalog: ``{"items": [...]}``, or ``{"item": ...}`` for one path
+    (``None`` when there is nothing there the caller may see)."""
+    return _call(_gate.catalog, path)
+
+
+def alternatives(sql: str, intent: Optional[str] = None) -> dict:
+    """The statement dry-run as the caller and, when it is not allowed,
+    the host's alternatives (``["instead"]["alternatives"]``), each allowed."""
+    return _call(_gate.alternatives, sql, intent)
 
 
 def invalid_arguments(message: str) -> Err:

@@ -50,6 +50,8 @@ pub fn guests() -> &'static Guests {
             "finance-sop",
             "legacy-sop",
             "context-sop",
+            "laundering-tool",
+            "query-tool",
         ];
         let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
         cmd.current_dir(repo())
@@ -321,6 +323,14 @@ impl Server {
     /// GET a path without a token; returns (status, body text).
     pub fn get(&self, path: &str) -> (u16, String) {
         match self.agent.get(format!("{}{path}", self.base)).call() {
+            Ok(mut r) => (r.status().as_u16(), r.body_mut().read_to_string().unwrap_or_default()),
+            Err(e) => panic!("GET {path}: {e}"),
+        }
+    }
+
+    /// GET a path with a bearer token; returns (status, body text).
+    pub fn get_as(&self, path: &str, token: &str) -> (u16, String) {
+        match self.agent.get(format!("{}{path}", self.base)).header("Authorization", &format!("Bearer {token}")).call() {
             Ok(mut r) => (r.status().as_u16(), r.body_mut().read_to_string().unwrap_or_default()),
             Err(e) => panic!("GET {path}: {e}"),
         }

@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod alternatives;
 mod audit;
 mod boundary;
 mod decide;
@@ -14,4 +15,5 @@ mod plugins;
 mod reload;
 mod swap;
 mod tokens;
+mod tools;
 mod trust;

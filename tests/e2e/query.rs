@@ -542,7 +542,10 @@ fn instead_suggestions_on_denial() {
     for c in ["national_id", "card_number", "address", "backup_contact"] {
         assert!(!readable.iter().any(|r| r.starts_with(c)), "{c} is not listed as readable: {readable:?}");
     }
-    assert!(strings(&instead["alternatives"]).contains(&"sales/customers_public".to_string()), "{answer}");
+    // The curated sales/customers_public is no way out for alice's agent
+    // (alice may only preview sales): its dry run was denied, so it is
+    // not offered.
+    assert!(instead["alternatives"].as_array().is_none_or(Vec::is_empty), "nothing denied is offered: {answer}");
     assert!(instead["preview"].as_str().is_some_and(|p| p.contains("preview")), "{answer}");
 
     let (status, text) = server.query_text(&copilot, &body("preview", "select * from sales.customers", None));

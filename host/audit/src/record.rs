@@ -16,6 +16,10 @@ pub enum RecordType {
     /// A call to the admin API (plugins, policy, revocations), naming the
     /// admin who made it.
     Admin,
+    /// A dry run the host made for the caller (an alternative checked
+    /// before it is offered): decided like a request, nothing returned,
+    /// no budget charged. Friction figures skip it.
+    Probe,
 }
 
 impl RecordType {
@@ -41,9 +45,14 @@ pub struct AuditRecord {
     /// The door the request came through (`http`, `mcp`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub door: Option<String>,
-    /// The MCP tool it came through.
+    /// The tool it came through: an MCP tool, or the tool plugin whose
+    /// call-back it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool: Option<String>,
+    /// The request this one was made within: a tool plugin's call-back
+    /// names the invocation, a probe the request it was made for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
     pub action: String,
     pub assets: Vec<String>,
     pub intent: Option<String>,

@@ -74,7 +74,7 @@ impl Gate {
             }
             Err(_) => Arc::default(),
         };
-        match self.record_or_deny(&mut outcome, started, door, None).await {
+        match self.record_or_deny(&mut outcome, started, &door, None, steward_audit::RecordType::Decision).await {
             Ok(()) => (outcome, items),
             Err(()) => (outcome, Arc::default()),
         }

@@ -27,7 +27,7 @@ impl Gate {
                 }
                 Err(e) => steward_pipeline::unauthenticated(input, request_id, e),
             };
-            let _ = self.record_or_deny(&mut outcome, started, door, None).instrument(tracing::debug_span!("record")).await;
+            let _ = self.record_or_deny(&mut outcome, started, &door, None, RecordType::Decision).instrument(tracing::debug_span!("record")).await;
             tracing::debug!(decision = outcome.decision.as_str(), "decided");
             outcome
         }
@@ -44,17 +44,26 @@ impl Gate {
         outcome.principal = caller.principal().cloned();
         outcome.unauthenticated = outcome.principal.is_none();
         outcome.reasons.push(Reason::new(code, source, message));
-        let _ = self.record_or_deny(&mut outcome, started, door, None).await;
+        let _ = self.record_or_deny(&mut outcome, started, &door, None, RecordType::Decision).await;
         outcome
     }
 
     /// Append the outcome to the audit log; if that fails the answer
     /// becomes a deny saying so (and `Err` tells the caller to drop any
     /// result).
-    pub(crate) async fn record_or_deny(&self, outcome: &mut Outcome, started: Instant, door: Door, query: Option<QueryRecord>) -> Result<(), ()> {
+    pub(crate) async fn record_or_deny(
+        &self,
+        outcome: &mut Outcome,
+        started: Instant,
+        door: &Door,
+        query: Option<QueryRecord>,
+        kind: RecordType,
+    ) -> Result<(), ()> {
         let mut record = audit_record(outcome, started.elapsed().as_micros() as u64);
+        record.record_type = kind;
         record.door = Some(door.as_str().to_string());
         record.tool = door.tool().map(str::to_string);
+        record.parent = door.parent().map(str::to_string);
         record.query = query;
         if let Err(e) = self.audit.append(record).await {
             tracing::error!(error = %e, "decision not recorded; answering deny");
@@ -81,6 +90,7 @@ pub fn audit_record(outcome: &Outcome, latency_us: u64) -> AuditRecord {
         turn_id: p.and_then(|p| p.turn_id.clone()),
         door: None,
         tool: None,
+        parent: None,
         action: outcome.action.clone(),
         assets: outcome.assets.clone(),
         intent: outcome.intent.clone(),

@@ -1,16 +1,18 @@
-//! The one gate. Every door (HTTP's `/v1`, MCP, and next the tool
+//! The one gate. Every door (HTTP's `/v1`, MCP, and the tool plugins'
 //! call-backs) authenticates its caller once ([`Gate::authenticate`]) and
 //! hands the result here: the same pipeline decides, the same query path
 //! analyses, rewrites, budgets and runs, and the same audit record is
 //! written before the answer leaves, naming the door it came through. No
 //! door holds a rule of its own.
 
+pub mod alternatives;
 pub mod catalog;
 mod decide;
 mod generation;
 mod memo;
 mod query;
 pub mod schema;
+pub mod tools;
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -26,32 +28,52 @@ use steward_warehouse::{Engine, Warehouse};
 
 pub use decide::audit_record;
 pub use generation::PolicyGeneration;
-pub use query::{Instead, QueryAnswer, QueryInput};
+pub use alternatives::{Alternative, AlternativeKind, Instead};
+pub use query::{QueryAnswer, QueryInput};
 use schema::SchemaCache;
 
 /// Which way a request came in; recorded with it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Door {
-    /// `/v1/decide`, `/v1/query`.
+    /// `/v1/decide`, `/v1/query`, `/v1/catalog`.
     Http,
-    /// `/mcp`, through one of its tools (`""`: before any tool, e.g. a
-    /// refused token).
+    /// `/mcp`, through one of its built-in tools (`""`: before any tool,
+    /// e.g. a refused token).
     Mcp { tool: &'static str },
+    /// A tool plugin invoked over HTTP (`POST /v1/tools/{name}`).
+    HttpTool(Arc<str>),
+    /// A tool plugin invoked as an MCP tool.
+    McpTool(Arc<str>),
+    /// A tool plugin's call-back, made within the invocation `parent`.
+    CallBack { tool: Arc<str>, parent: Arc<str> },
+    /// A dry run of an alternative, made for the request `parent`.
+    Probe { parent: Arc<str> },
 }
 
 impl Door {
-    pub fn as_str(self) -> &'static str {
+    pub fn as_str(&self) -> &'static str {
         match self {
-            Door::Http => "http",
-            Door::Mcp { .. } => "mcp",
+            Door::Http | Door::HttpTool(_) => "http",
+            Door::Mcp { .. } | Door::McpTool(_) => "mcp",
+            Door::CallBack { .. } => "tool",
+            Door::Probe { .. } => "probe",
         }
     }
 
-    /// The MCP tool called, if it came through one.
-    pub fn tool(self) -> Option<&'static str> {
+    /// The tool it came through, if any: an MCP tool or a tool plugin.
+    pub fn tool(&self) -> Option<&str> {
         match self {
-            Door::Http => None,
-            Door::Mcp { tool } => Some(tool).filter(|t| !t.is_empty()),
+            Door::Http | Door::Probe { .. } => None,
+            Door::Mcp { tool } => Some(*tool).filter(|t| !t.is_empty()),
+            Door::HttpTool(tool) | Door::McpTool(tool) | Door::CallBack { tool, .. } => Some(tool),
+        }
+    }
+
+    /// The request this one is made within.
+    pub fn parent(&self) -> Option<&str> {
+        match self {
+            Door::CallBack { parent, .. } | Door::Probe { parent } => Some(parent),
+            _ => None,
         }
     }
 }

@@ -2,22 +2,40 @@
 //! the tables it reads (the same pipeline as `/v1/decide`), hold it
 //! against the viewer's data rules, rewrite it to carry them, reserve the
 //! budget, run it read-only on the warehouse, settle the budget, record,
-//! answer. Any failure on the way is a deny with its reason.
+//! answer. Any failure on the way is a deny with its reason. A denied
+//! statement is answered with its alternatives ([`crate::alternatives`]);
+//! a dry run ([`Execution::Probe`]) stops before the budget and the
+//! warehouse.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use steward_audit::QueryRecord;
+use steward_audit::{QueryRecord, RecordType};
 use steward_budget::{Charge, Left, Limits, Want};
 use steward_model::{Decision, QuerySummary, Reason, ReasonCode};
 use steward_pipeline::{Context, DecideInput, Outcome};
-use steward_policy::{ColumnEffect, Policy};
-use steward_sql::{Dialect, Mode, Plan, QueryShape, Schema, StatementKind, Viewer};
+use steward_policy::Policy;
+use steward_sql::{Mode, Plan, QueryShape, StatementKind, Viewer};
 use tracing::Instrument;
 
+use crate::alternatives::{Denied, Instead};
 use crate::{Caller, Door, Gate, unix_seconds};
+
+/// How far a statement goes through the query path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Execution {
+    /// All the way: budget, warehouse, rows; a denied statement gets its
+    /// alternatives.
+    Run,
+    /// A dry run: decided, held against the data rules and rewritten,
+    /// nothing charged or run. Recorded as a probe.
+    Probe,
+    /// A dry run whose denial is answered with alternatives (the
+    /// `alternatives` call-back). Recorded as a probe.
+    Alternatives,
+}
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -27,21 +45,6 @@ pub struct QueryInput {
     pub mode: Mode,
     #[serde(default)]
     pub intent: Option<String>,
-}
-
-/// What a denied agent can do instead.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Instead {
-    /// Per table: the columns this viewer may read (some masked).
-    pub readable_columns: BTreeMap<String, Vec<String>>,
-    /// An aggregate-only form of the question that the policy allows.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub aggregate_form: Option<String>,
-    /// Curated tables or views with the same information.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub alternatives: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub preview: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -107,24 +110,37 @@ impl QueryAnswer {
 impl Gate {
     /// One query through the gate, recorded before the answer leaves.
     pub async fn query(&self, caller: &Caller, input: &QueryInput, door: Door) -> QueryAnswer {
+        self.query_as(caller, input, door, Execution::Run).await
+    }
+
+    /// What the caller could run instead of `input`: the statement dry-run
+    /// as the caller (no rows, no budget; recorded as a probe), and when
+    /// it is not allowed, its alternatives, each dry-run too.
+    pub async fn alternatives(&self, caller: &Caller, input: &QueryInput, door: Door) -> QueryAnswer {
+        self.query_as(caller, input, door, Execution::Alternatives).await
+    }
+
+    pub(crate) async fn query_as(&self, caller: &Caller, input: &QueryInput, door: Door, execution: Execution) -> QueryAnswer {
         let started = Instant::now();
         let request_id = self.next_request_id();
-        let span = tracing::info_span!("query", request_id = %request_id, mode = ?input.mode, door = door.as_str());
+        let span = tracing::info_span!("query", request_id = %request_id, mode = ?input.mode, door = door.as_str(), ?execution);
         async move {
-            let mut answer = run(self, caller, input, request_id).await;
+            let mut answer = run(self, caller, input, request_id, execution).await;
+            let ran = execution == Execution::Run && answer.outcome.decision == Decision::Allow;
             let record = QueryRecord {
                 sql: input.sql.clone(),
                 mode: format!("{:?}", input.mode).to_lowercase(),
                 rewritten_sql: answer.rewritten_sql.clone(),
                 columns: answer.shape.as_ref().map(columns_touched).unwrap_or_default(),
-                row_count: (answer.outcome.decision == Decision::Allow).then_some(answer.row_count as u64),
-                result_sha256: (answer.outcome.decision == Decision::Allow)
-                    .then(|| hex::encode(Sha256::digest(serde_json::to_vec(&answer.rows).unwrap_or_default()))),
+                row_count: ran.then_some(answer.row_count as u64),
+                result_sha256: ran.then(|| hex::encode(Sha256::digest(serde_json::to_vec(&answer.rows).unwrap_or_default()))),
             };
-            if self.record_or_deny(&mut answer.outcome, started, door, Some(record)).instrument(tracing::debug_span!("record")).await.is_err() {
+            let kind = if execution == Execution::Run { RecordType::Decision } else { RecordType::Probe };
+            if self.record_or_deny(&mut answer.outcome, started, &door, Some(record), kind).instrument(tracing::debug_span!("record")).await.is_err() {
                 answer.rows.clear();
                 answer.columns.clear();
                 answer.row_count = 0;
+                answer.instead = None;
             }
             answer
         }
@@ -154,7 +170,7 @@ fn columns_touched(shape: &QueryShape) -> Vec<String> {
     out
 }
 
-async fn run(gate: &Gate, caller: &Caller, input: &QueryInput, request_id: String) -> QueryAnswer {
+async fn run(gate: &Gate, caller: &Caller, input: &QueryInput, request_id: String, execution: Execution) -> QueryAnswer {
     let generation = &caller.generation;
     let policy = &generation.policy;
     let plugins = gate.registry.current();
@@ -211,8 +227,13 @@ async fn run(gate: &Gate, caller: &Caller, input: &QueryInput, request_id: Strin
             return answer;
         }
     };
+    let offers = execution != Execution::Probe;
     if answer.outcome.decision != Decision::Allow {
-        answer.instead = Some(instead(&schema, policy, &viewer, &prepared.shape, input.mode, dialect, &visible));
+        if offers {
+            let denied = Denied { schema: &schema, policy, viewer: &viewer, shape: &prepared.shape, input, dialect, visible: &visible };
+            let parent = answer.outcome.request_id.clone();
+            answer.instead = Some(gate.instead(caller, &denied, &parent).await);
+        }
         return answer;
     }
     if prepared.shape.kind != StatementKind::Read {
@@ -236,13 +257,23 @@ async fn run(gate: &Gate, caller: &Caller, input: &QueryInput, request_id: Strin
         Ok(e) => e,
         Err(refusal) => {
             answer.deny(ReasonCode::SensitiveData, "data-policy", refusal.to_string());
-            answer.instead = Some(instead(&schema, policy, &viewer, &shape, input.mode, dialect, &visible));
+            if offers {
+                let denied = Denied { schema: &schema, policy, viewer: &viewer, shape: &shape, input, dialect, visible: &visible };
+                let parent = answer.outcome.request_id.clone();
+                answer.instead = Some(gate.instead(caller, &denied, &parent).await);
+            }
             return answer;
         }
     };
     answer.withheld = enforced.withheld.clone();
     answer.masked = enforced.masked.clone();
     answer.row_filters = enforced.row_filters.clone();
+    if execution != Execution::Run {
+        // A dry run ends here: allowed, and what would run.
+        answer.rewritten_sql = Some(enforced.sql.clone());
+        answer.shape = Some(enforced.shape.clone());
+        return answer;
+    }
 
     // Budget: reserve before running, so concurrent queries never overspend.
     let charges = charges(policy, &viewer);
@@ -328,40 +359,6 @@ fn charges(policy: &Policy, viewer: &Viewer) -> Vec<Charge> {
 
 async fn budget_left(gate: &Gate, day: &str, charges: &[Charge]) -> BTreeMap<String, Left> {
     gate.budgets.left(day, charges).await.into_iter().collect()
-}
-
-/// Suggestions for a denied query: readable columns, an aggregate form,
-/// curated alternatives, a preview.
-/// Only tables and alternatives the caller may know exist are named
-/// (`visible`): a suggestion never reveals a hidden table or its columns.
-fn instead(schema: &Schema, policy: &Policy, viewer: &Viewer, shape: &QueryShape, mode: Mode, dialect: Dialect, visible: &dyn Fn(&str) -> bool) -> Instead {
-    let mut out = Instead::default();
-    let Ok(plan) = Plan::build(schema, policy, viewer, shape.table_ids(), Mode::Full, dialect) else { return out };
-    for (&t, tp) in &plan.tables {
-        let def = schema.table(t);
-        if !visible(&def.asset) {
-            continue;
-        }
-        let readable: Vec<String> = def
-            .columns
-            .iter()
-            .zip(&tp.treatments)
-            .filter(|(_, tr)| matches!(tr.effect, ColumnEffect::Allow | ColumnEffect::Mask(_)))
-            .map(|(c, tr)| if matches!(tr.effect, ColumnEffect::Mask(_)) { format!("{} (masked)", c.name) } else { c.name.clone() })
-            .collect();
-        if out.aggregate_form.is_none()
-            && let Some(key) = def.columns.iter().zip(&tp.treatments).find(|(c, tr)| tr.effect == ColumnEffect::Allow && !c.is_pii() && c.is_classified())
-        {
-            let k = tp.min_group.as_ref().map(|(_, k)| format!(" (groups of at least {k})")).unwrap_or_default();
-            out.aggregate_form = Some(format!("SELECT {0}, count(*) FROM {1} GROUP BY {0}{k}", key.0.name, def.sql_name()));
-        }
-        out.readable_columns.insert(def.asset.clone(), readable);
-        out.alternatives.extend(def.alternatives.iter().filter(|a| visible(a)).cloned());
-    }
-    if mode == Mode::Full {
-        out.preview = Some("ask again with \"mode\": \"preview\" for a small, masked, sampled result, if the owner allows it".into());
-    }
-    out
 }
 
 /// What plugins built against `steward:guardrail@0.2.0` see of the statement.

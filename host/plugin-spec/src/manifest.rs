@@ -12,6 +12,9 @@ use steward_policy::PathGlob;
 pub const MAX_MEMORY_MIB: u32 = 256;
 /// Upper bound on a plugin's per-call CPU-time budget (`limits.timeout_ms`).
 pub const MAX_TIMEOUT_MS: u32 = 1_000;
+/// Upper bound on the call-backs one tool invocation may make
+/// (`limits.max_calls`).
+pub const MAX_CALLS: u32 = 64;
 
 /// Why a manifest was refused.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +38,8 @@ pub enum ManifestError {
     MemoryMib,
     #[error("limits.max_reuse must be at least 1")]
     MaxReuse,
+    #[error("limits.max_calls must be 0..={}", MAX_CALLS)]
+    MaxCalls,
     #[error("capabilities.read_dir must be a folder inside the plugin's own folder")]
     ReadDir,
     /// `plugin.toml` could not be read.
@@ -102,6 +107,10 @@ pub struct Limits {
     pub isolation: Isolation,
     #[serde(default = "default_max_reuse")]
     pub max_reuse: u32,
+    /// Tools only: how many call-backs (query, decide, catalog,
+    /// alternatives) one invocation may make; the next is refused.
+    #[serde(default = "default_max_calls")]
+    pub max_calls: u32,
 }
 
 impl Default for Limits {
@@ -111,6 +120,7 @@ impl Default for Limits {
             memory_mib: default_memory_mib(),
             isolation: Isolation::default(),
             max_reuse: default_max_reuse(),
+            max_calls: default_max_calls(),
         }
     }
 }
@@ -123,6 +133,9 @@ fn default_memory_mib() -> u32 {
 }
 fn default_max_reuse() -> u32 {
     10_000
+}
+fn default_max_calls() -> u32 {
+    8
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -243,6 +256,9 @@ impl Manifest {
         if l.max_reuse == 0 {
             return Err(ManifestError::MaxReuse);
         }
+        if l.max_calls > MAX_CALLS {
+            return Err(ManifestError::MaxCalls);
+        }
         if let Some(dir) = &self.capabilities.read_dir
             && (dir.is_absolute() || dir.components().any(|c| matches!(c, std::path::Component::ParentDir)))
         {
@@ -310,6 +326,7 @@ mod tests {
         let base = "name = \"x\"\nversion = \"1\"\nworld = \"sop\"\nscope = [\"x\"]\n";
         assert!(matches!(Manifest::parse(&format!("{base}[limits]\ntimeout_ms = 0")), Err(ManifestError::TimeoutMs)));
         assert!(matches!(Manifest::parse(&format!("{base}[limits]\nmax_reuse = 0")), Err(ManifestError::MaxReuse)));
+        assert!(matches!(Manifest::parse(&format!("{base}[limits]\nmax_calls = 65")), Err(ManifestError::MaxCalls)));
         assert!(matches!(Manifest::parse(&format!("{base}[capabilities]\nread_dir = \"/etc\"")), Err(ManifestError::ReadDir)));
         assert!(matches!(Manifest::parse("name = \"x\"\nversion = \" \"\nworld = \"sop\"\nscope = [\"x\"]"), Err(ManifestError::EmptyVersion)));
         assert!(matches!(Manifest::parse("name = \"x\""), Err(ManifestError::Syntax(_))));

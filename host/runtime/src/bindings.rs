@@ -2,6 +2,10 @@
 //! plugins may call (log, catalog, context), and conversions to and from
 //! `steward_model`.
 //!
+//! Tools built against 0.3.0 are bound from `wit/v0.3.0` ([`v0_3`]): its
+//! `tool` world adds the `declare` export and the `gate` import (the
+//! call-backs). Its types are 0.2.0's, unchanged.
+//!
 //! The worlds are bound from the current package version (0.2.0). Its
 //! exports are the same as 0.1.0's, so one set of export bindings calls
 //! plugins of either version; only the imports differ in name
@@ -74,9 +78,27 @@ pub mod v0_1 {
     pub use steward::guardrail::{catalog, log};
 }
 
+/// The 0.3.0 `tool` world: 0.2.0's plus `declare` and the `gate`
+/// call-backs, which are async (they run a whole request through the
+/// gate). Its log, catalog and context imports are the 0.2.0 ones under
+/// the 0.3.0 names.
+pub mod v0_3 {
+    wasmtime::component::bindgen!({
+        path: "../../wit/v0.3.0",
+        world: "tool",
+        exports: { default: async },
+        imports: { "steward:guardrail/gate": async },
+        with: {
+            "steward:guardrail/types": super::wit,
+        },
+    });
+    pub use steward::guardrail::{catalog, context, gate, log};
+}
+
 pub use sop::steward::guardrail::{catalog, context, log, types as wit};
 
 use crate::answer::cut;
+use crate::tool::{CallBack, CallBackError};
 use crate::state::{LOG_FIELDS, LOG_KEY_BYTES, LOG_LINES_PER_SECOND, LOG_MESSAGE_CHARS, LOG_VALUE_BYTES, PluginState};
 
 fn printable(c: char) -> char {
@@ -155,13 +177,118 @@ impl v0_1::catalog::Host for PluginState {
     }
 }
 
+impl v0_3::catalog::Host for PluginState {
+    fn lookup(&mut self, path: String) -> Option<wit::Asset> {
+        self.catalog_lookup(&path)
+    }
+
+    fn children(&mut self, path: String) -> Vec<wit::Asset> {
+        self.catalog_children(&path)
+    }
+}
+
 impl PluginState {
+    /// Whether the current call may see the catalog entry at `path`: an
+    /// SOP or scorer sees the whole catalog; a tool only what the caller of
+    /// its invocation may know exists, and outside one nothing.
+    fn may_see(&self, path: &str) -> bool {
+        if !self.is_tool {
+            return true;
+        }
+        self.invocation.as_ref().is_some_and(|i| i.host.visible(path))
+    }
+
     fn catalog_lookup(&self, path: &str) -> Option<wit::Asset> {
+        if !self.may_see(path) {
+            return None;
+        }
         self.policy.as_ref().and_then(|p| p.asset(path)).map(|a| asset_to_wit(&a))
     }
 
     fn catalog_children(&self, path: &str) -> Vec<wit::Asset> {
-        self.policy.as_ref().map(|p| p.children(path).iter().map(asset_to_wit).collect()).unwrap_or_default()
+        let Some(policy) = &self.policy else { return Vec::new() };
+        policy.children(path).iter().filter(|a| self.may_see(&a.path)).map(asset_to_wit).collect()
+    }
+}
+
+impl v0_3::log::Host for PluginState {
+    fn emit(&mut self, level: v0_3::log::Level, message: String, fields: Vec<v0_3::log::Field>) {
+        use v0_3::log::Level as L;
+        let level = match level {
+            L::Debug => log::Level::Debug,
+            L::Info => log::Level::Info,
+            L::Warn => log::Level::Warn,
+            L::Error => log::Level::Error,
+        };
+        self.log(level, message, fields.into_iter().map(|f| (f.key, f.value)));
+    }
+}
+
+impl v0_3::context::Host for PluginState {
+    fn current(&mut self) -> Option<v0_3::context::RequestContext> {
+        // A tool's invocation has no decision context: its caller is the
+        // `invoke` argument, and what it asks goes through `gate`.
+        None
+    }
+}
+
+impl v0_3::gate::Host for PluginState {
+    async fn query(&mut self, sql: String, mode: v0_3::gate::QueryMode, intent: Option<String>) -> Result<String, v0_3::gate::CallError> {
+        let preview = mode == v0_3::gate::QueryMode::Preview;
+        self.call_back(CallBack::Query { sql, preview, intent }).await.map_err(call_error_to_wit)
+    }
+
+    async fn decide(&mut self, action: String, assets: Vec<String>, intent: Option<String>) -> Result<String, v0_3::gate::CallError> {
+        self.call_back(CallBack::Decide { action, assets, intent }).await.map_err(call_error_to_wit)
+    }
+
+    async fn catalog(&mut self, path: Option<String>) -> Result<String, v0_3::gate::CallError> {
+        self.call_back(CallBack::Catalog { path }).await.map_err(call_error_to_wit)
+    }
+
+    async fn alternatives(&mut self, sql: String, intent: Option<String>) -> Result<String, v0_3::gate::CallError> {
+        self.call_back(CallBack::Alternatives { sql, intent }).await.map_err(call_error_to_wit)
+    }
+}
+
+fn call_error_to_wit(e: CallBackError) -> v0_3::gate::CallError {
+    match e {
+        CallBackError::Refused(m) => v0_3::gate::CallError::Refused(m),
+        CallBackError::InvalidArguments(m) => v0_3::gate::CallError::InvalidArguments(m),
+    }
+}
+
+impl PluginState {
+    /// One call-back of the current invocation, as its caller: refused
+    /// (and recorded) outside an invocation's limits, else run by the
+    /// invocation's host.
+    async fn call_back(&mut self, call: CallBack) -> Result<String, CallBackError> {
+        let Some(invocation) = self.invocation.as_mut() else {
+            tracing::warn!(plugin = %self.label, call = call.name(), "a tool called back outside an invocation; refused");
+            return Err(CallBackError::Refused(format!(
+                "`{}` was called outside `invoke`: call-backs act as the tool's caller, and here there is none",
+                call.name()
+            )));
+        };
+        let host = invocation.host.clone();
+        let refusal = if let Err(e) = call.check() {
+            Some(e)
+        } else if self.clock.past_backstop() {
+            Some(CallBackError::Refused("the tool's deadline has passed; no more call-backs in this invocation".into()))
+        } else if invocation.calls_left == 0 {
+            Some(CallBackError::Refused(format!(
+                "this invocation already made {} call-backs, as many as the tool's manifest allows (limits.max_calls)",
+                invocation.max_calls
+            )))
+        } else {
+            None
+        };
+        if let Some(refusal) = refusal {
+            host.refused(call, refusal.to_string()).await;
+            return Err(refusal);
+        }
+        invocation.calls_left -= 1;
+        host.call(call).await
     }
 }
 
@@ -213,6 +340,20 @@ pub fn principal_to_wit(p: &model::Principal) -> wit::Principal {
         roles: p.roles.clone(),
         session_id: p.session_id.clone(),
         turn_id: p.turn_id.clone(),
+    }
+}
+
+pub fn risk_category_from_wit(c: wit::RiskCategory) -> model::RiskCategory {
+    use model::RiskCategory as M;
+    use wit::RiskCategory as W;
+    match c {
+        W::Read => M::Read,
+        W::Write => M::Write,
+        W::Delete => M::Delete,
+        W::Execute => M::Execute,
+        W::Admin => M::Admin,
+        W::Identity => M::Identity,
+        W::Privilege => M::Privilege,
     }
 }
 

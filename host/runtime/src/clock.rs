@@ -115,6 +115,12 @@ impl CallClock {
         expired
     }
 
+    /// Whether the call ran past its wall-clock backstop: a tool's
+    /// call-back asked after it is refused.
+    pub fn past_backstop(&self) -> bool {
+        wall_ns() >= self.backstop_ns.load(Ordering::Relaxed)
+    }
+
     /// Whether (and why) the clock ended the last call.
     pub fn expired(&self) -> Option<Expired> {
         match self.expired.load(Ordering::Relaxed) {

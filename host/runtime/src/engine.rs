@@ -257,6 +257,13 @@ fn base_linker(engine: &Engine) -> wasmtime::Result<Linker<PluginState>> {
     bindings::v0_1::log::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut l, |s| s)?;
     bindings::v0_1::catalog::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut l, |s| s)?;
     l.instance("steward:guardrail/types@0.1.0")?;
+    // Tools built against 0.3.0: the same imports under its names, and the
+    // call-backs (refused for other worlds at load).
+    bindings::v0_3::log::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut l, |s| s)?;
+    bindings::v0_3::catalog::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut l, |s| s)?;
+    bindings::v0_3::context::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut l, |s| s)?;
+    bindings::v0_3::gate::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut l, |s| s)?;
+    l.instance("steward:guardrail/types@0.3.0")?;
 
     use wasmtime_wasi_io::bindings::wasi::io;
     io::error::add_to_linker::<PluginState, HasTable>(&mut l, |s| s.ctx().table)?;

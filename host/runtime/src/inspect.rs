@@ -10,7 +10,7 @@ use crate::manifest::World;
 /// The package plugins implement.
 pub const PACKAGE: &str = "steward:guardrail";
 /// Package versions this host loads.
-pub const SUPPORTED_VERSIONS: &[&str] = &["0.1.0", "0.2.0"];
+pub const SUPPORTED_VERSIONS: &[&str] = &["0.1.0", "0.2.0", "0.3.0"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ComponentInfo {
@@ -110,6 +110,18 @@ fn version_key(v: &str) -> Vec<u64> {
     v.split(['.', '-']).map(|p| p.parse().unwrap_or(0)).collect()
 }
 
+/// Only tools call Steward back: any other world importing the `gate`
+/// interface is refused.
+pub fn check_call_backs(info: &ComponentInfo, world: World) -> Result<(), String> {
+    let gate = format!("{PACKAGE}/gate@");
+    match info.imports.iter().find(|i| i.starts_with(&gate)) {
+        Some(import) if world != World::Tool => {
+            Err(format!("imports {import}, but only `tool` plugins may call Steward back; this one is a `{}`", world.as_str()))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Refuse a component built against a `steward:guardrail` version this host
 /// does not know, or against several at once.
 pub fn check_versions(info: &ComponentInfo) -> Result<(), String> {
@@ -148,7 +160,21 @@ mod tests {
         assert!(check_versions(&info(&["0.1.0"])).is_ok());
         assert!(check_versions(&info(&["0.2.0"])).is_ok());
         assert!(check_versions(&info(&[])).is_ok());
-        assert!(check_versions(&info(&["0.3.0"])).unwrap_err().contains("@0.3.0"));
+        assert!(check_versions(&info(&["0.3.0"])).is_ok());
+        assert!(check_versions(&info(&["0.4.0"])).unwrap_err().contains("@0.4.0"));
         assert!(check_versions(&info(&["0.1.0", "0.2.0"])).unwrap_err().contains("several"));
+    }
+
+    #[test]
+    fn only_tools_may_import_the_call_backs() {
+        let info = ComponentInfo {
+            imports: vec!["steward:guardrail/log@0.3.0".into(), "steward:guardrail/gate@0.3.0".into()],
+            exports: vec!["evaluate".into()],
+            package_versions: vec!["0.3.0".into()],
+            world: Some(World::Sop),
+        };
+        assert!(check_call_backs(&info, World::Tool).is_ok());
+        let refused = check_call_backs(&info, World::Sop).unwrap_err();
+        assert!(refused.contains("only `tool` plugins"), "{refused}");
     }
 }

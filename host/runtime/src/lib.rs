@@ -16,12 +16,14 @@ mod pool;
 pub mod registry;
 pub mod signature;
 mod state;
+pub mod tool;
 mod voting;
 
 pub use cases::CaseOutcome;
 pub use engine::{EPOCH_TICK, Runtime, RuntimeConfig, digest};
 pub use manifest::{BuildSpec, Isolation, Language, Manifest, Mode, World};
-pub use plugin::{LoadedPlugin, Score, ToolDescription, ToolError};
+pub use plugin::{LoadedPlugin, Score, ToolError};
+pub use tool::{CallBack, CallBackError, ToolDeclaration, ToolHost, ToolSpec};
 pub use steward_model::{ColumnSample, PluginError, PluginFailure, TrapCause};
 pub use clock::{WALL_BACKSTOP_FACTOR, WALL_BACKSTOP_MIN};
 pub use plugin::{RECYCLE_GROWTH, SPOT_CHECK_MEAN};

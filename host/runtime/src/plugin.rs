@@ -30,6 +30,8 @@ use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 use crate::bindings::classifier::{Classifier, ClassifierPre};
 use crate::bindings::{self, scorer::Scorer, scorer::ScorerPre, sop::Sop, sop::SopPre, tool::Tool, tool::ToolPre};
+use crate::bindings::v0_3::{Tool as ToolV3, ToolPre as ToolV3Pre};
+use crate::tool::{Invocation, ToolDeclaration, ToolHost, ToolSpec};
 use crate::cases::{self, CaseFile};
 use crate::clock::{Expired, backstop_for, metered};
 use crate::engine::Runtime;
@@ -50,6 +52,8 @@ enum Pre {
     Sop(SopPre<PluginState>),
     Scorer(ScorerPre<PluginState>),
     Tool(ToolPre<PluginState>),
+    /// A tool built against 0.3.0: it declares its action and may call back.
+    ToolV3(ToolV3Pre<PluginState>),
     Classifier(ClassifierPre<PluginState>),
 }
 
@@ -57,6 +61,7 @@ pub(crate) enum Exports {
     Sop(Sop),
     Scorer(Scorer),
     Tool(Tool),
+    ToolV3(ToolV3),
     Classifier(Classifier),
 }
 
@@ -83,14 +88,6 @@ pub(crate) enum Lease<'a> {
 pub struct Score {
     pub significance: f32,
     pub rationale: String,
-}
-
-/// A tool's self-description.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct ToolDescription {
-    pub name: String,
-    pub summary: String,
-    pub input_schema: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -132,6 +129,8 @@ pub struct LoadedPlugin {
     failures: AtomicU64,
     spot_checks: AtomicU64,
     quarantined: OnceLock<String>,
+    /// A tool's description of itself, read when its cases ran.
+    spec: OnceLock<ToolSpec>,
 }
 
 impl std::fmt::Debug for LoadedPlugin {
@@ -167,6 +166,8 @@ impl LoadedPlugin {
         let pre = match manifest.world {
             World::Sop => Pre::Sop(SopPre::new(instance_pre).map_err(world_error)?),
             World::Scorer => Pre::Scorer(ScorerPre::new(instance_pre).map_err(world_error)?),
+            // A tool that exports `declare` was built against 0.3.0.
+            World::Tool if exports_declare(&component, runtime) => Pre::ToolV3(ToolV3Pre::new(instance_pre).map_err(world_error)?),
             World::Tool => Pre::Tool(ToolPre::new(instance_pre).map_err(world_error)?),
             World::Classifier => Pre::Classifier(ClassifierPre::new(instance_pre).map_err(world_error)?),
         };
@@ -200,6 +201,7 @@ impl LoadedPlugin {
             failures: AtomicU64::new(0),
             spot_checks: AtomicU64::new(0),
             quarantined: OnceLock::new(),
+            spec: OnceLock::new(),
         })
     }
 
@@ -286,6 +288,8 @@ impl LoadedPlugin {
             log_budget: LOG_LINES_PER_CALL,
             log_rate: self.log_rate.clone(),
             clock: Arc::default(),
+            is_tool: self.manifest.world == World::Tool,
+            invocation: None,
         };
         let mut store = Store::new(self.runtime.engine(), state);
         store.limiter(|s| &mut s.limiter);
@@ -315,6 +319,7 @@ impl LoadedPlugin {
             Pre::Sop(pre) => pre.instantiate_async(store).await.map(Exports::Sop),
             Pre::Scorer(pre) => pre.instantiate_async(store).await.map(Exports::Scorer),
             Pre::Tool(pre) => pre.instantiate_async(store).await.map(Exports::Tool),
+            Pre::ToolV3(pre) => pre.instantiate_async(store).await.map(Exports::ToolV3),
             Pre::Classifier(pre) => pre.instantiate_async(store).await.map(Exports::Classifier),
         }
     }
@@ -498,41 +503,90 @@ impl LoadedPlugin {
         Ok(Score { significance: score.significance, rationale: answer::truncate(score.rationale, answer::MAX_REASON_BYTES) })
     }
 
-    pub async fn describe(&self, policy: &Arc<Policy>) -> Result<ToolDescription, PluginError> {
-        self.describe_in(Lease::Pool(Lane::shared()), policy).await
+    /// What a tool said about itself when it was proven (`None` before,
+    /// and for other worlds).
+    pub fn tool_spec(&self) -> Option<&ToolSpec> {
+        self.spec.get()
     }
 
-    pub(crate) async fn describe_in(&self, lease: Lease<'_>, policy: &Arc<Policy>) -> Result<ToolDescription, PluginError> {
+    /// Ask a tool to describe (and, from 0.3.0, declare) itself. Checked:
+    /// its name is the manifest's and not a built-in tool's, its schema a
+    /// JSON object, its risk in [0, 1]. The first answer is kept
+    /// ([`LoadedPlugin::tool_spec`]).
+    pub(crate) async fn describe_in(&self, lease: Lease<'_>, policy: &Arc<Policy>) -> Result<ToolSpec, PluginError> {
         self.expect_world(World::Tool)?;
-        let (d, kept) = self
+        let ((d, declared), kept) = self
             .call(lease, Some(policy), None, "describe", async |store, exports| match exports {
-                Exports::Tool(tool) => tool.call_describe(store).await,
+                Exports::Tool(tool) => Ok((tool.call_describe(&mut *store).await?, None)),
+                Exports::ToolV3(tool) => {
+                    let d = tool.call_describe(&mut *store).await?;
+                    Ok((d, Some(tool.call_declare(&mut *store).await?)))
+                }
                 _ => wasmtime::bail!("not a tool"),
             })
             .await?;
-        let text = |what, t| answer::tool_text(what, t).map_err(|m| self.fail(PluginFailure::InvalidOutput(m)));
-        let description =
-            ToolDescription { name: text("name", d.name)?, summary: text("summary", d.summary)?, input_schema: text("input schema", d.input_schema)? };
+        let invalid = |m: String| self.fail(PluginFailure::InvalidOutput(m));
+        let text = |what, t| answer::tool_text(what, t).map_err(invalid);
+        let name = text("name", d.name)?;
+        if name != self.manifest.name {
+            return Err(invalid(format!("describes itself as {name:?}, but its manifest names it {:?}", self.manifest.name)));
+        }
+        if crate::tool::RESERVED_NAMES.contains(&name.as_str()) {
+            return Err(invalid(format!("{name:?} is the name of a built-in tool")));
+        }
+        let schema_text = text("input schema", d.input_schema)?;
+        let input_schema: serde_json::Value = serde_json::from_str(&schema_text)
+            .ok()
+            .filter(serde_json::Value::is_object)
+            .ok_or_else(|| invalid("its input schema is not a JSON object".into()))?;
+        let declaration = match declared {
+            None => None,
+            Some(d) => {
+                let action = answer::tool_text("action", d.action).map_err(invalid)?;
+                if action.len() > 128 || !action.chars().all(|c| c.is_ascii_alphanumeric() || ".-_:".contains(c)) {
+                    return Err(invalid(format!("declares the action {:?}: use at most 128 letters, digits and . - _ :", answer::truncate(action, 64))));
+                }
+                if !(d.risk_score.is_finite() && (0.0..=1.0).contains(&d.risk_score)) {
+                    return Err(invalid(format!("declares a risk score of {}, outside [0, 1]", d.risk_score)));
+                }
+                Some(ToolDeclaration { action, category: bindings::risk_category_from_wit(d.category), risk_score: d.risk_score })
+            }
+        };
+        let spec = ToolSpec { name, summary: text("summary", d.summary)?, input_schema, declaration };
+        let _ = self.spec.set(spec.clone());
         if let Some((lane, instance)) = kept {
             self.checkin(lane, instance);
         }
-        Ok(description)
+        Ok(spec)
     }
 
-    /// Run a tool plugin as `caller`. The outer error is the plugin failing;
-    /// the inner one is the tool refusing.
+    /// Run a tool plugin as `caller`: every call-back it makes goes to
+    /// `host`, which acts as `caller`. The outer error is the plugin
+    /// failing (a trap, its deadline, a bad answer); the inner one is the
+    /// tool refusing.
     pub async fn invoke(
         &self,
         caller: &model::Principal,
         arguments: &str,
         policy: &Arc<Policy>,
+        host: Arc<dyn ToolHost>,
     ) -> Result<Result<String, ToolError>, PluginError> {
         self.expect_world(World::Tool)?;
         let principal = bindings::principal_to_wit(caller);
+        let max_calls = self.manifest.limits.max_calls;
+        let invocation = Invocation { host, calls_left: max_calls, max_calls };
         let (out, kept) = self
-            .call(Lease::Pool(Lane::of(caller)), Some(policy), None, "invoke", async |store, exports| match exports {
-                Exports::Tool(tool) => tool.call_invoke(store, &principal, arguments).await,
-                _ => wasmtime::bail!("not a tool"),
+            .call(Lease::Pool(Lane::of(caller)), Some(policy), None, "invoke", async |store, exports| {
+                store.data_mut().invocation = Some(invocation);
+                let out = match exports {
+                    Exports::Tool(tool) => tool.call_invoke(&mut *store, &principal, arguments).await,
+                    Exports::ToolV3(tool) => tool.call_invoke(&mut *store, &principal, arguments).await,
+                    _ => Err(wasmtime::format_err!("not a tool")),
+                };
+                // Nothing of this caller's survives into the instance's
+                // next call.
+                store.data_mut().invocation = None;
+                out
             })
             .await?;
         use bindings::wit::ToolError as W;
@@ -624,6 +678,11 @@ impl LoadedPlugin {
         };
         PluginFailure::Trap { during: during.to_string(), cause }
     }
+}
+
+/// Whether `component` exports `declare` (a 0.3.0 tool).
+fn exports_declare(component: &Component, runtime: &Runtime) -> bool {
+    component.component_type().exports(runtime.engine()).any(|(name, _)| name == "declare")
 }
 
 /// Name the imports of `component` the host does not provide.

@@ -203,6 +203,7 @@ impl Registry {
                 world.as_str()
             )));
         }
+        inspect::check_call_backs(&info, source.manifest.world).map_err(LoadError::Link)?;
         let signature = source.signature.as_deref().map(PluginSignature::parse).transpose()?;
         let digest = crate::engine::digest(&source.component);
         if let Some((why, record)) = self.runtime.quarantined(&digest) {

@@ -12,6 +12,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::clock::CallClock;
 use crate::limiter::MemoryLimiter;
+use crate::tool::Invocation;
 
 /// Log lines one call may emit.
 pub const LOG_LINES_PER_CALL: u32 = 32;
@@ -79,6 +80,11 @@ pub struct PluginState {
     pub log_rate: Arc<LogRate>,
     /// The current call's CPU budget and wall-clock backstop.
     pub clock: Arc<CallClock>,
+    /// A tool's store: its catalog import shows only what the caller of
+    /// the current invocation may see (nothing outside an invocation).
+    pub is_tool: bool,
+    /// The current tool invocation, whose caller every call-back acts as.
+    pub(crate) invocation: Option<Invocation>,
 }
 
 impl WasiView for PluginState {

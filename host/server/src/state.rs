@@ -14,7 +14,8 @@ use crate::revocations::RevocationStore;
 use crate::uploads::UploadStore;
 
 pub struct AppState {
-    pub gate: Gate,
+    /// Shared with the call-backs of running tool plugins.
+    pub gate: Arc<Gate>,
     /// Why the last policy reload was refused, if it was.
     pub policy_error: ArcSwap<Option<String>>,
     /// The shared bootstrap admin token; `None`: disabled, admin calls
@@ -38,7 +39,7 @@ pub struct Access {
 impl AppState {
     pub fn new(gate: Gate, access: Access, policies_dir: PathBuf, uploads: UploadStore) -> AppState {
         AppState {
-            gate,
+            gate: Arc::new(gate),
             policy_error: ArcSwap::from_pointee(None),
             admin_token: access.admin_token,
             policies_dir,

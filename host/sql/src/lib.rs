@@ -8,7 +8,9 @@
 //! - [`functions`]: the functions a query may call.
 //! - [`plan`]: what one viewer may see of the tables a query touches.
 //! - [`rewrite`]: enforcement by rewrite, and the proof it holds.
+//! - [`alternative`]: candidate rewrites of a denied statement.
 
+pub mod alternative;
 pub mod analyze;
 pub mod bounds;
 pub mod compile;

@@ -16,6 +16,7 @@ fn record(i: u64) -> AuditRecord {
         turn_id: Some(format!("t{i}")),
         door: None,
         tool: None,
+        parent: None,
         action: "sql.read".into(),
         assets: vec!["finance/ledger".into()],
         intent: None,

@@ -1,4 +1,5 @@
-//! The HTTP surface: `/v1/decide`, `/v1/query` and `/v1/catalog` for agents, `/mcp`
+//! The HTTP surface: `/v1/decide`, `/v1/query`, `/v1/catalog` and
+//! `/v1/tools` for agents, `/mcp`
 //! (the MCP door), `/admin/*` for operators, `/healthz`.
 
 mod admin;
@@ -7,6 +8,7 @@ mod catalog;
 pub use admin::BOOTSTRAP_ADMIN;
 mod decide;
 mod query;
+mod tools;
 
 use std::sync::Arc;
 
@@ -34,6 +36,8 @@ pub fn router(state: Arc<AppState>, mcp: crate::mcp::McpConfig) -> Router {
         .route("/v1/decide", post(decide::decide))
         .route("/v1/query", post(query::query))
         .route("/v1/catalog", get(catalog::catalog))
+        .route("/v1/tools", get(tools::list))
+        .route("/v1/tools/{name}", post(tools::invoke))
         .route("/v1/openapi.json", get(openapi))
         .route("/healthz", get(|| async { "ok" }))
         .layer(DefaultBodyLimit::max(AGENT_BODY_LIMIT))

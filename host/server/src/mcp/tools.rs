@@ -7,6 +7,10 @@
 //!   exists, or one entry in full; the same entries are MCP resources
 //!   (`steward://catalog/PATH`, listed in pages).
 //!
+//! Beside them, every tool plugin offered to the caller
+//! ([`steward_gate::Gate::tools_for`]): it runs as the caller, and so do
+//! its call-backs.
+//!
 //! `tools/list` shows a caller only the tools whose action could be
 //! allowed for it ([`steward_pipeline::reach`]). Calling a hidden or
 //! unknown tool is refused and recorded. A denied call is a tool error
@@ -97,7 +101,7 @@ impl StewardMcp {
         }
     }
 
-    async fn call(&self, caller: &Caller, request: CallToolRequestParams) -> CallToolResult {
+    async fn call(&self, caller: &Arc<Caller>, request: CallToolRequestParams) -> CallToolResult {
         let arguments = Value::Object(request.arguments.unwrap_or_default());
         let name: Cow<'static, str> = request.name;
         let who = caller.principal().map_or("you", |p| p.id.as_str()).to_string();
@@ -120,6 +124,11 @@ impl StewardMcp {
                 Ok(args) => self.catalog_call(caller, args.path.as_deref()).await,
                 Err(e) => self.refuse(caller, "catalog", ReasonCode::Other, format!("bad arguments for catalog: {e}")).await,
             },
+            plugin if self.state.gate.registry.current().tool(plugin).is_some() => {
+                let door = Door::McpTool(clip(plugin, 80).into());
+                let out = self.state.gate.invoke_tool(caller, plugin, &arguments, door).await;
+                answer(out.outcome.decision, &out)
+            }
             other => {
                 let message = format!("no tool {:?} is available to {who}: tools/list shows the ones that are", clip(other, 80));
                 self.refuse(caller, "unknown", ReasonCode::NotPermitted, message).await
@@ -232,12 +241,18 @@ impl ServerHandler for StewardMcp {
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        tools().into_iter().find(|t| t.name == name)
+        tools().into_iter().find(|t| t.name == name).or_else(|| {
+            let plugins = self.state.gate.registry.current();
+            let spec = plugins.tool(name)?.tool_spec()?.clone();
+            Some(Tool::new(spec.name, spec.summary, schema(spec.input_schema)))
+        })
     }
 
     async fn list_tools(&self, _request: Option<PaginatedRequestParams>, context: RequestContext<RoleServer>) -> Result<ListToolsResult, McpError> {
         let caller = caller_of(&context)?;
-        Ok(ListToolsResult::with_all_items(tools().into_iter().filter(|t| self.shown(&caller, &t.name)).collect()))
+        let mut offered: Vec<Tool> = tools().into_iter().filter(|t| self.shown(&caller, &t.name)).collect();
+        offered.extend(self.state.gate.tools_for(&caller).into_iter().map(|t| Tool::new(t.name, t.description, schema(t.input_schema))));
+        Ok(ListToolsResult::with_all_items(offered))
     }
 
     async fn list_resources(&self, request: Option<PaginatedRequestParams>, context: RequestContext<RoleServer>) -> Result<ListResourcesResult, McpError> {

@@ -198,6 +198,7 @@ impl Call {
             turn_id: None,
             door: None,
             tool: None,
+            parent: None,
             action: note.action.unwrap_or_else(|| format!("admin:{} {}", self.method, self.route)),
             assets: if note.assets.is_empty() { vec![self.path.clone()] } else { note.assets },
             intent: None,

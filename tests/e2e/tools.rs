@@ -1,0 +1,190 @@
+//! Tool plugins (steward:guardrail@0.3.0) that call Steward back as their
+//! caller: offered per caller, run over HTTP, every call-back a request of
+//! the caller's own, recorded with its parent; and a hostile tool's
+//! attempts to launder identity, each refused and recorded.
+
+use serde_json::{Value, json};
+
+use crate::harness::{Options, Server, agent_token, decision, token};
+
+const LAUNDERING_MANIFEST: &str = r#"
+name = "laundering-tool"
+version = "1.0.0"
+world = "tool"
+scope = []
+[limits]
+timeout_ms = 200
+max_calls = 4
+"#;
+
+const QUERY_TOOL_MANIFEST: &str = r#"
+name = "query-tool"
+version = "1.0.0"
+world = "tool"
+scope = []
+[limits]
+timeout_ms = 200
+max_calls = 1
+"#;
+
+fn invoke(server: &Server, token: &str, tool: &str, arguments: Value) -> (u16, Value) {
+    let (status, text) = server.post_raw(&format!("/v1/tools/{tool}"), token, &json!({ "arguments": arguments }).to_string());
+    (status, serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}")))
+}
+
+fn tool_names(server: &Server, token: &str) -> Vec<String> {
+    let (status, text) = server.get_as("/v1/tools", token);
+    assert_eq!(status, 200, "{text}");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    v["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap().to_string()).collect()
+}
+
+/// Every audit record, oldest first (each answer was recorded before it
+/// left).
+fn records(server: &Server) -> Vec<Value> {
+    let conn = rusqlite::Connection::open(server.audit_db()).unwrap();
+    let mut statement = conn.prepare("SELECT body FROM audit ORDER BY seq").unwrap();
+    let bodies = statement.query_map([], |row| row.get::<_, String>(0)).unwrap();
+    bodies.map(|b| serde_json::from_str(&b.unwrap()).unwrap()).collect()
+}
+
+fn children_of<'a>(records: &'a [Value], parent: &str) -> Vec<&'a Value> {
+    records.iter().filter(|r| r["parent"] == parent).collect()
+}
+
+fn start() -> Server {
+    let server = Server::start(Options { plugins: &["finance-sop", "significance-scorer"], ..Default::default() });
+    for (name, manifest) in [("laundering-tool", LAUNDERING_MANIFEST), ("query-tool", QUERY_TOOL_MANIFEST)] {
+        let (status, body) = server.upload(name, manifest, "cases = []\n", true);
+        assert_eq!(status, 200, "{name}: {body}");
+    }
+    server
+}
+
+#[test]
+fn a_tool_runs_as_its_caller_and_each_call_back_names_its_parent() {
+    let server = start();
+    let scout = agent_token("bob", "scout", "t7");
+    assert!(tool_names(&server, &scout).contains(&"query-tool".to_string()));
+
+    let (status, body) = invoke(&server, &scout, "query-tool", json!({"sql": "SELECT customer_id, region FROM sales.customers"}));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(decision(&body), "allow", "{body}");
+    let output = &body["output"];
+    assert_eq!(output["decision"], "allow", "{body}");
+    // Bob's row filter applies: the tool saw what scout for bob may see.
+    assert!(output["row_filters"].to_string().contains("sales-own-region"), "{output}");
+    let regions: Vec<&Value> = output["rows"].as_array().unwrap().iter().map(|r| &r[1]).collect();
+    assert!(!regions.is_empty() && regions.iter().all(|r| *r == "emea"), "{regions:?}");
+
+    let all = records(&server);
+    let invocation = all.iter().find(|r| r["request_id"] == body["request_id"]).expect("the invocation is recorded");
+    assert_eq!(invocation["tool"], "query-tool");
+    assert_eq!(invocation["door"], "http");
+    assert_eq!(invocation["action"], "sql.read");
+    let nested = children_of(&all, body["request_id"].as_str().unwrap());
+    assert_eq!(nested.len(), 1, "{nested:?}");
+    let n = nested[0];
+    assert_eq!(n["request_id"], output["request_id"]);
+    assert_eq!((&n["principal"], &n["on_behalf_of"], &n["session_id"], &n["turn_id"]), (&json!("scout"), &json!("bob"), &json!("session-e2e"), &json!("t7")));
+    assert_eq!((&n["door"], &n["tool"]), (&json!("tool"), &json!("query-tool")));
+    assert!(n["query"]["sql"].as_str().unwrap().contains("sales.customers"), "{n}");
+}
+
+#[test]
+fn identity_laundering_through_a_tool_is_refused_and_recorded() {
+    let server = start();
+    let scout = agent_token("bob", "scout", "t1");
+
+    // Claiming to be alice in every text it writes changes nothing: the
+    // gate sees scout for bob.
+    let (_, body) = invoke(&server, &scout, "laundering-tool", json!({"attempt": "as-other"}));
+    assert_eq!(decision(&body), "allow", "{body}");
+    let got = &body["output"]["got"];
+    assert_eq!(got["decide"]["decision"], "deny", "agents never read salaries: {got}");
+    assert!(got["query"]["row_filters"].to_string().contains("sales-own-region"), "bob's row filter: {got}");
+    let all = records(&server);
+    let nested = children_of(&all, body["request_id"].as_str().unwrap());
+    assert_eq!(nested.len(), 2);
+    for n in &nested {
+        assert_eq!((&n["principal"], &n["on_behalf_of"]), (&json!("scout"), &json!("bob")), "{n}");
+    }
+
+    // Beyond its caller's grants: denied, recorded under the invocation.
+    let (_, body) = invoke(&server, &scout, "laundering-tool", json!({"attempt": "exceed-grants"}));
+    let got = &body["output"]["got"];
+    assert_eq!(got["query"]["decision"], "deny", "{got}");
+    assert!(got["query"]["rows"].as_array().is_none_or(Vec::is_empty));
+    let all = records(&server);
+    let nested = children_of(&all, body["request_id"].as_str().unwrap());
+    assert_eq!(nested.len(), 1);
+    assert_eq!((&nested[0]["decision"], &nested[0]["principal"]), (&json!("deny"), &json!("scout")));
+
+    // Catalog entries its caller may not see: neither the catalog import
+    // nor the call-back shows them.
+    let (_, body) = invoke(&server, &scout, "laundering-tool", json!({"attempt": "hidden-catalog"}));
+    let got = &body["output"]["got"];
+    assert_eq!(got["lookup"], Value::Null, "{got}");
+    assert_eq!(got["children"], json!([]), "{got}");
+    assert_eq!(got["call-back"]["item"], Value::Null, "{got}");
+    let everything = got["everything"].to_string();
+    assert!(everything.contains("sales/customers") && !everything.contains("hr/"), "{everything}");
+
+    // More call-backs than its manifest allows: the fifth and later are
+    // refused, and each refusal is recorded under the invocation.
+    let (_, body) = invoke(&server, &scout, "laundering-tool", json!({"attempt": "flood"}));
+    assert_eq!(body["output"]["got"], json!({"answered": 4, "refused": 16}), "{body}");
+    let all = records(&server);
+    let nested = children_of(&all, body["request_id"].as_str().unwrap());
+    assert_eq!(nested.len(), 20);
+    let refused = nested.iter().filter(|r| r["reasons"].to_string().contains("limits.max_calls")).count();
+    assert_eq!(refused, 16, "{nested:?}");
+
+    // Keeping a caller for a later call: the same agent in a later turn is
+    // recorded as that turn; another human's agent never meets the first
+    // caller's instance.
+    let copilot_t1 = agent_token("alice", "copilot", "turn-1");
+    let copilot_t2 = agent_token("alice", "copilot", "turn-2");
+    let copilot_for_bob = agent_token("bob", "copilot", "turn-3");
+    let (_, first) = invoke(&server, &copilot_t1, "laundering-tool", json!({"attempt": "remember"}));
+    let (_, second) = invoke(&server, &copilot_t2, "laundering-tool", json!({"attempt": "remember"}));
+    let (_, other) = invoke(&server, &copilot_for_bob, "laundering-tool", json!({"attempt": "remember"}));
+    assert_eq!(first["output"]["got"]["remembered"]["turn"], "turn-1", "{first}");
+    assert_eq!(other["output"]["got"]["remembered"]["on_behalf_of"], "bob", "bob's agent got alice's instance: {other}");
+    let all = records(&server);
+    for (answer, turn, human) in [(&second, "turn-2", "alice"), (&other, "turn-3", "bob")] {
+        let nested = children_of(&all, answer["request_id"].as_str().unwrap());
+        assert_eq!(nested.len(), 1);
+        assert_eq!((&nested[0]["turn_id"], &nested[0]["on_behalf_of"]), (&json!(turn), &json!(human)), "{answer}");
+    }
+
+    // A call-back with no caller (during describe, at load) was refused:
+    // otherwise the tool would not have loaded.
+    assert!(server.log().contains("a tool called back outside an invocation"), "{}", server.log());
+}
+
+#[test]
+fn a_tool_not_offered_is_refused_and_recorded() {
+    // Agents may never preview here: a tool declaring sql.read stays
+    // offered, and one declaring it to a caller the policy forbids is not.
+    let forbid = |dir: &std::path::Path| {
+        let path = dir.join("actions.toml");
+        let text = std::fs::read_to_string(&path).unwrap().replace("agent = [\"iam.provision_identity\"", "agent = [\"sql.read\", \"iam.provision_identity\"");
+        std::fs::write(path, text).unwrap();
+    };
+    let server = Server::start(Options { plugins: &[], edit_policies: Some(&forbid), ..Default::default() });
+    let (status, body) = server.upload("query-tool", QUERY_TOOL_MANIFEST, "cases = []\n", true);
+    assert_eq!(status, 200, "{body}");
+    let scout = agent_token("bob", "scout", "t1");
+    assert!(!tool_names(&server, &scout).contains(&"query-tool".to_string()));
+    assert!(tool_names(&server, &token("bob")).contains(&"query-tool".to_string()));
+    let (status, body) = invoke(&server, &scout, "query-tool", json!({"sql": "SELECT region FROM sales.orders"}));
+    assert_eq!((status, decision(&body)), (200, "deny"), "{body}");
+    assert!(body.get("output").is_none());
+    let all = records(&server);
+    let record = all.iter().find(|r| r["request_id"] == body["request_id"]).unwrap();
+    assert_eq!((&record["decision"], &record["tool"]), (&json!("deny"), &json!("query-tool")));
+    assert!(children_of(&all, body["request_id"].as_str().unwrap()).is_empty(), "nothing ran");
+    let (_, unknown) = invoke(&server, &scout, "no-such-tool", json!({}));
+    assert_eq!(decision(&unknown), "deny");
+}
