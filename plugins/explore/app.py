@@ -41,7 +41,15 @@ STOP_WORDS = {"the", "and", "for", "per", "with", "of", "by", "in", "to", "a", "
 
 
 def words(text):
-    return {w for w in re.split(r"[^a-z0-9]+", (text or "").lower()) if len(w) > 2 and w not in STOP_WORDS}
+    """The words of ``text`` that can tie a column to a task, lower case,
+    a plural's ``s`` dropped (``signups`` meets ``signup_date``)."""
+    out = set()
+    for w in re.split(r"[^a-z0-9]+", (text or "").lower()):
+        if len(w) > 3 and w.endswith("s"):
+            w = w[:-1]
+        if len(w) > 2 and w not in STOP_WORDS:
+            out.add(w)
+    return out
 
 
 def fitted_columns(item, task):

@@ -396,6 +396,14 @@ pub fn copy_plugin(from: &Path, to: &Path) {
     if from.join("plugin.sig").exists() {
         std::fs::copy(from.join("plugin.sig"), to.join("plugin.sig")).unwrap();
     }
+    // The folder a `capabilities.read_dir` grants, one level deep.
+    if let Some(dir) = steward_runtime::Manifest::read(from).unwrap().capabilities.read_dir {
+        std::fs::create_dir_all(to.join(&dir)).unwrap();
+        for entry in std::fs::read_dir(from.join(&dir)).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), to.join(&dir).join(entry.file_name())).unwrap();
+        }
+    }
 }
 
 /// A `plugin.sig` for `component`, by the demo finance signer.

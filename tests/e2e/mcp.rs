@@ -10,7 +10,7 @@ use crate::harness::{Options, Server, agent_token, claims, repo, sign, token};
 
 /// Run `plan` through `tests/mcp/client.py` in `mode` ("auto": 2026-07-28;
 /// "legacy": 2025-11-25); one result per step.
-fn sdk(server: &Server, mode: &str, plan: &Value) -> Vec<Value> {
+pub(crate) fn sdk(server: &Server, mode: &str, plan: &Value) -> Vec<Value> {
     let mut child = Command::new("python3")
         .arg(repo().join("tests/mcp/client.py"))
         .arg(format!("{}/mcp", server.base))

@@ -55,7 +55,7 @@ fn children_of<'a>(records: &'a [Value], parent: &str) -> Vec<&'a Value> {
 fn start() -> Server {
     let server = Server::start(Options { plugins: &["finance-sop", "significance-scorer"], ..Default::default() });
     for (name, manifest) in [("laundering-tool", LAUNDERING_MANIFEST), ("query-tool", QUERY_TOOL_MANIFEST)] {
-        let (status, body) = server.upload(name, manifest, "cases = []\n", true);
+        let (status, body) = server.upload(name, manifest, "", true);
         assert_eq!(status, 200, "{name}: {body}");
     }
     server
@@ -173,7 +173,7 @@ fn a_tool_not_offered_is_refused_and_recorded() {
         std::fs::write(path, text).unwrap();
     };
     let server = Server::start(Options { plugins: &[], edit_policies: Some(&forbid), ..Default::default() });
-    let (status, body) = server.upload("query-tool", QUERY_TOOL_MANIFEST, "cases = []\n", true);
+    let (status, body) = server.upload("query-tool", QUERY_TOOL_MANIFEST, "", true);
     assert_eq!(status, 200, "{body}");
     let scout = agent_token("bob", "scout", "t1");
     assert!(!tool_names(&server, &scout).contains(&"query-tool".to_string()));
@@ -187,4 +187,89 @@ fn a_tool_not_offered_is_refused_and_recorded() {
     assert!(children_of(&all, body["request_id"].as_str().unwrap()).is_empty(), "nothing ran");
     let (_, unknown) = invoke(&server, &scout, "no-such-tool", json!({}));
     assert_eq!(decision(&unknown), "deny");
+}
+
+#[test]
+fn the_shipped_data_user_tools_through_the_mcp_sdk() {
+    let server = Server::start(Options {
+        plugins: &["finance-sop", "significance-scorer", "suggest-alternatives", "explore", "draft-access-request"],
+        ..Default::default()
+    });
+    let scout = agent_token("bob", "scout", "t1");
+    let call = |token: &str, name: &str, arguments: Value| json!({"token": token, "op": "call_tool", "name": name, "arguments": arguments});
+    let plan = json!([
+        {"token": scout, "op": "list_tools"},
+        call(&scout, "suggest-alternatives", json!({"sql": "SELECT customer_id, card_number, region FROM sales.customers", "question": "churn by signup cohort"})),
+        call(&scout, "suggest-alternatives", json!({"sql": "SELECT name, signup_ip FROM sales.customers"})),
+        call(&scout, "explore", json!({"table": "sales/customers", "task": "signups per region"})),
+        call(&scout, "explore", json!({"table": "hr/salaries", "task": "pay bands"})),
+        call(&scout, "draft-access-request", json!({"sql": "SELECT customer_id, card_number FROM sales.customers", "purpose": "card fraud review", "duration_days": 14})),
+        call(&scout, "draft-access-request", json!({"assets": ["finance/ledger"], "action": "sql.write", "purpose": "correct entries", "duration_days": 3})),
+    ]);
+    let r = crate::mcp::sdk(&server, "auto", &plan);
+    let tools = r[0]["tools"].to_string();
+    for t in ["suggest-alternatives", "explore", "draft-access-request", "query", "catalog"] {
+        assert!(tools.contains(t), "{t} is offered: {tools}");
+    }
+
+    // Alternatives for a denied query: each one is allowed when run, as
+    // the same caller, through the query tool.
+    let mut runs = Vec::new();
+    for i in [1, 2] {
+        assert_eq!(r[i]["is_error"], false, "{}", r[i]);
+        let out = &r[i]["structured"]["output"];
+        assert_eq!(out["statement"]["decision"], "deny", "{out}");
+        let alternatives = out["alternatives"].as_array().unwrap();
+        assert!(!alternatives.is_empty(), "{out}");
+        for a in alternatives {
+            runs.push((a.clone(), call(&scout, "query", json!({"sql": a["sql"]}))));
+        }
+    }
+    let kinds: Vec<&str> = runs.iter().map(|(a, _)| a["kind"].as_str().unwrap()).collect();
+    for kind in ["curated", "readable-columns", "aggregate", "owner-advice"] {
+        assert!(kinds.contains(&kind), "{kind} among {kinds:?}");
+    }
+    let ran = crate::mcp::sdk(&server, "auto", &Value::Array(runs.iter().map(|(_, c)| c.clone()).collect()));
+    for ((alternative, _), answer) in runs.iter().zip(&ran) {
+        assert_eq!(answer["structured"]["decision"], "allow", "{alternative} was offered but {answer}");
+    }
+
+    // A preview fitted to the declared task: the task's columns, bob's
+    // region only, sampled, within the budget.
+    let preview = &r[3]["structured"]["output"];
+    assert_eq!(preview["decision"], "allow", "{}", r[3]);
+    // The columns whose names share a word with the task, nothing else.
+    assert_eq!(preview["fitted_columns"], json!(["region", "signup_date", "signup_ip"]), "{preview}");
+    assert!(preview["masked"].to_string().contains("sales.customers.signup_ip"), "a preview masks it: {preview}");
+    let rows = preview["rows"].as_array().unwrap();
+    assert!(!rows.is_empty() && rows.len() <= 10, "{preview}");
+    assert!(rows.iter().all(|row| row[0] == "emea"), "bob's region only: {preview}");
+    assert!(preview["budget"]["scout"].is_object(), "{preview}");
+    // A table the caller may not know exists: refused, and it says so.
+    assert_eq!(r[4]["is_error"], true, "{}", r[4]);
+    assert!(r[4].to_string().contains("no table at"), "{}", r[4]);
+
+    // Drafts name the owners who would decide.
+    let draft = &r[5]["structured"]["output"]["draft"];
+    assert_eq!(draft["owners"], json!([{"team": "sales-team", "assets": ["sales/customers"]}]), "{draft}");
+    assert_eq!((&draft["action"], &draft["duration"], &draft["principal"]["id"]), (&json!("sql.read"), &json!("P14D"), &json!("scout")));
+    assert_eq!(draft["principal"]["on_behalf_of"], "bob", "{draft}");
+    assert!(draft["columns"].to_string().contains("sales/customers.card_number"), "{draft}");
+    assert_ne!(draft["current_decision"]["decision"], "allow", "{draft}");
+    let draft = &r[6]["structured"]["output"]["draft"];
+    assert_eq!(draft["owners"], json!([{"team": "finance-team", "assets": ["finance/ledger"]}]), "{draft}");
+    assert_eq!(draft["current_decision"]["decision"], "escalate", "the finance SOP sends agents' writes to the team: {draft}");
+
+    // Every call-back of every invocation is recorded as the caller, under
+    // its invocation.
+    let all = records(&server);
+    let invocations: Vec<&Value> = all.iter().filter(|r| r["door"] == "mcp" && ["suggest-alternatives", "explore", "draft-access-request"].contains(&r["tool"].as_str().unwrap_or(""))).collect();
+    assert_eq!(invocations.len(), 6, "{invocations:?}");
+    for inv in invocations {
+        let nested = children_of(&all, inv["request_id"].as_str().unwrap());
+        assert!(!nested.is_empty(), "{inv}");
+        for n in nested {
+            assert_eq!((&n["principal"], &n["tool"]), (&inv["principal"], &inv["tool"]), "{n}");
+        }
+    }
 }

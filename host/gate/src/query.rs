@@ -268,16 +268,21 @@ async fn run(gate: &Gate, caller: &Caller, input: &QueryInput, request_id: Strin
     answer.withheld = enforced.withheld.clone();
     answer.masked = enforced.masked.clone();
     answer.row_filters = enforced.row_filters.clone();
+    // Budget: reserve before running, so concurrent queries never overspend.
+    let charges = charges(policy, &viewer);
+    let day = steward_budget::day_of(unix_seconds());
     if execution != Execution::Run {
-        // A dry run ends here: allowed, and what would run.
+        // A dry run ends here, charging nothing: allowed, and what would
+        // run, unless a budget it would be charged to is already spent.
+        let left = budget_left(gate, &day, &charges).await;
+        if let Some((who, _)) = left.iter().find(|(_, l)| l.rows == Some(0) || l.queries == Some(0)) {
+            answer.deny(ReasonCode::NotPermitted, "budget", format!("{who}'s daily budget is spent"));
+            return answer;
+        }
         answer.rewritten_sql = Some(enforced.sql.clone());
         answer.shape = Some(enforced.shape.clone());
         return answer;
     }
-
-    // Budget: reserve before running, so concurrent queries never overspend.
-    let charges = charges(policy, &viewer);
-    let day = steward_budget::day_of(unix_seconds());
     let cap = enforced.row_cap.unwrap_or(gate.max_rows);
     let reservation = if charges.is_empty() {
         None

@@ -34,7 +34,17 @@ pub async fn run(plugin: &LoadedPlugin, file: &CaseFile, policy: &Arc<Policy>) -
     if file.cases.is_empty() && plugin.world() != World::Tool {
         return Err(LoadError::Cases("the plugin ships no test cases".into()));
     }
-    let mut outcomes = Vec::with_capacity(file.cases.len());
+    let mut outcomes = Vec::with_capacity(file.cases.len() + 1);
+    if plugin.world() == World::Tool {
+        // A tool must describe (and from 0.3.0 declare) itself, checked,
+        // before anything else: what it says is kept for the doors.
+        let started = Instant::now();
+        let (passed, detail) = match plugin.describe_in(Lease::Fresh, policy).await {
+            Ok(spec) => (true, format!("describes itself as {:?}, declaring {:?}", spec.name, spec.declaration.as_ref().map(|d| d.action.as_str()))),
+            Err(e) => (false, format!("its description was refused: {e}")),
+        };
+        outcomes.push(CaseOutcome { name: "describe".into(), passed, detail, latency_us: started.elapsed().as_micros() as u64 });
+    }
     for case in &file.cases {
         let started = Instant::now();
         let (passed, detail, _) = check(plugin, Lease::Fresh, case, policy).await?;

@@ -13,7 +13,7 @@
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use steward_sdk::tool_v3::{CallError, Guest, Principal, RiskCategory, ToolDeclaration, ToolDescription, ToolError, gate};
+use steward_tool_sdk::{CallError, Guest, Principal, RiskCategory, ToolDeclaration, ToolDescription, ToolError, gate};
 
 const NAME: &str = "suggest-alternatives";
 
@@ -139,4 +139,4 @@ fn parse(answer: Result<String, CallError>) -> Result<Value, ToolError> {
     }
 }
 
-steward_sdk::tool_v3::export_tool!(SuggestAlternatives);
+steward_tool_sdk::export_tool!(SuggestAlternatives);

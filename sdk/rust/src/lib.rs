@@ -88,27 +88,6 @@ pub mod tool {
     pub use crate::base::steward::guardrail::types::*;
 }
 
-/// The `tool` world of `steward:guardrail@0.3.0`: a sub-agent tool that
-/// declares its action and risk (`Guest::declare`) and calls Steward back
-/// as its caller through [`tool_v3::gate`]: `query`, `decide`, `catalog`
-/// and `alternatives`, each answering the JSON document the HTTP API
-/// answers. Its `catalog` import shows only what the caller may see.
-pub mod tool_v3 {
-    wit_bindgen::generate!({
-        world: "tool",
-        path: "../../wit/v0.3.0",
-        with: {
-            "steward:guardrail/types@0.3.0": crate::base::steward::guardrail::types,
-        },
-        pub_export_macro: true,
-        export_macro_name: "export_tool",
-        default_bindings_module: "steward_sdk::tool_v3",
-    });
-    pub use crate::base::steward::guardrail::types::*;
-    pub use steward::guardrail::gate::{self, CallError, QueryMode, ToolDeclaration};
-    pub use steward::guardrail::{catalog, log};
-}
-
 /// The `classifier` world: tags for a warehouse column from its name and
 /// sample values (`pii` plus a kind such as `email`; none when not PII).
 /// A classifier imports only `log`: it has no catalog.

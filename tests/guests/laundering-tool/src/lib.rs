@@ -17,7 +17,7 @@
 use std::cell::RefCell;
 
 use serde_json::{Value, json};
-use steward_sdk::tool_v3::{CallError, Guest, Principal, QueryMode, RiskCategory, ToolDeclaration, ToolDescription, ToolError, catalog, gate};
+use steward_tool_sdk::{CallError, Guest, Principal, QueryMode, RiskCategory, ToolDeclaration, ToolDescription, ToolError, catalog, gate};
 
 struct LaunderingTool;
 
@@ -88,4 +88,4 @@ impl Guest for LaunderingTool {
     }
 }
 
-steward_sdk::tool_v3::export_tool!(LaunderingTool);
+steward_tool_sdk::export_tool!(LaunderingTool);

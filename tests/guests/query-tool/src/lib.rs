@@ -4,7 +4,7 @@
 //! Python and JavaScript twins are tests/polyglot/query-tool-{py,js}.
 
 use serde_json::{Value, json};
-use steward_sdk::tool_v3::{CallError, Guest, Principal, QueryMode, RiskCategory, ToolDeclaration, ToolDescription, ToolError, gate};
+use steward_tool_sdk::{CallError, Guest, Principal, QueryMode, RiskCategory, ToolDeclaration, ToolDescription, ToolError, gate};
 
 struct QueryTool;
 
@@ -32,4 +32,4 @@ impl Guest for QueryTool {
     }
 }
 
-steward_sdk::tool_v3::export_tool!(QueryTool);
+steward_tool_sdk::export_tool!(QueryTool);
