@@ -65,9 +65,19 @@ impl Figures {
 
 /// A demo token: `copilot` acting for `alice`.
 pub fn copilot_for_alice(now: u64) -> String {
+    agent_token_at("alice", "copilot", now)
+}
+
+/// A token of `agent` acting for `human`, valid for an hour from now.
+#[allow(dead_code)]
+pub fn agent_token(human: &str, agent: &str) -> String {
+    agent_token_at(human, agent, unix_seconds())
+}
+
+fn agent_token_at(human: &str, agent: &str, now: u64) -> String {
     let key = SigningKeyFile::read(&repo().join("policies/demo/issuer.key")).unwrap();
-    let mut claims = Claims::new("steward-demo", "alice", "steward", now, 3600);
-    claims.act = Some(Actor { sub: "copilot".into(), act: None });
+    let mut claims = Claims::new("steward-demo", human, "steward", now, 3600);
+    claims.act = Some(Actor { sub: agent.into(), act: None });
     claims.sid = Some("bench".into());
     claims.turn = Some("1".into());
     mint(&key, "demo-2026", &claims)
