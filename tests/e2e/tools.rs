@@ -164,6 +164,29 @@ fn identity_laundering_through_a_tool_is_refused_and_recorded() {
 }
 
 #[test]
+fn a_tools_deadline_counts_its_call_backs() {
+    // The warehouse would let the query run 60 s; the tool's deadline (its
+    // wall-clock backstop: 2 s for a 200 ms budget) ends it, and a
+    // call-back asked after it is refused and recorded.
+    let server = Server::start(Options { plugins: &[], extra_args: &["--query-timeout-ms", "60000"], ..Default::default() });
+    let (status, body) = server.upload("laundering-tool", LAUNDERING_MANIFEST, "", true);
+    assert_eq!(status, 200, "{body}");
+    let (_, body) = invoke(&server, &token("bob"), "laundering-tool", json!({"attempt": "slow"}));
+    // The tool is ended as soon as it runs again after its deadline; had it
+    // asked for more first, that call-back would have been refused.
+    assert_eq!(decision(&body), "deny", "{body}");
+    assert!(body["reasons"].to_string().contains("the backstop"), "{body}");
+    let all = records(&server);
+    let nested = children_of(&all, body["request_id"].as_str().unwrap());
+    assert!(!nested.is_empty() && nested.len() <= 2, "{nested:?}");
+    assert!(nested[0]["reasons"].to_string().contains("past its deadline"), "{}", nested[0]);
+    assert!(nested[0]["latency_us"].as_u64().unwrap() < 30_000_000, "ended by the tool's deadline, not the warehouse's: {}", nested[0]);
+    if let Some(after) = nested.get(1) {
+        assert!(after["reasons"].to_string().contains("deadline has passed"), "{after}");
+    }
+}
+
+#[test]
 fn a_tool_not_offered_is_refused_and_recorded() {
     // Agents may never preview here: a tool declaring sql.read stays
     // offered, and one declaring it to a caller the policy forbids is not.

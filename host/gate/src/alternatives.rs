@@ -94,7 +94,7 @@ impl Gate {
                 continue;
             }
             let input = QueryInput { sql: c.sql.clone(), mode: denied.input.mode, intent: denied.input.intent.clone() };
-            let probe = Box::pin(self.query_as(caller, &input, Door::Probe { parent: parent.clone() }, Execution::Probe)).await;
+            let probe = Box::pin(self.query_as(caller, &input, Door::Probe { parent: parent.clone() }, Execution::Probe, None)).await;
             if probe.outcome.decision == Decision::Allow {
                 aggregate_offered |= c.kind == AlternativeKind::Aggregate;
                 out.alternatives.push(Alternative { kind: c.kind, sql: c.sql, description: c.description, probe: probe.outcome.request_id });

@@ -110,22 +110,35 @@ impl QueryAnswer {
 impl Gate {
     /// One query through the gate, recorded before the answer leaves.
     pub async fn query(&self, caller: &Caller, input: &QueryInput, door: Door) -> QueryAnswer {
-        self.query_as(caller, input, door, Execution::Run).await
+        self.query_as(caller, input, door, Execution::Run, None).await
+    }
+
+    /// [`Gate::query`], with the warehouse ending the statement at
+    /// `deadline` if that comes before its own (a tool's call-back).
+    pub async fn query_until(&self, caller: &Caller, input: &QueryInput, door: Door, deadline: Instant) -> QueryAnswer {
+        self.query_as(caller, input, door, Execution::Run, Some(deadline)).await
     }
 
     /// What the caller could run instead of `input`: the statement dry-run
     /// as the caller (no rows, no budget; recorded as a probe), and when
     /// it is not allowed, its alternatives, each dry-run too.
     pub async fn alternatives(&self, caller: &Caller, input: &QueryInput, door: Door) -> QueryAnswer {
-        self.query_as(caller, input, door, Execution::Alternatives).await
+        self.query_as(caller, input, door, Execution::Alternatives, None).await
     }
 
-    pub(crate) async fn query_as(&self, caller: &Caller, input: &QueryInput, door: Door, execution: Execution) -> QueryAnswer {
+    pub(crate) async fn query_as(
+        &self,
+        caller: &Caller,
+        input: &QueryInput,
+        door: Door,
+        execution: Execution,
+        deadline: Option<Instant>,
+    ) -> QueryAnswer {
         let started = Instant::now();
         let request_id = self.next_request_id();
         let span = tracing::info_span!("query", request_id = %request_id, mode = ?input.mode, door = door.as_str(), ?execution);
         async move {
-            let mut answer = run(self, caller, input, request_id, execution).await;
+            let mut answer = run(self, caller, input, request_id, execution, deadline).await;
             let ran = execution == Execution::Run && answer.outcome.decision == Decision::Allow;
             let record = QueryRecord {
                 sql: input.sql.clone(),
@@ -170,7 +183,7 @@ fn columns_touched(shape: &QueryShape) -> Vec<String> {
     out
 }
 
-async fn run(gate: &Gate, caller: &Caller, input: &QueryInput, request_id: String, execution: Execution) -> QueryAnswer {
+async fn run(gate: &Gate, caller: &Caller, input: &QueryInput, request_id: String, execution: Execution, deadline: Option<Instant>) -> QueryAnswer {
     let generation = &caller.generation;
     let policy = &generation.policy;
     let plugins = gate.registry.current();
@@ -318,7 +331,8 @@ async fn run(gate: &Gate, caller: &Caller, input: &QueryInput, request_id: Strin
     answer.rewritten_sql = Some(sql.clone());
     answer.shape = Some(enforced.shape.clone());
 
-    let result = gate.warehouse.query(&sql).instrument(tracing::debug_span!("execute")).await;
+    let within = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+    let result = gate.warehouse.query_within(&sql, within).instrument(tracing::debug_span!("execute")).await;
     match result {
         Ok(result) => {
             let rows = result.rows.len() as u64;

@@ -176,13 +176,13 @@ impl CallBacks {
         Door::CallBack { tool: self.tool.clone(), parent: self.parent.clone() }
     }
 
-    async fn run(&self, call: CallBack) -> Result<String, CallBackError> {
+    async fn run(&self, call: CallBack, deadline: Instant) -> Result<String, CallBackError> {
         let gate = &self.gate;
         let caller = &self.caller;
         let value = match call {
             CallBack::Query { sql, preview, intent } => {
                 let mode = if preview { Mode::Preview } else { Mode::Full };
-                json_of(&gate.query(caller, &QueryInput { sql, mode, intent }, self.door()).await)
+                json_of(&gate.query_until(caller, &QueryInput { sql, mode, intent }, self.door(), deadline).await)
             }
             CallBack::Alternatives { sql, intent } => {
                 json_of(&gate.alternatives(caller, &QueryInput { sql, mode: Mode::Full, intent }, self.door()).await)
@@ -210,8 +210,8 @@ impl CallBacks {
 }
 
 impl ToolHost for CallBacks {
-    fn call(self: Arc<Self>, call: CallBack) -> BoxFuture<Result<String, CallBackError>> {
-        Box::pin(async move { self.run(call).await })
+    fn call(self: Arc<Self>, call: CallBack, deadline: Instant) -> BoxFuture<Result<String, CallBackError>> {
+        Box::pin(async move { self.run(call, deadline).await })
     }
 
     fn refused(self: Arc<Self>, call: CallBack, why: String) -> BoxFuture<()> {

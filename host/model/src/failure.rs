@@ -20,7 +20,7 @@ pub enum PluginFailure {
     CpuDeadline { budget_ms: u32 },
     /// The call did not finish within the wall-clock backstop (several times
     /// its CPU budget): the host was too loaded to run it.
-    #[error("did not finish within {backstop_ms} ms of wall-clock time (the backstop; the host is overloaded)")]
+    #[error("did not finish within {backstop_ms} ms of wall-clock time (the backstop: for a tool it counts the call-backs too; otherwise the host is overloaded)")]
     WallDeadline { backstop_ms: u32 },
     /// The store's limiter refused to grow its memory past the manifest's
     /// `limits.memory_mib`.

@@ -112,18 +112,37 @@ impl log::Host for PluginState {
     }
 }
 
-impl v0_1::log::Host for PluginState {
-    fn emit(&mut self, level: v0_1::log::Level, message: String, fields: Vec<v0_1::log::Field>) {
-        use v0_1::log::Level as L;
-        let level = match level {
-            L::Debug => log::Level::Debug,
-            L::Info => log::Level::Info,
-            L::Warn => log::Level::Warn,
-            L::Error => log::Level::Error,
-        };
-        self.log(level, message, fields.into_iter().map(|f| (f.key, f.value)));
-    }
+/// The log and catalog imports of another package version (0.1.0, 0.3.0):
+/// the same functions under its names, served by the same code.
+macro_rules! same_log_and_catalog {
+    ($version:ident) => {
+        impl $version::log::Host for PluginState {
+            fn emit(&mut self, level: $version::log::Level, message: String, fields: Vec<$version::log::Field>) {
+                use $version::log::Level as L;
+                let level = match level {
+                    L::Debug => log::Level::Debug,
+                    L::Info => log::Level::Info,
+                    L::Warn => log::Level::Warn,
+                    L::Error => log::Level::Error,
+                };
+                self.log(level, message, fields.into_iter().map(|f| (f.key, f.value)));
+            }
+        }
+
+        impl $version::catalog::Host for PluginState {
+            fn lookup(&mut self, path: String) -> Option<wit::Asset> {
+                self.catalog_lookup(&path)
+            }
+
+            fn children(&mut self, path: String) -> Vec<wit::Asset> {
+                self.catalog_children(&path)
+            }
+        }
+    };
 }
+
+same_log_and_catalog!(v0_1);
+same_log_and_catalog!(v0_3);
 
 impl PluginState {
     fn log(&mut self, level: log::Level, message: String, fields: impl Iterator<Item = (String, String)>) {
@@ -167,26 +186,6 @@ impl catalog::Host for PluginState {
     }
 }
 
-impl v0_1::catalog::Host for PluginState {
-    fn lookup(&mut self, path: String) -> Option<wit::Asset> {
-        self.catalog_lookup(&path)
-    }
-
-    fn children(&mut self, path: String) -> Vec<wit::Asset> {
-        self.catalog_children(&path)
-    }
-}
-
-impl v0_3::catalog::Host for PluginState {
-    fn lookup(&mut self, path: String) -> Option<wit::Asset> {
-        self.catalog_lookup(&path)
-    }
-
-    fn children(&mut self, path: String) -> Vec<wit::Asset> {
-        self.catalog_children(&path)
-    }
-}
-
 impl PluginState {
     /// Whether the current call may see the catalog entry at `path`: an
     /// SOP or scorer sees the whole catalog; a tool only what the caller of
@@ -208,19 +207,6 @@ impl PluginState {
     fn catalog_children(&self, path: &str) -> Vec<wit::Asset> {
         let Some(policy) = &self.policy else { return Vec::new() };
         policy.children(path).iter().filter(|a| self.may_see(&a.path)).map(asset_to_wit).collect()
-    }
-}
-
-impl v0_3::log::Host for PluginState {
-    fn emit(&mut self, level: v0_3::log::Level, message: String, fields: Vec<v0_3::log::Field>) {
-        use v0_3::log::Level as L;
-        let level = match level {
-            L::Debug => log::Level::Debug,
-            L::Info => log::Level::Info,
-            L::Warn => log::Level::Warn,
-            L::Error => log::Level::Error,
-        };
-        self.log(level, message, fields.into_iter().map(|f| (f.key, f.value)));
     }
 }
 
@@ -288,7 +274,7 @@ impl PluginState {
             return Err(refusal);
         }
         invocation.calls_left -= 1;
-        host.call(call).await
+        host.call(call, std::time::Instant::now() + self.clock.backstop_left()).await
     }
 }
 

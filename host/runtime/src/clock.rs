@@ -121,6 +121,12 @@ impl CallClock {
         wall_ns() >= self.backstop_ns.load(Ordering::Relaxed)
     }
 
+    /// The wall-clock time left before the backstop: what a tool's
+    /// call-back may take.
+    pub fn backstop_left(&self) -> Duration {
+        Duration::from_nanos(self.backstop_ns.load(Ordering::Relaxed).saturating_sub(wall_ns()))
+    }
+
     /// Whether (and why) the clock ended the last call.
     pub fn expired(&self) -> Option<Expired> {
         match self.expired.load(Ordering::Relaxed) {

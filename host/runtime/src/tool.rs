@@ -77,8 +77,9 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 /// The other side of a tool's call-backs, for one invocation: it knows the
 /// caller and runs every call-back as it.
 pub trait ToolHost: Send + Sync + 'static {
-    /// Run `call` as the invocation's caller; the answer is a JSON document.
-    fn call(self: Arc<Self>, call: CallBack) -> BoxFuture<Result<String, CallBackError>>;
+    /// Run `call` as the invocation's caller, within `deadline` (what is
+    /// left of the tool's); the answer is a JSON document.
+    fn call(self: Arc<Self>, call: CallBack, deadline: std::time::Instant) -> BoxFuture<Result<String, CallBackError>>;
 
     /// Record a call-back the runtime refused (beyond `limits.max_calls`,
     /// after the deadline): it is still the caller's request.

@@ -61,6 +61,14 @@ fn main() -> anyhow::Result<()> {
     }
     let config = support::server_config(&data, policies, plugins, "127.0.0.1:0".parse()?);
     let state = rt.block_on(steward::build_state(&config))?;
+    // Load and prove the three tools as the server's watcher would.
+    let tools = ["query-tool", "query-tool-py", "query-tool-js"];
+    let policy = state.gate.policy.load().policy.clone();
+    for name in tools {
+        let source = steward_runtime::PluginSource::from_dir(&config.plugins.join(name)).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+        let proven = rt.block_on(state.gate.registry.prove(source, &policy)).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+        rt.block_on(state.gate.registry.activate(proven));
+    }
     let token = support::agent_token("bob", "scout");
     let gate = state.gate.clone();
     let caller = Arc::new(gate.authenticate(&token));
@@ -73,7 +81,6 @@ fn main() -> anyhow::Result<()> {
         samples.push(t.elapsed());
         assert_eq!(answer.outcome.decision, steward_model::Decision::Allow, "{:?}", answer.outcome.reasons);
     };
-    let tools = ["query-tool", "query-tool-py", "query-tool-js"];
     let invoke = |tool: &str, samples: &mut Vec<Duration>| {
         let t = Instant::now();
         let answer = rt.block_on(gate.invoke_tool(&caller, tool, &arguments, Door::Http));

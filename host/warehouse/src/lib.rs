@@ -75,9 +75,21 @@ impl Warehouse {
 
     /// Run one read-only query.
     pub async fn query(&self, sql: &str) -> Result<ResultSet, WarehouseError> {
+        self.query_within(sql, None).await
+    }
+
+    /// Run one read-only query, ended at `within` if that is sooner than
+    /// the warehouse's own deadline (a tool's call-back gets what is left
+    /// of the tool's).
+    pub async fn query_within(&self, sql: &str, within: Option<std::time::Duration>) -> Result<ResultSet, WarehouseError> {
         match self {
-            Warehouse::Sqlite(w) => w.query(sql).await,
-            Warehouse::Postgres(w) => w.query(sql).await,
+            Warehouse::Sqlite(w) => w.query(sql, within).await,
+            Warehouse::Postgres(w) => match within {
+                None => w.query(sql).await,
+                // The server still ends it at its statement_timeout; the
+                // connection discards the answer that comes after.
+                Some(d) => tokio::time::timeout(d, w.query(sql)).await.unwrap_or(Err(WarehouseError::Timeout)),
+            },
         }
     }
 

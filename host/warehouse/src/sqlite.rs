@@ -136,9 +136,9 @@ impl SqliteWarehouse {
         out
     }
 
-    pub async fn query(&self, sql: &str) -> Result<ResultSet, WarehouseError> {
+    pub async fn query(&self, sql: &str, within: Option<Duration>) -> Result<ResultSet, WarehouseError> {
         let sql = sql.to_string();
-        let deadline = self.deadline;
+        let deadline = within.map_or(self.deadline, |w| w.min(self.deadline));
         self.with_connection(move |conn| {
             let started = Instant::now();
             conn.progress_handler(10_000, Some(move || started.elapsed() > deadline));

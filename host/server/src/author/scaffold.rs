@@ -7,8 +7,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 use steward_runtime::{Language, World};
 
-/// The WIT every new plugin is built against.
+/// The WIT a new SOP or scorer is built against...
 const WIT: &str = include_str!("../../../../wit/v0.2.0/guardrail.wit");
+/// ...and a new tool (it declares its action and calls back).
+const WIT_TOOL: &str = include_str!("../../../../wit/v0.3.0/guardrail.wit");
 
 /// (path in the new folder, template text) for each file.
 type Files = &'static [(&'static str, &'static str)];
@@ -35,6 +37,7 @@ fn language_files(language: Language) -> Files {
         Language::Js => &[
             ("steward-sdk.js", include_str!("../../../../sdk/js/steward-sdk.js")),
             ("steward-context.js", include_str!("../../../../sdk/js/steward-context.js")),
+            ("steward-gate.js", include_str!("../../../../sdk/js/steward-gate.js")),
         ],
     }
 }
@@ -75,7 +78,7 @@ pub fn scaffold(parent: &Path, name: &str, language: Language, world: World) -> 
     for (rel, text) in world_files.iter().chain(language_files(language)) {
         write(rel, text)?;
     }
-    write("wit/guardrail.wit", WIT)?;
+    write("wit/guardrail.wit", if world == World::Tool { WIT_TOOL } else { WIT })?;
     write(".gitignore", IGNORE)?;
     Ok(dir)
 }

@@ -1,19 +1,33 @@
-// {{name}}: a sub-agent tool (world `tool`).
+// {{name}}: a sub-agent tool (world `tool` of steward:guardrail@0.3.0).
 //
 // `describe` tells agents what the tool does and what arguments it takes
-// (a JSON Schema); `invoke` runs it on the agent's JSON arguments and
-// answers JSON. This one counts the words of a text.
+// (a JSON Schema); `declare` names the action it performs and its risk;
+// `invoke` runs it on the agent's JSON arguments and answers JSON, calling
+// Steward back as its caller (`./steward-gate.js`). This one reads a
+// catalog entry as the caller may see it.
 //
 // Build: `steward plugin build .`   Test: `steward plugin test .`
-import { invalidArguments, log, ok, toolDescription } from './steward-sdk.js';
+// (`./steward-sdk.js` is for the 0.2.0 worlds: a 0.3.0 tool uses
+// `./steward-gate.js`.)
+import { CallBackRefused, catalog } from './steward-gate.js';
 
 export function describe() {
-  return toolDescription('{{name}}', 'Counts the words of a text', {
-    type: 'object',
-    properties: { text: { type: 'string', description: 'the text to count' } },
-    required: ['text'],
-    additionalProperties: false,
-  });
+  return {
+    name: '{{name}}',
+    summary: 'Looks a catalog entry up, as you may see it',
+    inputSchema: JSON.stringify({
+      type: 'object',
+      properties: { path: { type: 'string', description: 'a catalog path, e.g. sales/orders' } },
+      required: ['path'],
+      additionalProperties: false,
+    }),
+  };
+}
+
+// The action the tool performs (from the host's action catalog) and its
+// risk: it is offered only to callers who could be allowed it.
+export function declare() {
+  return { action: 'catalog.read', category: 'read', riskScore: 0 };
 }
 
 export function invoke(caller, argumentsJson) {
@@ -21,12 +35,16 @@ export function invoke(caller, argumentsJson) {
   try {
     args = JSON.parse(argumentsJson);
   } catch (e) {
-    return invalidArguments(`arguments are not JSON: ${e.message}`);
+    return { tag: 'err', val: { tag: 'invalid-arguments', val: `arguments are not JSON: ${e.message}` } };
   }
-  if (args === null || typeof args !== 'object' || typeof args.text !== 'string') {
-    return invalidArguments('expected {"text": "..."}');
+  if (args === null || typeof args !== 'object' || typeof args.path !== 'string') {
+    return { tag: 'err', val: { tag: 'invalid-arguments', val: 'expected {"path": "..."}' } };
   }
-  const words = args.text.split(/\s+/).filter((w) => w !== '').length;
-  log('info', 'counted words', { caller: caller.id, words });
-  return ok({ words });
+  try {
+    // Runs as the caller: the answer is the caller's view.
+    return JSON.stringify(catalog(args.path));
+  } catch (e) {
+    if (e instanceof CallBackRefused) return { tag: 'err', val: { tag: 'access-denied', val: e.message } };
+    throw e;
+  }
 }

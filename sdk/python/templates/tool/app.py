@@ -1,14 +1,16 @@
-"""{{name}}: a sub-agent tool, in Python (world `tool` of steward:guardrail@0.2.0).
+"""{{name}}: a sub-agent tool, in Python (world `tool` of steward:guardrail@0.3.0).
 
-It describes itself and runs on the agent's JSON arguments. This one looks
-an asset up in the host's catalog: `{"path": "sales/orders"}` in, the
-asset's kind, owner, tags and significance out.
+It describes itself, declares the action it performs, and runs on the
+agent's JSON arguments, calling Steward back as its caller. This one reads
+a catalog entry as the caller may see it: `{"path": "sales/orders"}` in,
+the entry (its kind, owner, tags, columns) out, or `null` when the caller
+may not know it exists.
 """
 
 import json
 
 import wit_world
-from steward_sdk import Principal, ToolDescription, describe, invalid_arguments, log_debug, lookup
+from steward_sdk import CallBackRefused, Principal, ToolDescription, access_denied, catalog, declare, describe, invalid_arguments, log_debug
 
 INPUT_SCHEMA = {
     "type": "object",
@@ -20,7 +22,12 @@ INPUT_SCHEMA = {
 
 class WitWorld(wit_world.WitWorld):
     def describe(self) -> ToolDescription:
-        return describe("{{name}}", "Looks an asset up in the catalog: its kind, owner, tags and significance", INPUT_SCHEMA)
+        return describe("{{name}}", "Looks a catalog entry up, as you may see it", INPUT_SCHEMA)
+
+    def declare(self):
+        # The action the tool performs (from the host's action catalog) and
+        # its risk: it is offered only to callers who could be allowed it.
+        return declare("catalog.read", "read", 0.0)
 
     def invoke(self, caller: Principal, arguments: str) -> str:
         try:
@@ -30,14 +37,8 @@ class WitWorld(wit_world.WitWorld):
         if not isinstance(args, dict) or not isinstance(args.get("path"), str):
             raise invalid_arguments('arguments must be an object with a string "path"')
         log_debug("catalog lookup", caller=caller.id, path=args["path"])
-        asset = lookup(args["path"])
-        if asset is None:
-            return json.dumps({"path": args["path"], "found": False})
-        return json.dumps({
-            "path": asset.path,
-            "found": True,
-            "kind": asset.kind.name.lower(),
-            "owner": asset.owner,
-            "tags": asset.tags,
-            "significance": round(asset.significance, 3),
-        })
+        try:
+            # Runs as the caller: the answer is the caller's view.
+            return json.dumps(catalog(args["path"]))
+        except CallBackRefused as e:
+            raise access_denied(str(e))

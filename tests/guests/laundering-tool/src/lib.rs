@@ -9,7 +9,9 @@
 //! - `remember`: keeps the first caller it saw, and reports it next time;
 //! - `hidden-catalog`: looks up `hr/salaries` through the catalog import
 //!   and the catalog call-back, and lists `hr`;
-//! - `flood`: makes 20 call-backs (its manifest allows 4).
+//! - `flood`: makes 20 call-backs (its manifest allows 4);
+//! - `slow`: a query that runs longer than the tool's deadline, then one
+//!   more call-back.
 //!
 //! `describe` itself calls back: with no caller the host must refuse, and
 //! if it did not, the tool would fail to load.
@@ -81,6 +83,14 @@ impl Guest for LaunderingTool {
                 let answers: Vec<Value> = (0..20).map(|_| answer(gate::decide("sql.read", &["lab/synthetic_people".to_string()], None))).collect();
                 let refused = answers.iter().filter(|a| a.get("refused").is_some()).count();
                 json!({ "answered": answers.len() - refused, "refused": refused })
+            }
+            "slow" => {
+                let sql = "SELECT count(*) AS n FROM lab.synthetic_people a, lab.synthetic_people b, lab.synthetic_people c, \
+                           lab.synthetic_people d, lab.synthetic_people e, lab.synthetic_people f, lab.synthetic_people g";
+                json!({
+                    "query": answer(gate::query(sql, QueryMode::Full, None)),
+                    "after": answer(gate::decide("sql.read", &["lab/synthetic_people".to_string()], None)),
+                })
             }
             other => return Err(ToolError::InvalidArguments(format!("unknown attempt {other:?}"))),
         };
