@@ -93,6 +93,9 @@ bench: setup build
 	$(CARGO) bench -p steward-sql --bench tpch
 	$(CARGO) bench -p steward --bench query
 	$(CARGO) bench -p steward --bench mcp
+	$(MAKE) --no-print-directory test-guests STEWARD=target/release/steward
+	$(CARGO) build --target $(GUEST_TARGET) --profile plugin --target-dir $(GUEST_DIR) -p query-tool
+	$(CARGO) bench -p steward --bench tools
 	./scripts/bench-http.sh
 	./scripts/bench-query.sh
 
