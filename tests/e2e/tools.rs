@@ -82,6 +82,7 @@ fn a_tool_runs_as_its_caller_and_each_call_back_names_its_parent() {
     assert_eq!(invocation["tool"], "query-tool");
     assert_eq!(invocation["door"], "http");
     assert_eq!(invocation["action"], "sql.read");
+    assert_eq!(invocation["decided_by"][0]["name"], "query-tool", "the record names the tool version that ran: {invocation}");
     let nested = children_of(&all, body["request_id"].as_str().unwrap());
     assert_eq!(nested.len(), 1, "{nested:?}");
     let n = nested[0];

@@ -131,6 +131,8 @@ impl Gate {
                         catalog: self.catalog(caller),
                     });
                     let source = format!("plugin:{}", plugin.label());
+                    // The record names the tool version (and digest) that ran.
+                    outcome.decided_by.push(plugin.voter());
                     let ran = plugin.invoke(principal, &text, &caller.generation.policy, host).await;
                     match ran {
                         Ok(Ok(result)) => match serde_json::from_str::<Value>(&result) {
