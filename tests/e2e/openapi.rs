@@ -11,7 +11,7 @@ use crate::harness::{Options, Server, agent_token, repo, token};
 
 #[test]
 fn every_v1_answer_matches_the_openapi_document() {
-    let server = Server::start(Options::default());
+    let server = Server::start(Options { plugins: &["finance-sop", "significance-scorer", "suggest-alternatives"], ..Default::default() });
     let (status, spec) = server.get("/v1/openapi.json");
     assert_eq!(status, 200);
     let spec_file = server.data.path().join("openapi.json");
@@ -37,6 +37,7 @@ fn every_v1_answer_matches_the_openapi_document() {
         (&bob, json!({"sql": "select region, email from sales.customers where customer_id <= 5"})),
         (&scout, json!({"sql": "select * from hr.salaries"})),
         (&scout, json!({"sql": "select * from sales.customers", "mode": "preview"})),
+        (&bob, json!({"sql": "select customer_id, card_number, region from sales.customers"})),
         (&"not-a-token".to_string(), json!({"sql": "select 1"})),
     ] {
         sample("/v1/query", "post", server.query(who, body));
@@ -47,6 +48,21 @@ fn every_v1_answer_matches_the_openapi_document() {
         let status = r.status().as_u16();
         sample("/v1/catalog", "get", (status, r.body_mut().read_json().unwrap_or(Value::Null)));
     }
+    for auth in [format!("Bearer {scout}"), "Bearer nope".to_string()] {
+        let mut r = agent.get(format!("{}/v1/tools", server.base)).header("Authorization", &auth).call().unwrap();
+        let status = r.status().as_u16();
+        sample("/v1/tools", "get", (status, r.body_mut().read_json().unwrap_or(Value::Null)));
+    }
+    for (who, tool, arguments) in [
+        (&scout, "suggest-alternatives", json!({"sql": "select customer_id, card_number, region from sales.customers", "question": "churn"})),
+        (&scout, "no-such-tool", json!({})),
+        (&"not-a-token".to_string(), "suggest-alternatives", json!({"sql": "select 1"})),
+    ] {
+        let (status, text) = server.post_raw(&format!("/v1/tools/{tool}"), who, &json!({ "arguments": arguments }).to_string());
+        sample("/v1/tools/{name}", "post", (status, serde_json::from_str(&text).unwrap_or(Value::Null)));
+    }
+    let (status, text) = server.post_raw("/v1/tools/explore", &scout, "{\"arguments\": 7}");
+    sample("/v1/tools/{name}", "post", (status, serde_json::from_str(&text).unwrap_or(Value::Null)));
     let statuses: Vec<u64> = samples.iter().map(|s| s["status"].as_u64().unwrap()).collect();
     assert!(statuses.contains(&200) && statuses.contains(&401) && statuses.contains(&400), "{statuses:?}");
 
