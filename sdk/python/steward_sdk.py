@@ -2,7 +2,9 @@
 
 A plugin is a module (``app.py``) built into a WebAssembly component with
 componentize-py against one world of ``steward:guardrail@0.2.0``: ``sop``,
-``scorer``, ``tool`` or ``classifier``. componentize-py generates the
+``scorer``, ``tool`` or ``classifier`` (or, for a tool that calls Steward
+back, the ``tool`` world of ``@0.3.0``: see ``declare`` and the call-backs
+``query``, ``decide``, ``catalog`` and ``alternatives``). componentize-py generates the
 bindings as the package ``wit_world``; the module exports the world by
 defining a class named ``WitWorld`` that subclasses ``wit_world.WitWorld``::
 
