@@ -216,7 +216,11 @@ impl Server {
     }
 
     fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
+        // The server answers once its plugins are loaded. On a fresh clone
+        // the compile cache is empty: a debug build compiles each Python or
+        // JavaScript component for ~30 s, one after another, while the
+        // other tests share the two cores.
+        let deadline = Instant::now() + Duration::from_secs(300);
         while Instant::now() < deadline {
             if let Ok(r) = self.agent.get(format!("{}/healthz", self.base)).call()
                 && r.status() == 200
