@@ -9,22 +9,16 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::{Value, json};
 use steward_identity::{Claims, SigningKeyFile, mint};
-use support::{Figures, repo};
+use support::{repo, report};
 
 const WARMUP: usize = 200;
 const SAMPLES: usize = 2_000;
 const EXTRA_ASSETS: usize = 10_000;
 const SQL: &str = "SELECT c.customer_id, c.email, o.total FROM sales.customers c JOIN sales.orders o ON o.customer_id = c.customer_id WHERE o.total > 900 ORDER BY o.total DESC LIMIT 10";
-
-fn report(name: &str, samples: Vec<Duration>) -> f64 {
-    let f = Figures::of(samples);
-    println!("{name:<52} p50 {:>8.1} µs   p99 {:>8.1} µs   (n={})", f.pct(0.50), f.pct(0.99), f.len());
-    f.pct(0.50)
-}
 
 fn mcp(agent: &ureq::Agent, base: &str, auth: &str, method: &str, name: Option<&str>, params: Value) -> Value {
     let mut params = params;

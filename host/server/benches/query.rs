@@ -8,22 +8,16 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use steward_gate::{Door, QueryInput};
 use steward_identity::{Claims, SigningKeyFile, mint};
 use steward_model::Decision;
 use steward_sql::Mode;
-use support::{Figures, repo};
+use support::{repo, report};
 
 const WARMUP: usize = 200;
 const SAMPLES: usize = 5_000;
-
-fn report(name: &str, samples: Vec<Duration>) -> f64 {
-    let f = Figures::of(samples);
-    println!("{name:<52} p50 {:>8.1} µs   p99 {:>8.1} µs   (n={})", f.pct(0.50), f.pct(0.99), f.len());
-    f.pct(0.50)
-}
 
 fn main() -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

@@ -19,17 +19,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use steward_gate::{Door, QueryInput};
-use support::{Figures, repo};
+use support::{repo, report};
 
 const WARMUP: usize = 100;
 const SAMPLES: usize = 1_000;
 const SQL: &str = "SELECT order_id, region, total FROM sales.orders WHERE total > 500 ORDER BY total DESC LIMIT 10";
-
-fn report(name: &str, samples: Vec<Duration>) -> f64 {
-    let f = Figures::of(samples);
-    println!("{name:<48} p50 {:>8.1} µs   p99 {:>8.1} µs   (n={})", f.pct(0.50), f.pct(0.99), f.len());
-    f.pct(0.50)
-}
 
 /// A plugin folder for `name` with `component`; its manifest as the test
 /// guest's own (the Rust guest has none: it is written here).

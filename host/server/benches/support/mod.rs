@@ -63,6 +63,14 @@ impl Figures {
     }
 }
 
+/// Print `name`'s p50 and p99 in µs, one line; returns the p50.
+#[allow(dead_code)]
+pub fn report(name: &str, samples: Vec<Duration>) -> f64 {
+    let f = Figures::of(samples);
+    println!("{name:<52} p50 {:>8.1} µs   p99 {:>8.1} µs   (n={})", f.pct(0.50), f.pct(0.99), f.len());
+    f.pct(0.50)
+}
+
 /// A demo token: `copilot` acting for `alice`.
 pub fn copilot_for_alice(now: u64) -> String {
     agent_token_at("alice", "copilot", now)
