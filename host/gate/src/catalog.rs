@@ -55,13 +55,9 @@ impl Gate {
     pub async fn read_catalog(&self, caller: &Caller, path: Option<&str>, door: Door) -> (Outcome, Arc<Vec<CatalogItem>>) {
         let started = Instant::now();
         let request_id = self.next_request_id();
-        let mut outcome = match &caller.identity {
-            Ok(_) => Outcome::empty(request_id),
-            Err(e) => Outcome::refused_identity(request_id, e),
-        };
+        let mut outcome = caller.outcome(request_id);
         outcome.action = CATALOG_READ.to_string();
         outcome.assets = path.map(|p| vec![steward_model::clip(p, 200)]).unwrap_or_default();
-        outcome.principal = caller.principal().cloned();
         let forbidden = caller.principal().and_then(|p| steward_pipeline::reach::forbidden(&caller.generation.policy, p, CATALOG_READ));
         let items = match &caller.identity {
             Ok(_) if forbidden.is_some() => {

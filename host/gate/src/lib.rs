@@ -21,6 +21,7 @@ use arc_swap::ArcSwap;
 use steward_audit::AuditWriter;
 use steward_budget::BudgetStore;
 use steward_model::Principal;
+use steward_pipeline::Outcome;
 use steward_pipeline::identity::IdentityError;
 use steward_runtime::Registry;
 use steward_sql::Dialect;
@@ -88,6 +89,20 @@ pub struct Caller {
 impl Caller {
     pub fn principal(&self) -> Option<&Principal> {
         self.identity.as_ref().ok()
+    }
+
+    /// The outcome a request of this caller starts from: a deny not yet
+    /// decided, naming the principal; or, when the token was refused, the
+    /// deny saying why.
+    pub fn outcome(&self, request_id: String) -> Outcome {
+        match &self.identity {
+            Ok(principal) => {
+                let mut outcome = Outcome::empty(request_id);
+                outcome.principal = Some(principal.clone());
+                outcome
+            }
+            Err(e) => Outcome::refused_identity(request_id, e),
+        }
     }
 }
 

@@ -188,17 +188,12 @@ async fn run(gate: &Gate, caller: &Caller, input: &QueryInput, request_id: Strin
     let policy = &generation.policy;
     let plugins = gate.registry.current();
     let dialect = gate.dialect();
+    let mut outcome = caller.outcome(request_id);
+    outcome.intent = input.intent.clone();
     let principal = match &caller.identity {
         Ok(p) => p.clone(),
-        Err(e) => {
-            let mut outcome = Outcome::refused_identity(request_id, e);
-            outcome.intent = input.intent.clone();
-            return QueryAnswer::new(outcome, input.mode);
-        }
+        Err(_) => return QueryAnswer::new(outcome, input.mode),
     };
-    let mut outcome = Outcome::empty(request_id);
-    outcome.intent = input.intent.clone();
-    outcome.principal = Some(principal.clone());
     let mut answer = QueryAnswer::new(outcome, input.mode);
     let visible = |path: &str| steward_pipeline::reach::visible(policy, &*plugins, &principal, path);
 

@@ -61,12 +61,7 @@ pub struct ToolAnswer {
 impl Gate {
     /// The tool plugins `caller` is offered, by name.
     pub fn tools_for(&self, caller: &Caller) -> Vec<OfferedTool> {
-        let plugins = self.registry.current();
-        plugins
-            .slots()
-            .filter_map(|(name, _)| plugins.tool(name))
-            .filter_map(|plugin| self.offered(caller, plugin))
-            .collect()
+        self.registry.current().tools().filter_map(|plugin| self.offered(caller, plugin)).collect()
     }
 
     fn offered(&self, caller: &Caller, plugin: &Arc<LoadedPlugin>) -> Option<OfferedTool> {
@@ -96,14 +91,7 @@ impl Gate {
 
     async fn invoke_in(self: &Arc<Self>, caller: &Arc<Caller>, name: &str, arguments: &Value, door: Door, request_id: String) -> ToolAnswer {
         let started = Instant::now();
-        let mut outcome = match &caller.identity {
-            Ok(principal) => {
-                let mut o = Outcome::empty(request_id.clone());
-                o.principal = Some(principal.clone());
-                o
-            }
-            Err(e) => Outcome::refused_identity(request_id.clone(), e),
-        };
+        let mut outcome = caller.outcome(request_id.clone());
         outcome.intent = arguments.get("intent").and_then(Value::as_str).map(|s| steward_model::clip(s, 1024));
         let plugins = self.registry.current();
         let found = plugins.tool(name).cloned().and_then(|p| self.offered(caller, &p).map(|o| (p, o)));

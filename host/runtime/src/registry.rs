@@ -109,6 +109,11 @@ impl PluginSet {
         self.slots.get(name).map(|s| &s.active).filter(|p| p.world() == World::Tool)
     }
 
+    /// The active tool plugins, by name.
+    pub fn tools(&self) -> impl Iterator<Item = &Arc<LoadedPlugin>> {
+        self.slots.values().map(|s| &s.active).filter(|p| p.world() == World::Tool)
+    }
+
     /// The active enforce-mode classifiers, by name. A shadow classifier
     /// is never used: its tags would count.
     pub fn classifiers(&self) -> impl Iterator<Item = &Arc<LoadedPlugin>> {
