@@ -122,17 +122,19 @@ fn candidates(d: &Denied<'_>) -> (Instead, Vec<Candidate>) {
             continue;
         }
         let effects: Vec<(&ColumnDef, &ColumnEffect)> = def.columns.iter().zip(tp.treatments.iter().map(|tr| &tr.effect)).collect();
-        let readable: Vec<&ColumnDef> = effects.iter().filter(|(_, e)| matches!(e, ColumnEffect::Allow | ColumnEffect::Mask(_))).map(|(c, _)| *c).collect();
-        out.readable_columns.insert(
-            def.asset.clone(),
-            effects
-                .iter()
-                .filter(|(_, e)| matches!(e, ColumnEffect::Allow | ColumnEffect::Mask(_)))
-                .map(|(c, e)| if matches!(e, ColumnEffect::Mask(_)) { format!("{} (masked)", c.name) } else { c.name.clone() })
-                .collect(),
-        );
-        readable_names.extend(readable.iter().map(|c| c.name.clone()));
-        unreadable_names.extend(effects.iter().filter(|(_, e)| !matches!(e, ColumnEffect::Allow | ColumnEffect::Mask(_))).map(|(c, _)| c.name.clone()));
+        let mut listed = Vec::new();
+        for (c, e) in &effects {
+            match e {
+                ColumnEffect::Allow => listed.push(c.name.clone()),
+                ColumnEffect::Mask(_) => listed.push(format!("{} (masked)", c.name)),
+                ColumnEffect::PredicateOnly | ColumnEffect::Deny => {
+                    unreadable_names.push(c.name.clone());
+                    continue;
+                }
+            }
+            readable_names.push(c.name.clone());
+        }
+        out.readable_columns.insert(def.asset.clone(), listed);
         let used = used_columns(d.shape, def);
 
         for alternative in def.alternatives.iter().filter(|a| (d.visible)(a)) {
