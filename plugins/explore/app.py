@@ -23,6 +23,7 @@ from steward_sdk import (
     declare,
     describe,
     invalid_arguments,
+    json_arguments,
     query,
 )
 
@@ -73,10 +74,7 @@ class WitWorld(wit_world.WitWorld):
         return declare("sql.preview", "read", 0.2)
 
     def invoke(self, caller: Principal, arguments: str) -> str:
-        try:
-            args = json.loads(arguments)
-        except ValueError as e:
-            raise invalid_arguments("arguments must be JSON: %s" % e)
+        args = json_arguments(arguments)
         table, task = args.get("table"), args.get("task")
         if not isinstance(table, str) or not isinstance(task, str) or not task.strip():
             raise invalid_arguments('give "table" (a catalog path) and "task" (what the exploration is for)')

@@ -109,7 +109,7 @@ __all__ = [
     # catalog
     "lookup", "children",
     # scorers and tools
-    "score", "describe", "declare", "invalid_arguments", "access_denied", "tool_error",
+    "score", "describe", "declare", "json_arguments", "invalid_arguments", "access_denied", "tool_error",
     # call-backs (0.3.0 tools)
     "CallBackRefused", "query", "decide", "catalog", "alternatives",
     # logging
@@ -295,6 +295,18 @@ def alternatives(sql: str, intent: Optional[str] = None) -> dict:
     """The statement dry-run as the caller and, when it is not allowed,
     the host's alternatives (``["instead"]["alternatives"]``), each allowed."""
     return _call(_gate.alternatives, sql, intent)
+
+
+def json_arguments(arguments: str) -> dict:
+    """A tool's ``invoke`` arguments as a dict; ``invalid_arguments`` is
+    raised when they are not a JSON object."""
+    try:
+        args = json.loads(arguments)
+    except ValueError as e:
+        raise invalid_arguments("arguments must be JSON: %s" % e)
+    if not isinstance(args, dict):
+        raise invalid_arguments("arguments must be a JSON object")
+    return args
 
 
 def invalid_arguments(message: str) -> Err:

@@ -10,7 +10,7 @@ may not know it exists.
 import json
 
 import wit_world
-from steward_sdk import CallBackRefused, Principal, ToolDescription, access_denied, catalog, declare, describe, invalid_arguments, log_debug
+from steward_sdk import CallBackRefused, Principal, ToolDescription, access_denied, catalog, declare, describe, invalid_arguments, json_arguments, log_debug
 
 INPUT_SCHEMA = {
     "type": "object",
@@ -30,11 +30,8 @@ class WitWorld(wit_world.WitWorld):
         return declare("catalog.read", "read", 0.0)
 
     def invoke(self, caller: Principal, arguments: str) -> str:
-        try:
-            args = json.loads(arguments)
-        except ValueError as e:
-            raise invalid_arguments("arguments must be JSON: %s" % e)
-        if not isinstance(args, dict) or not isinstance(args.get("path"), str):
+        args = json_arguments(arguments)
+        if not isinstance(args.get("path"), str):
             raise invalid_arguments('arguments must be an object with a string "path"')
         log_debug("catalog lookup", caller=caller.id, path=args["path"])
         try:
