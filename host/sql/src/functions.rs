@@ -42,6 +42,8 @@ const SCALAR_FUNCTIONS: &[&str] = &[
     // dates
     "date", "time", "datetime", "julianday", "unixepoch", "strftime", "date_trunc", "date_part", "extract", "now", "current_date",
     "current_timestamp", "age", "to_char", "to_date", "to_timestamp", "make_date",
+    // grouping sets: which keys a row rolls up (names keys, returns no value)
+    "grouping",
     // Steward's own mask helper (registered on the SQLite warehouse)
     "steward_hash",
 ];

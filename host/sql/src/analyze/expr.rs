@@ -222,8 +222,17 @@ impl Analyzer<'_> {
         // An aggregate hides single values only over the whole group: a
         // FILTER or a condition inside its argument picks the rows it sees.
         let selective = f.filter.is_some() || arguments_select_rows(&f.args);
-        if let Some(WindowType::WindowSpec(spec)) = &mut f.over {
-            self.window_spec(spec, scope)?;
+        // What partitions and orders a window shapes the function's value.
+        match &mut f.over {
+            Some(WindowType::WindowSpec(spec)) => merge(&mut flow, self.window_spec(spec, scope)?),
+            Some(WindowType::NamedWindow(name)) => merge(&mut flow, self.named_window(name)?),
+            None => {}
+        }
+        if name == "grouping" {
+            // grouping(a, b) says which keys a row of a grouping set rolls
+            // up: it names group keys and returns none of their values.
+            self.record(&flow, true);
+            return Ok(Flow::new());
         }
         if matches!(name.as_str(), "min" | "max") && arguments >= 2 {
             kind = FunctionKind::Scalar;

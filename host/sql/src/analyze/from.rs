@@ -194,8 +194,16 @@ impl Analyzer<'_> {
                 if sample.is_some() {
                     return Err(unsupported("TABLESAMPLE on a subquery"));
                 }
-                let Some(alias) = alias else {
-                    return Err(unsupported("a subquery in FROM needs an alias"));
+                // A subquery in FROM without an alias (PostgreSQL 16 and
+                // SQLite allow it) is named, so that `*`, the rewrite and
+                // every dialect can refer to it. Nothing in the query can
+                // have referred to it by a name it did not have.
+                let alias = match alias {
+                    Some(a) => a,
+                    None => {
+                        self.unnamed += 1;
+                        alias.insert(TableAlias { explicit: true, name: Ident::new(format!("steward_subquery_{}", self.unnamed)), columns: Vec::new(), at: None })
+                    }
                 };
                 let (columns, tables) = self.collecting(|a| a.query(subquery, outer))?;
                 let columns = rename_alias(columns, alias, self.dialect)?;

@@ -107,6 +107,8 @@ pub fn analyze(schema: &Schema, dialect: Dialect, statement: &mut Statement, hoo
         ctes: Vec::new(),
         reads: Vec::new(),
         aggregate_seen: false,
+        windows: Vec::new(),
+        unnamed: 0,
         top: None,
         depth: 0,
         items: 0,
@@ -195,6 +197,11 @@ struct Analyzer<'a> {
     reads: Vec<BTreeSet<TableId>>,
     /// Set when an aggregate (not a window) is met in the current SELECT.
     aggregate_seen: bool,
+    /// The current SELECT's named windows and the flows that shape them.
+    windows: Vec<(String, Flow)>,
+    /// Derived tables given a name so far (a subquery in FROM without an
+    /// alias gets one, so that `*` and the rewrite can name it).
+    unnamed: usize,
     top: Option<TopSelect>,
     /// Nesting depth of queries: 0 is the statement's own query.
     depth: usize,

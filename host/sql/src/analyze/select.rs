@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use sqlparser::ast::{
-    Distinct, Expr, GroupByExpr, NamedWindowDefinition, NamedWindowExpr, ObjectNamePart, OrderBy, OrderByKind, Select, SelectFlavor, SelectItem,
+    Distinct, Expr, GroupByExpr, GroupByWithModifier, Ident, NamedWindowDefinition, NamedWindowExpr, ObjectNamePart, OrderBy, OrderByKind, Select, SelectFlavor, SelectItem,
     SelectItemQualifiedWildcardKind, WildcardAdditionalOptions, WindowSpec,
 };
 
@@ -25,6 +25,15 @@ fn plain_wildcard(options: &WildcardAdditionalOptions) -> Result<(), AnalysisErr
         return Err(unsupported("`*` with ILIKE, EXCLUDE, EXCEPT, REPLACE or RENAME"));
     }
     Ok(())
+}
+
+/// The keys one GROUP BY item groups on: itself, or for ROLLUP, CUBE and
+/// GROUPING SETS every column of every grouping set.
+fn grouping_keys<'e>(e: &'e mut Expr, keys: &mut Vec<&'e mut Expr>) {
+    match e {
+        Expr::Rollup(lists) | Expr::Cube(lists) | Expr::GroupingSets(lists) => keys.extend(lists.iter_mut().flatten()),
+        other => keys.push(other),
+    }
 }
 
 impl Analyzer<'_> {
@@ -49,11 +58,13 @@ impl Analyzer<'_> {
             return Err(unsupported("this SELECT form (TOP, LATERAL VIEW, PREWHERE, CONNECT BY, QUALIFY, hints...)"));
         }
         let outer_aggregate = std::mem::replace(&mut self.aggregate_seen, false);
+        let outer_windows = std::mem::take(&mut self.windows);
         self.selects.push(self.next_select);
         self.next_select += 1;
         let result = self.select_inner(select, order_by, parent);
         self.selects.pop();
         self.aggregate_seen = outer_aggregate;
+        self.windows = outer_windows;
         result
     }
 
@@ -67,6 +78,14 @@ impl Analyzer<'_> {
             self.keys_in(selection, &scope)?;
         }
 
+        // Named windows first: the projection's `OVER w` takes their flow.
+        for NamedWindowDefinition(name, window) in &mut select.named_window {
+            let flow = match window {
+                NamedWindowExpr::WindowSpec(spec) => self.window_spec(spec, &scope)?,
+                NamedWindowExpr::NamedWindow(other) => self.named_window(other)?,
+            };
+            self.windows.push((self.dialect.fold(name), flow));
+        }
         bounds::at_most(select.projection.len(), bounds::MAX_SELECT_ITEMS, "items in one SELECT list")?;
         let mut items = Vec::with_capacity(select.projection.len());
         let mut outputs = Vec::with_capacity(select.projection.len());
@@ -124,27 +143,34 @@ impl Analyzer<'_> {
         let grouped = match &mut select.group_by {
             GroupByExpr::All(_) => return Err(unsupported("GROUP BY ALL")),
             GroupByExpr::Expressions(exprs, modifiers) => {
-                if !modifiers.is_empty() {
-                    return Err(unsupported("GROUP BY modifiers (ROLLUP, CUBE, TOTALS)"));
-                }
-                for e in exprs.iter_mut() {
-                    if matches!(e, Expr::Rollup(_) | Expr::Cube(_) | Expr::GroupingSets(_)) {
-                        return Err(unsupported("ROLLUP, CUBE and GROUPING SETS"));
+                let mut keys: Vec<&mut Expr> = Vec::new();
+                for modifier in modifiers.iter_mut() {
+                    match modifier {
+                        GroupByWithModifier::Rollup | GroupByWithModifier::Cube => {}
+                        GroupByWithModifier::GroupingSets(e) => grouping_keys(e, &mut keys),
+                        GroupByWithModifier::Totals => return Err(unsupported("GROUP BY ... WITH TOTALS")),
                     }
+                }
+                let any = !exprs.is_empty();
+                for e in exprs.iter_mut() {
+                    grouping_keys(e, &mut keys);
+                }
+                for e in keys {
                     let flow = self.ordering_expr(e, &scope)?;
                     self.record(&flow, true);
                     group_keys.extend(flow.keys().copied());
                 }
-                !exprs.is_empty()
+                any
             }
         };
         if let Some(having) = &mut select.having {
             let flow = self.expr(having, &scope, true)?;
             self.record(&flow, true);
         }
-        for NamedWindowDefinition(_, window) in &mut select.named_window {
-            if let NamedWindowExpr::WindowSpec(spec) = window {
-                self.window_spec(spec, &scope)?;
+        // DISTINCT compares whole output rows: each column is a condition.
+        if matches!(select.distinct, Some(Distinct::Distinct)) {
+            for column in &scope.outputs {
+                self.record(&column.flow, true);
             }
         }
         if let Some(Distinct::On(exprs)) = &mut select.distinct {
@@ -161,7 +187,7 @@ impl Analyzer<'_> {
                 if e.with_fill.is_some() {
                     return Err(unsupported("ORDER BY ... WITH FILL"));
                 }
-                let flow = self.ordering_expr(&mut e.expr, &scope)?;
+                let flow = self.order_by_expr(&mut e.expr, &scope)?;
                 self.record(&flow, true);
             }
         }
@@ -243,14 +269,45 @@ impl Analyzer<'_> {
         }
     }
 
-    pub(super) fn window_spec(&mut self, spec: &mut WindowSpec, scope: &Scope) -> Result<(), AnalysisError> {
+    /// An ORDER BY item of a SELECT. A bare name is an output column if
+    /// one is named so, and an input column otherwise: PostgreSQL and
+    /// SQLite bind it so (GROUP BY binds the other way, so there a name
+    /// that is both stays ambiguous).
+    fn order_by_expr(&mut self, e: &mut Expr, scope: &Scope) -> Result<Flow, AnalysisError> {
+        if let Expr::Identifier(ident) = e {
+            let aliases: Vec<&RelColumn> = scope.outputs.iter().filter(|c| self.dialect.matches(ident, &c.name)).collect();
+            if let Some(first) = aliases.first() {
+                return if aliases.iter().all(|a| a.flow == first.flow) {
+                    Ok(first.flow.clone())
+                } else {
+                    Err(AnalysisError::Ambiguous(format!("ORDER BY {} names several output columns", ident.value)))
+                };
+            }
+        }
+        self.ordering_expr(e, scope)
+    }
+
+    /// A window's PARTITION BY and ORDER BY. They choose the rows a window
+    /// function sees and their order, so what the function returns (a
+    /// rank, a per-partition average) is shaped by them: their columns are
+    /// conditions, and they also reach the function's value. So a column
+    /// that may be used in conditions only can partition or order a
+    /// window whose value is itself only a condition (`WHERE rn = 1`), but
+    /// not one whose value is returned.
+    pub(super) fn window_spec(&mut self, spec: &mut WindowSpec, scope: &Scope) -> Result<Flow, AnalysisError> {
+        let mut shaping = match &spec.window_name {
+            Some(base) => self.named_window(base)?,
+            None => Flow::new(),
+        };
         for e in &mut spec.partition_by {
             let flow = self.expr(e, scope, false)?;
             self.record(&flow, true);
+            super::merge(&mut shaping, flow);
         }
         for o in &mut spec.order_by {
             let flow = self.expr(&mut o.expr, scope, false)?;
             self.record(&flow, true);
+            super::merge(&mut shaping, flow);
         }
         if let Some(frame) = &mut spec.window_frame {
             for bound in std::iter::once(&mut frame.start_bound).chain(frame.end_bound.as_mut()) {
@@ -262,7 +319,18 @@ impl Analyzer<'_> {
                 }
             }
         }
-        Ok(())
+        Ok(shaping)
+    }
+
+    /// The shaping flow of a window named in this SELECT's WINDOW clause.
+    pub(super) fn named_window(&self, name: &Ident) -> Result<Flow, AnalysisError> {
+        let name = self.dialect.fold(name);
+        self.windows
+            .iter()
+            .rev()
+            .find(|(n, _)| self.dialect.same(n, &name))
+            .map(|(_, flow)| flow.clone())
+            .ok_or_else(|| AnalysisError::UnknownColumn(format!("window {name} (name it in this SELECT's WINDOW clause)")))
     }
 
     fn output_name(&self, e: &Expr) -> String {

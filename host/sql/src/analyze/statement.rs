@@ -1,7 +1,7 @@
 //! Statements, queries, CTEs and set operations.
 
 use sqlparser::ast::{
-    Expr, FromTable, Insert, LimitClause, OrderBy, OrderByKind, Query, SetExpr, SetOperator, Statement, TableObject, Value,
+    Expr, FromTable, Insert, LimitClause, OrderBy, OrderByKind, Query, SetExpr, SetOperator, SetQuantifier, Statement, TableObject, Value,
 };
 
 use super::{Analyzer, CteDef, RelColumn, Scope, merge};
@@ -225,10 +225,21 @@ impl Analyzer<'_> {
                 self.order_by_outputs(order_by, &output)?;
                 Ok(output)
             }
-            SetExpr::SetOperation { left, right, op, .. } => {
+            SetExpr::SetOperation { left, right, op, set_quantifier } => {
+                if matches!(set_quantifier, SetQuantifier::ByName | SetQuantifier::AllByName | SetQuantifier::DistinctByName) {
+                    return Err(unsupported("set operations BY NAME; list the columns in the same order on both sides"));
+                }
                 let joins = matches!(op, SetOperator::Intersect | SetOperator::Except | SetOperator::Minus);
+                // INTERSECT and EXCEPT (ALL or not) and a UNION without ALL
+                // compare whole rows of both sides: each column is a condition.
+                let compares = joins || !matches!(set_quantifier, SetQuantifier::All);
                 let (left, left_tables) = self.collecting(|a| a.body(left, None, parent))?;
                 let (right, right_tables) = self.collecting(|a| a.body(right, None, parent))?;
+                if compares {
+                    for column in left.iter().chain(&right) {
+                        self.record(&column.flow, true);
+                    }
+                }
                 if joins {
                     // INTERSECT / EXCEPT match rows of one side against the other: a join.
                     for &a in &left_tables {
