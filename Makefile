@@ -21,7 +21,7 @@ STEWARD      ?= target/debug/steward
 FUZZ_SECONDS ?= 30
 FUZZ_TARGETS := sql token policy manifest cases
 
-.PHONY: run test test-guests setup plugins rust-plugins build build-debug bench fuzz clean
+.PHONY: run test test-guests setup workloads plugins rust-plugins build build-debug bench fuzz clean
 
 ## Build everything (host + plugins) and start the server on the demo policies and plugins.
 run: setup build
@@ -30,12 +30,18 @@ run: setup build
 
 ## Run the whole test suite (unit, plugin runtime, end to end over HTTP).
 ## `cargo test` covers the workspace default-members: every host crate and tests/.
-test: setup build-debug
+test: setup build-debug workloads
 	$(MAKE) --no-print-directory plugins test-guests STEWARD=target/debug/steward
 	$(CARGO) test $(TEST_ARGS)
 
 ## Build the Python and JavaScript test guests (tests/polyglot/NAME/plugin.wasm).
 test-guests: setup $(TEST_POLYGLOT:%=tests/polyglot/%/plugin.wasm)
+
+## Fetch the TPC-DS queries and schema the SQL workload test runs
+## (host/sql/tests/workloads.rs) into target/workloads/ (idempotent; not kept
+## in the repository: they come from sqlglot's source distribution on PyPI).
+workloads:
+	./scripts/fetch-workloads.sh
 
 ## Toolchain pieces the build needs (idempotent): the Rust guest target,
 ## componentize-py (Python plugins), componentize-js (JavaScript plugins) and
