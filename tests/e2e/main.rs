@@ -13,6 +13,7 @@ mod openapi;
 mod query;
 mod plugins;
 mod reload;
+mod shadow;
 mod swap;
 mod tokens;
 mod tools;

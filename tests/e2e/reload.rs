@@ -48,3 +48,35 @@ fn policy_reloads_without_restart_and_a_bad_file_keeps_the_last_good_policy() {
     let (_, status) = server.admin("GET", "/admin/status", None);
     assert!(status["policy_error"].is_null());
 }
+
+#[test]
+fn a_policy_reload_invalidates_cached_plans_both_ways() {
+    let server = Server::start(Options { plugins: &[], own_policies: true, ..Default::default() });
+    let bob = token("bob");
+    let ask = |sql: &str| {
+        let (_, answer) = server.query(&bob, json!({ "sql": sql }));
+        decision(&answer).to_string()
+    };
+    let names = "SELECT name FROM sales.customers ORDER BY name";
+    let ips = "SELECT signup_ip FROM sales.customers";
+    for _ in 0..3 {
+        assert_eq!(ask(names), "allow", "names are visible to sales analysts");
+        assert_eq!(ask(ips), "deny", "signup_ip is predicate-only");
+    }
+    let (_, status) = server.admin("GET", "/admin/status", None);
+    let hits = |status: &serde_json::Value| status["plan_cache"]["enforced"]["hits"].as_u64().expect("plan cache hits in the status");
+    assert!(hits(&status) >= 4, "the repeated statements hit the plan cache: {status}");
+
+    let data = server.policies_dir.join("data.toml");
+    let text = std::fs::read_to_string(&data).unwrap();
+    let edited = text.replace("columns = [\"name\", \"region\"]", "columns = [\"region\"]").replace(
+        "columns = [\"signup_ip\"]\neffect = \"predicate-only\"",
+        "columns = [\"signup_ip\"]\neffect = \"allow\"",
+    );
+    assert_ne!(edited, text, "the edit changes both rules");
+    std::fs::write(&data, edited).unwrap();
+    assert!(eventually(Duration::from_secs(15), || ask(names) == "deny"), "a name is PII again once no rule allows it: {}", server.log());
+    assert_eq!(ask(ips), "allow", "signup_ip is readable after the reload");
+    assert_eq!(ask(names), "deny");
+    assert_eq!(ask(ips), "allow");
+}

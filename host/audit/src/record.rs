@@ -20,6 +20,9 @@ pub enum RecordType {
     /// before it is offered): decided like a request, nothing returned,
     /// no budget charged. Friction figures skip it.
     Probe,
+    /// What the shadow-mode SOPs would have decided on the decision named
+    /// by `parent`, evaluated after its answer left. Friction figures skip it.
+    Shadow,
 }
 
 impl RecordType {

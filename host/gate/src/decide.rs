@@ -2,7 +2,7 @@
 //! on its policy generation and the live plugins, then record it (stage 8)
 //! before anyone sees the answer.
 
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use steward_audit::{AuditRecord, QueryRecord, RecordType};
 use steward_model::{Decision, Reason, ReasonCode};
@@ -65,12 +65,19 @@ impl Gate {
         record.tool = door.tool().map(str::to_string);
         record.parent = door.parent().map(str::to_string);
         record.query = query;
+        let calls = std::mem::take(&mut outcome.shadow);
+        let slot = if calls.is_empty() { None } else { self.shadows.reserve(&self.audit) };
+        record.shadow = crate::shadow::noted(&calls, slot.is_some());
+        let committed = if slot.is_some() { Some(record.clone()) } else { None };
         if let Err(e) = self.audit.append(record).await {
             tracing::error!(error = %e, "decision not recorded; answering deny");
             outcome.decision = Decision::Deny;
             outcome.obligations.clear();
             outcome.reasons = vec![Reason::new(ReasonCode::InternalError, "audit", format!("the decision could not be recorded: {e}"))];
             return Err(());
+        }
+        if let (Some(slot), Some(decision)) = (slot, committed) {
+            crate::shadow::queue(slot, &decision, self.next_request_id(), calls, self.registry.current(), self.policy.load().policy.clone());
         }
         Ok(())
     }
@@ -82,7 +89,7 @@ pub fn audit_record(outcome: &Outcome, latency_us: u64) -> AuditRecord {
     AuditRecord {
         record_type: RecordType::Decision,
         request_id: outcome.request_id.clone(),
-        at_ms: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0),
+        at_ms: crate::unix_millis(),
         principal: p.map(|p| p.id.clone()),
         kind: p.map(|p| p.kind),
         on_behalf_of: p.and_then(|p| p.on_behalf_of.clone()),
@@ -98,7 +105,7 @@ pub fn audit_record(outcome: &Outcome, latency_us: u64) -> AuditRecord {
         reasons: outcome.reasons.clone(),
         obligations: outcome.obligations.clone(),
         decided_by: outcome.decided_by.clone(),
-        shadow: outcome.shadow.iter().filter_map(|s| serde_json::to_value(s).ok()).collect(),
+        shadow: Vec::new(),
         risk: outcome.risk,
         latency_us,
         query: None,

@@ -12,6 +12,7 @@ mod generation;
 mod memo;
 mod query;
 pub mod schema;
+mod shadow;
 pub mod tools;
 
 use std::sync::Arc;
@@ -123,7 +124,10 @@ pub struct Gate {
     pub budgets: BudgetStore,
     pub schemas: Arc<SchemaCache>,
     pub max_rows: u64,
+    /// Analyses and rewrites of repeated statements.
+    pub plans: steward_sql::PlanCache,
     memo: memo::Memo,
+    shadows: shadow::Shadows,
 }
 
 impl Gate {
@@ -136,7 +140,9 @@ impl Gate {
             budgets: data.budgets,
             schemas: Arc::default(),
             max_rows: data.max_rows,
+            plans: steward_sql::PlanCache::default(),
             memo: memo::Memo::default(),
+            shadows: shadow::Shadows::default(),
         }
     }
 
@@ -176,4 +182,8 @@ impl Gate {
 
 pub fn unix_seconds() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+pub(crate) fn unix_millis() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }

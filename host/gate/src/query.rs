@@ -198,7 +198,8 @@ async fn run(gate: &Gate, caller: &Caller, input: &QueryInput, request_id: Strin
     let visible = |path: &str| steward_pipeline::reach::visible(policy, &*plugins, &principal, path);
 
     let schema = gate.schemas.get(&gate.warehouse, generation, &plugins).instrument(tracing::debug_span!("schema")).await;
-    let prepared = match tracing::debug_span!("analyze").in_scope(|| steward_sql::prepare(&schema, dialect, &input.sql)) {
+    let prepared = tracing::debug_span!("analyze").in_scope(|| gate.plans.prepare(&schema, dialect, &input.sql));
+    let prepared = match prepared.as_ref() {
         Ok(p) => p,
         Err(e) => {
             answer.deny(ReasonCode::NotPermitted, "sql", e.to_string());
@@ -260,13 +261,14 @@ async fn run(gate: &Gate, caller: &Caller, input: &QueryInput, request_id: Strin
         answer.deny(ReasonCode::NotPermitted, "data-policy", v.message);
         return answer;
     }
-    let shape = prepared.shape.clone();
-    let enforced = match tracing::debug_span!("rewrite").in_scope(|| steward_sql::enforce(prepared, &schema, policy, &viewer, &plan, Some(gate.max_rows))) {
+    let enforced = tracing::debug_span!("rewrite")
+        .in_scope(|| gate.plans.enforce(&input.sql, prepared, &schema, policy, generation.number, &viewer, &plan, Some(gate.max_rows)));
+    let enforced = match enforced.as_ref() {
         Ok(e) => e,
         Err(refusal) => {
             answer.deny(ReasonCode::SensitiveData, "data-policy", refusal.to_string());
             if offers {
-                let denied = Denied { schema: &schema, policy, viewer: &viewer, shape: &shape, input, dialect, visible: &visible };
+                let denied = Denied { schema: &schema, policy, viewer: &viewer, shape: &prepared.shape, input, dialect, visible: &visible };
                 let parent = answer.outcome.request_id.clone();
                 answer.instead = Some(gate.instead(caller, &denied, &parent).await);
             }

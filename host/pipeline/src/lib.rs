@@ -61,6 +61,15 @@ pub struct DecideInput {
     pub query: Option<steward_model::QuerySummary>,
 }
 
+/// A shadow-mode SOP's call, left for after the answer: the plugin (by
+/// digest) and the request as it would have seen it.
+#[derive(Debug, Clone)]
+pub struct ShadowCall {
+    pub digest: String,
+    pub voter: Voter,
+    pub request: Request,
+}
+
 /// What a shadow-mode plugin would have decided.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ShadowVote {
@@ -77,8 +86,10 @@ pub struct Outcome {
     pub reasons: Vec<Reason>,
     pub obligations: Vec<Obligation>,
     pub decided_by: Vec<Voter>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub shadow: Vec<ShadowVote>,
+    /// The shadow SOPs' calls, made after the answer
+    /// ([`sop::evaluate_shadow`]); their votes are recorded on their own.
+    #[serde(skip)]
+    pub shadow: Vec<ShadowCall>,
     #[serde(skip)]
     pub principal: Option<Principal>,
     #[serde(skip)]

@@ -1,19 +1,20 @@
 //! Stage 5, owner SOPs: every asset no grant covers goes to the SOP plugins
 //! whose scope covers it. Each plugin is called once with the uncovered
 //! assets it governs. An asset with no enforcing SOP is denied; a plugin
-//! that fails is a deny naming the plugin. Shadow plugins are called and
-//! recorded, never counted.
+//! that fails is a deny naming the plugin. Shadow plugins never count: their
+//! calls are handed back ([`ShadowCall`]) for the host to make after the
+//! answer has left ([`evaluate_shadow`]), so they never cost it latency.
 
 use std::sync::Arc;
 
 use steward_model::{Decision, Reason, ReasonCode, Request, Verdict, Voter};
 use steward_policy::Policy;
 
-use crate::{PluginHandle, Plugins, ShadowVote};
+use crate::{PluginHandle, Plugins, ShadowCall, ShadowVote};
 
 pub struct SopVotes {
     pub verdicts: Vec<Verdict>,
-    pub shadow: Vec<ShadowVote>,
+    pub shadow: Vec<ShadowCall>,
 }
 
 pub async fn consult<P: Plugins>(
@@ -52,14 +53,11 @@ pub async fn consult<P: Plugins>(
     for (plugin, assets) in calls {
         let mut scoped = request.clone();
         scoped.assets.retain(|a| assets.contains(&a.path));
-        let result = plugin.evaluate(&scoped, policy).await;
         if plugin.is_shadow() {
-            shadow.push(match result {
-                Ok(v) => ShadowVote { voter: plugin.voter(), would: v.decision(), detail: verdict_detail(&v) },
-                Err(e) => ShadowVote { voter: plugin.voter(), would: Decision::Deny, detail: e.to_string() },
-            });
+            shadow.push(ShadowCall { digest: plugin.digest().to_string(), voter: plugin.voter(), request: scoped });
             continue;
         }
+        let result = plugin.evaluate(&scoped, policy).await;
         voters.push(plugin.voter());
         verdicts.push(match result {
             Ok(v) => v,
@@ -70,6 +68,24 @@ pub async fn consult<P: Plugins>(
         });
     }
     SopVotes { verdicts, shadow }
+}
+
+/// Make the shadow calls of one decision on `plugins` (the set it was
+/// decided on): what each would have decided. A plugin no longer in the set
+/// is a vote saying so.
+pub async fn evaluate_shadow<P: Plugins>(plugins: &P, policy: &Arc<Policy>, calls: Vec<ShadowCall>) -> Vec<ShadowVote> {
+    let mut votes = Vec::with_capacity(calls.len());
+    for call in calls {
+        let plugin = call.request.assets.first().and_then(|a| plugins.sops_for(&a.path).into_iter().find(|p| p.digest() == call.digest));
+        votes.push(match plugin {
+            None => ShadowVote { voter: call.voter, would: Decision::Deny, detail: "not evaluated: the plugin was unloaded before its shadow call".into() },
+            Some(plugin) => match plugin.evaluate(&call.request, policy).await {
+                Ok(v) => ShadowVote { voter: call.voter, would: v.decision(), detail: verdict_detail(&v) },
+                Err(e) => ShadowVote { voter: call.voter, would: Decision::Deny, detail: e.to_string() },
+            },
+        });
+    }
+    votes
 }
 
 fn verdict_detail(v: &Verdict) -> String {

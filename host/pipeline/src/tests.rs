@@ -11,6 +11,7 @@ use steward_identity::{Actor, Claims, SigningKeyFile, Verifier, mint};
 use steward_model::{Action, Asset, Decision, MaskMethod, Obligation, PluginError, PluginFailure, Principal, Reason, ReasonCode, Request, TrapCause, Verdict, Voter};
 use steward_policy::{PathGlob, Policy};
 
+use crate::sop::evaluate_shadow;
 use crate::{Context, DecideInput, Outcome, PluginHandle, Plugins, ShadowVote, decide};
 
 const NOW: u64 = 1_800_000_000;
@@ -466,9 +467,11 @@ async fn a_shadow_sop_alone_does_not_govern_an_asset() {
     let out = h.decide(&plugins, &h.agent_token("alice", "copilot"), "sql.read", &["finance/ledger"]).await;
 
     assert_denied(&out, ReasonCode::NotPermitted);
-    // It is still consulted, and its vote recorded as shadow.
-    assert_eq!(out.shadow.len(), 1, "{out:#?}");
-    assert_eq!(out.shadow[0].would, Decision::Allow);
+    // It is still consulted, after the answer, and its vote kept as shadow.
+    assert_eq!(plugins.total_sop_calls(), 0, "no shadow call is made before the answer");
+    let votes = evaluate_shadow(&plugins, &h.policy, out.shadow.clone()).await;
+    assert_eq!(votes.len(), 1, "{out:#?}");
+    assert_eq!(votes[0].would, Decision::Allow);
 }
 
 #[tokio::test]
@@ -487,8 +490,10 @@ async fn shadow_sop_deny_does_not_change_an_allow() {
     assert_eq!(out.decision, Decision::Allow, "{out:#?}");
     assert_eq!(out.obligations, vec![Obligation::MaxRows { rows: 10 }]);
     assert!(out.reasons.is_empty());
+    assert_eq!(plugins.sop_named("finance-sop@2.0.0-rc1").evaluations().len(), 0, "no shadow call is made before the answer");
+    let votes = evaluate_shadow(&plugins, &h.policy, out.shadow.clone()).await;
     assert_eq!(
-        out.shadow,
+        votes,
         vec![
             ShadowVote { voter: shadow_voter.clone(), would: Decision::Deny, detail: "v2 would refuse ledger reads".into() },
             ShadowVote { voter: failing_voter.clone(), would: Decision::Deny, detail: "plugin finance-sop@2.0.0-rc2 (sha256:finan) failed: trapped in evaluate: panicked".into() },
@@ -497,6 +502,10 @@ async fn shadow_sop_deny_does_not_change_an_allow() {
     assert!(!out.decided_by.contains(&shadow_voter), "shadow plugins are not counted: {out:#?}");
     assert!(!out.decided_by.contains(&failing_voter), "shadow plugins are not counted: {out:#?}");
     assert_eq!(plugins.sop_named("finance-sop@2.0.0-rc1").evaluations().len(), 1, "the shadow SOP is called");
+    // Swapped out between the answer and its shadow calls: said so, not dropped.
+    let gone = evaluate_shadow(&FakePlugins::none(), &h.policy, out.shadow.clone()).await;
+    assert_eq!(gone.len(), 2);
+    assert!(gone.iter().all(|v| v.detail.contains("unloaded")), "{gone:#?}");
 }
 
 #[tokio::test]

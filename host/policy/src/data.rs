@@ -47,7 +47,7 @@ impl ColumnSelector {
 }
 
 /// How a masked column is shown. Ordered from least to most hiding.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "kebab-case", tag = "method", content = "expression")]
 pub enum MaskSpec {
     LastFour,
@@ -60,7 +60,7 @@ pub enum MaskSpec {
 
 /// What a principal may do with a column. Ordered from least to most
 /// restrictive: when several rules match, the most restrictive wins.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "kebab-case", tag = "effect", content = "mask")]
 pub enum ColumnEffect {
     Allow,

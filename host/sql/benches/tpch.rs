@@ -72,7 +72,7 @@ fn main() {
         let once = || {
             let prepared = prepare(&schema, dialect, sql).map_err(|e| e.to_string())?;
             let plan = Plan::build(&schema, &policy, &viewer, prepared.shape.table_ids(), Mode::Full, dialect).map_err(|v| v.message)?;
-            enforce(prepared, &schema, &policy, &viewer, &plan, Some(1000)).map_err(|e| e.to_string())
+            enforce(&prepared, &schema, &policy, &viewer, &plan, Some(1000)).map_err(|e| e.to_string())
         };
         match once() {
             Ok(e) if n == 1 => println!("q01 rewritten: {}", e.sql),

@@ -9,10 +9,13 @@
 //! - [`plan`]: what one viewer may see of the tables a query touches.
 //! - [`rewrite`]: enforcement by rewrite, and the proof it holds.
 //! - [`alternative`]: candidate rewrites of a denied statement.
+//! - [`cache`]: the plan cache, so a repeated statement is analyzed and
+//!   rewritten once per viewer rule set.
 
 pub mod alternative;
 pub mod analyze;
 pub mod bounds;
+pub mod cache;
 pub mod compile;
 mod error;
 pub mod functions;
@@ -22,6 +25,7 @@ pub mod rewrite;
 pub mod schema;
 pub mod shape;
 
+pub use cache::PlanCache;
 pub use analyze::{Hooks, NoHooks, analyze, parse, parse_rewritten};
 pub use error::AnalysisError;
 pub use plan::{Mode, Plan, TablePlan, Treatment, Viewer, Violation};

@@ -29,7 +29,7 @@ impl<'a> Viewer<'a> {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     #[default]
@@ -38,14 +38,14 @@ pub enum Mode {
 }
 
 /// A column's effect and the rule (or default) that set it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct Treatment {
     #[serde(flatten)]
     pub effect: ColumnEffect,
     pub because: String,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct TablePlan {
     pub treatments: Vec<Treatment>,
     /// (rule id, predicate with the viewer's attributes filled in)
@@ -61,7 +61,10 @@ pub struct Violation {
     pub message: String,
 }
 
-#[derive(Debug, Clone)]
+/// Everything enforcement reads of the viewer: two viewers with equal
+/// plans (and the same join rules) get the same rewrite, which is what the
+/// plan cache keys on ([`crate::cache`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Plan {
     pub mode: Mode,
     pub dialect: Dialect,

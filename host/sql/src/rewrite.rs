@@ -23,6 +23,7 @@ use crate::shape::{QueryShape, Via};
 
 /// A statement parsed and analyzed once, before any decision: its shape
 /// names the tables the decision is about.
+#[derive(Debug, Clone)]
 pub struct Prepared {
     statement: Statement,
     pub shape: QueryShape,
@@ -155,10 +156,10 @@ fn cap_rows(query: &mut Query, cap: u64) {
 
 /// Rewrite a prepared statement to carry `plan`, check it against the
 /// policy, and prove the result withholds what it must.
-pub fn enforce(prepared: Prepared, schema: &Schema, policy: &Policy, viewer: &Viewer, plan: &Plan, row_cap: Option<u64>) -> Result<Enforced, Refusal> {
+pub fn enforce(prepared: &Prepared, schema: &Schema, policy: &Policy, viewer: &Viewer, plan: &Plan, row_cap: Option<u64>) -> Result<Enforced, Refusal> {
     let dialect = plan.dialect;
     let hooks = PlanHooks { schema, plan, filtered: RefCell::new(Vec::new()) };
-    let mut statement = prepared.statement;
+    let mut statement = prepared.statement.clone();
     let shape = analyze(schema, dialect, &mut statement, &hooks)?;
     let violations = plan.check(schema, policy, viewer, &shape);
     if !violations.is_empty() {

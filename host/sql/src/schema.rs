@@ -2,12 +2,13 @@
 //! and their columns, with each column's classification.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
 use sqlparser::ast::Ident;
 
 /// Which SQL dialect queries are parsed as, and how identifiers fold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Dialect {
     /// Case-insensitive identifiers, quoted or not.
@@ -138,12 +139,22 @@ pub fn is_system_name(schema: Option<&str>, table: &str) -> bool {
 pub struct Schema {
     tables: Vec<TableDef>,
     by_asset: HashMap<String, TableId>,
+    /// Unique within the process for each content a schema has had (a
+    /// clone shares it): what cached analyses are keyed on.
+    generation: u64,
 }
+
+static SCHEMA_GENERATIONS: AtomicU64 = AtomicU64::new(1);
 
 impl Schema {
     pub fn new(tables: Vec<TableDef>) -> Schema {
         let by_asset = tables.iter().enumerate().map(|(i, t)| (t.asset.clone(), i)).collect();
-        Schema { tables, by_asset }
+        Schema { tables, by_asset, generation: SCHEMA_GENERATIONS.fetch_add(1, Ordering::Relaxed) }
+    }
+
+    /// Changes whenever the tables do ([`Schema::table_mut`]).
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// The catalog's tables. A table resource `a/b/c` is SQL table `b.c`
@@ -191,6 +202,7 @@ impl Schema {
     }
 
     pub fn table_mut(&mut self, id: TableId) -> &mut TableDef {
+        self.generation = SCHEMA_GENERATIONS.fetch_add(1, Ordering::Relaxed);
         &mut self.tables[id]
     }
 

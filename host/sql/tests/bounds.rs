@@ -91,7 +91,7 @@ fn whole_path(policy: &Policy, schema: &Schema, sql: &str) -> Result<String, Str
     let viewer = Viewer::new(policy, &analyst()).map_err(|e| e.to_string())?;
     let prepared = prepare(schema, Dialect::Postgres, sql).map_err(|e| e.to_string())?;
     let plan = Plan::build(schema, policy, &viewer, prepared.shape.table_ids(), Mode::Full, Dialect::Postgres).map_err(|v| v.message)?;
-    let enforced = enforce(prepared, schema, policy, &viewer, &plan, Some(100)).map_err(|r| r.to_string())?;
+    let enforced = enforce(&prepared, schema, policy, &viewer, &plan, Some(100)).map_err(|r| r.to_string())?;
     let mut again = parse_rewritten(Dialect::Postgres, &enforced.sql).map_err(|e| format!("rewrite does not parse: {e}"))?;
     analyze(schema, Dialect::Postgres, &mut again, &NoHooks).map_err(|e| format!("rewrite does not analyze: {e}"))?;
     let printed = again.to_string();

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use steward_policy::{ColumnEffect, Policy};
-use steward_sql::{Dialect, Mode, NoHooks, Plan, Schema, Viewer, analyze, enforce, parse, prepare};
+use steward_sql::{Dialect, Mode, NoHooks, Plan, PlanCache, Schema, Viewer, analyze, parse, prepare};
 
 /// Agents the suite runs on behalf of a human: (agent, human).
 const ON_BEHALF_OF: &[(&str, &str)] = &[("bot", "analyst")];
@@ -235,7 +235,7 @@ fn trace(case: &Case, outcome: &str, text: &str) {
 }
 
 /// Run one case; Err is a failure (got, detail).
-fn run_case(case: &Case, policy: &Policy, schema: &Schema) -> Result<(), (String, String)> {
+fn run_case(case: &Case, policy: &Policy, schema: &Schema, cache: &PlanCache) -> Result<(), (String, String)> {
     let dialect: Dialect = match case.dialect.as_deref().unwrap_or("postgres").parse() {
         Ok(d) => d,
         Err(e) => return Err(("bad case".into(), e)),
@@ -252,7 +252,8 @@ fn run_case(case: &Case, policy: &Policy, schema: &Schema) -> Result<(), (String
     let viewer = Viewer { subjects };
 
     let mut problems = Vec::new();
-    let prepared = match prepare(schema, dialect, &case.sql) {
+    let prepared = cache.prepare(schema, dialect, &case.sql);
+    let prepared = match prepared.as_ref() {
         Ok(p) => p,
         Err(e) => {
             let message = e.to_string();
@@ -289,7 +290,7 @@ fn run_case(case: &Case, policy: &Policy, schema: &Schema) -> Result<(), (String
             return if problems.is_empty() { Ok(()) } else { Err(("deny".into(), problems.join("; "))) };
         }
     };
-    match enforce(prepared, schema, policy, &viewer, &plan, None) {
+    match cache.enforce(&case.sql, prepared, schema, policy, 1, &viewer, &plan, None).as_ref() {
         Ok(enforced) => {
             trace(case, "allow", &enforced.sql);
             if case.expect != Expect::Allow {
@@ -363,9 +364,24 @@ fn queries() {
         if !names.insert(case.name.as_str()) {
             failures.push(Failure { case: case.name.clone(), expected: "-".into(), got: "-".into(), detail: "case name used twice".into() });
         }
-        if let Err((got, detail)) = run_case(case, &policy, &schema) {
-            failures.push(Failure { case: case.name.clone(), expected: format!("{:?}", case.expect).to_lowercase(), got, detail });
+    }
+    // Every case twice through one plan cache: cold, then warm (each
+    // statement a hit), with the same checks both times.
+    let cache = PlanCache::default();
+    for pass in ["cold", "warm"] {
+        for case in &cases {
+            if let Err((got, detail)) = run_case(case, &policy, &schema, &cache) {
+                failures.push(Failure { case: format!("{} ({pass} cache)", case.name), expected: format!("{:?}", case.expect).to_lowercase(), got, detail });
+            }
         }
+    }
+    let stats = cache.stats();
+    let distinct: BTreeSet<(&str, Option<&str>)> = cases.iter().map(|c| (c.sql.as_str(), c.dialect.as_deref())).collect();
+    if stats.prepared.misses != distinct.len() as u64 || stats.prepared.hits != 2 * cases.len() as u64 - distinct.len() as u64 {
+        failures.push(Failure { case: "plan cache".into(), expected: format!("{} misses", distinct.len()), got: format!("{stats:?}"), detail: "each statement is prepared once".into() });
+    }
+    if stats.enforced.hits < stats.enforced.misses {
+        failures.push(Failure { case: "plan cache".into(), expected: "a hit for every enforcement of the warm pass".into(), got: format!("{stats:?}"), detail: String::new() });
     }
     eprintln!("steward-sql query suite: {} cases, {} passed, {} failed", cases.len(), cases.len() - failures.len(), failures.len());
     if !failures.is_empty() {

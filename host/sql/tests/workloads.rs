@@ -244,7 +244,7 @@ fn run(schema: &Schema, policy: &Policy, viewer: &Viewer, sql: &str) -> Outcome 
         Ok(p) => p,
         Err(v) => return Outcome::Refused(v.message),
     };
-    match enforce(prepared, schema, policy, viewer, &plan, None) {
+    match enforce(&prepared, schema, policy, viewer, &plan, None) {
         Ok(enforced) => {
             let mut problems = Vec::new();
             check_rewrite(schema, &plan, &enforced.sql, Reported { masked: &enforced.masked, row_filters: &enforced.row_filters }, &mut problems);
@@ -357,7 +357,7 @@ fn checks_catch_a_leaking_rewrite_and_a_stale_list() {
     let sql = "select c_name, o_orderkey from customer, orders where c_custkey = o_custkey";
     let prepared = prepare(&schema, DIALECT, sql).expect("the probe query analyzes");
     let plan = Plan::build(&schema, &policy, &viewer, prepared.shape.table_ids().collect::<Vec<_>>(), Mode::Full, DIALECT).expect("the probe query is planned");
-    let enforced = enforce(prepared, &schema, &policy, &viewer, &plan, None).expect("the probe query is enforced");
+    let enforced = enforce(&prepared, &schema, &policy, &viewer, &plan, None).expect("the probe query is enforced");
     let check = |sql: &str, masked: &[String], row_filters: &[String]| {
         let mut problems = Vec::new();
         check_rewrite(&schema, &plan, sql, Reported { masked, row_filters }, &mut problems);

@@ -87,6 +87,7 @@ pub async fn status(State(state): State<Arc<AppState>>) -> Response {
         "policy_error": policy_error,
         "plugins": state.gate.registry.current().slots().count(),
         "pooling_allocator": state.gate.registry.runtime().pooling,
+        "plan_cache": state.gate.plans.stats(),
     }))
     .into_response()
 }
