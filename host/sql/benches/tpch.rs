@@ -1,20 +1,37 @@
-//! Analysis + rewrite time per query over the 22 TPC-H queries, written
-//! against a TPC-H-shaped catalog with a masked column and a row filter.
+//! Analysis + rewrite time per query over the 22 TPC-H queries (and the 99
+//! TPC-DS queries when `make workloads` has fetched them), under a policy
+//! with a masked column and row filters, for 100 agents acting for 20
+//! humans (each human's filter carries its own attribute).
 //!
-//! Run with `cargo bench -p steward-sql --bench tpch`. Prints p50/p99 per
-//! query and over all queries; asserts nothing.
+//! Per workload it prints p50/p99 of:
+//! - `parse`: one sqlparser parse of the query;
+//! - `cold`: prepare + plan + enforce with nothing cached (what an empty
+//!   plan cache costs);
+//! - `hit`: the same through a warm [`PlanCache`] (prepare hit, plan built,
+//!   enforce hit);
+//!
+//! and the ratios cold/parse, each from this one run. Asserts nothing.
+//!
+//! Run with `cargo bench -p steward-sql --bench tpch`.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use steward_model::{IdentityKind, Principal};
 use steward_policy::Policy;
-use steward_sql::{Dialect, Mode, Plan, Schema, Viewer, enforce, prepare};
+use steward_sql::{Dialect, Mode, Plan, PlanCache, Schema, Viewer, enforce, prepare};
 
-const ROUNDS: usize = 2_000;
+const HUMANS: usize = 20;
+const AGENTS: usize = 100;
+/// Timed runs per query (each by the next agent in turn).
+const ROUNDS: usize = 400;
 
-/// Who runs the queries, and the rules that apply: a masked PII column and
-/// a row filter, so every query is really rewritten.
-const BENCH_POLICY: &str = r#"
+/// The bench's identities and rules for one workload's folder: a masked
+/// PII column and row filters on `filtered` (one that reads each human's
+/// `region` attribute), for analysts and the agents acting for them.
+fn bench_policy(folder: &str, filtered: &[(&str, &str)]) -> String {
+    let mut text = format!(
+        r#"
 [identity]
 issuer = "bench"
 audience = "bench"
@@ -29,74 +46,143 @@ risk = 0.3
 name = "analyst"
 [[role.grant]]
 actions = ["sql.read"]
-assets = ["tpch/**"]
-[[principal]]
-id = "analyst"
-kind = "human"
-roles = ["analyst"]
-attributes = { nation = "15" }
+assets = ["{folder}/**"]
 [[column_rule]]
 id = "pii-masked"
 roles = ["analyst"]
-assets = ["tpch/**"]
+assets = ["{folder}/**"]
 columns = ["tag:pii"]
 effect = "mask"
 mask = "redact"
-[[row_filter]]
-id = "open-orders-only"
-roles = ["analyst"]
-assets = ["tpch/orders"]
-filter = "o_orderstatus <> 'X'"
-"#;
+"#
+    );
+    for (i, (table, filter)) in filtered.iter().enumerate() {
+        text.push_str(&format!("[[row_filter]]\nid = \"filter-{i}\"\nroles = [\"analyst\"]\nkinds = [\"human\"]\nassets = [\"{folder}/{table}\"]\nfilter = \"{filter}\"\n"));
+    }
+    for h in 0..HUMANS {
+        text.push_str(&format!("[[principal]]\nid = \"human-{h:02}\"\nkind = \"human\"\nroles = [\"analyst\"]\nattributes = {{ region = \"{h}\" }}\n"));
+    }
+    for a in 0..AGENTS {
+        text.push_str(&format!("[[principal]]\nid = \"agent-{a:03}\"\nkind = \"agent\"\nroles = [\"analyst\"]\n"));
+    }
+    text
+}
 
-fn report(name: &str, mut samples: Vec<Duration>) {
+fn principals() -> Vec<Principal> {
+    (0..AGENTS)
+        .map(|a| Principal {
+            id: format!("agent-{a:03}"),
+            kind: IdentityKind::Agent,
+            on_behalf_of: Some(format!("human-{:02}", a % HUMANS)),
+            roles: vec!["analyst".into()],
+            session_id: None,
+            turn_id: None,
+        })
+        .collect()
+}
+
+fn pct(samples: &mut [Duration], p: f64) -> f64 {
     samples.sort();
-    let pct = |p: f64| samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)].as_secs_f64() * 1e6;
-    println!("{name:<10} p50 {:>8.1} µs   p99 {:>8.1} µs   (n={})", pct(0.50), pct(0.99), samples.len());
+    samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)].as_secs_f64() * 1e6
+}
+
+struct Workload {
+    name: &'static str,
+    catalog: PathBuf,
+    queries: Vec<(String, String)>,
+    filtered: &'static [(&'static str, &'static str)],
+    folder: &'static str,
+}
+
+fn load_queries(dir: &Path, count: usize) -> Vec<(String, String)> {
+    (1..=count)
+        .map(|n| {
+            let path = dir.join(format!("q{n:02}.sql"));
+            let sql = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            (format!("q{n:02}"), sql.trim().trim_end_matches(';').to_string())
+        })
+        .collect()
+}
+
+fn run(w: &Workload) {
+    let catalog = std::fs::read_to_string(&w.catalog).expect("the workload's catalog reads");
+    let policy = Policy::load_texts(vec![(w.catalog.clone(), catalog), (PathBuf::from("bench.toml"), bench_policy(w.folder, w.filtered))]).expect("bench policy loads");
+    let schema = Schema::from_policy(&policy);
+    let principals = principals();
+    let viewers: Vec<Viewer> = principals.iter().map(|p| Viewer::new(&policy, p).expect("viewer")).collect();
+    let dialect = Dialect::Generic;
+    let cache = PlanCache::default();
+    let (mut parse, mut cold, mut hit) = (Vec::new(), Vec::new(), Vec::new());
+    let mut refused = 0;
+    for (name, sql) in &w.queries {
+        let uncached = |viewer: &Viewer| {
+            let prepared = prepare(&schema, dialect, sql).map_err(|e| e.to_string())?;
+            let plan = Plan::build(&schema, &policy, viewer, prepared.shape.table_ids(), Mode::Full, dialect).map_err(|v| v.message)?;
+            enforce(&prepared, &schema, &policy, viewer, &plan, Some(1000)).map(|_| ()).map_err(|e| e.to_string())
+        };
+        let cached = |viewer: &Viewer| {
+            let prepared = cache.prepare(&schema, dialect, sql);
+            let prepared = prepared.as_ref().as_ref().map_err(|e| e.to_string())?;
+            let plan = Plan::build(&schema, &policy, viewer, prepared.shape.table_ids(), Mode::Full, dialect).map_err(|v| v.message)?;
+            cache.enforce(sql, prepared, &schema, &policy, 1, viewer, &plan, Some(1000)).as_ref().as_ref().map(|_| ()).map_err(|e| e.to_string())
+        };
+        if let Err(e) = uncached(&viewers[0]) {
+            println!("{} {name} refused: {e}", w.name);
+            refused += 1;
+            continue;
+        }
+        for viewer in &viewers {
+            std::hint::black_box(cached(viewer)).ok();
+        }
+        for round in 0..ROUNDS {
+            let viewer = &viewers[round % viewers.len()];
+            let started = Instant::now();
+            std::hint::black_box(steward_sql::parse(dialect, sql)).ok();
+            parse.push(started.elapsed());
+            let started = Instant::now();
+            std::hint::black_box(uncached(viewer)).ok();
+            cold.push(started.elapsed());
+            let started = Instant::now();
+            std::hint::black_box(cached(viewer)).ok();
+            hit.push(started.elapsed());
+        }
+    }
+    let (p50, p99) = (pct(&mut parse, 0.50), pct(&mut parse, 0.99));
+    let (c50, c99) = (pct(&mut cold, 0.50), pct(&mut cold, 0.99));
+    let (h50, h99) = (pct(&mut hit, 0.50), pct(&mut hit, 0.99));
+    println!(
+        "{:<6} {} queries ({refused} refused), {AGENTS} agents for {HUMANS} humans, {} samples each",
+        w.name,
+        w.queries.len(),
+        parse.len()
+    );
+    println!("  parse         p50 {p50:>8.1} µs   p99 {p99:>8.1} µs");
+    println!("  cold          p50 {c50:>8.1} µs   p99 {c99:>8.1} µs   (cold/parse: p50 {:.1}x, p99 {:.1}x)", c50 / p50, c99 / p99);
+    println!("  plan-cache hit p50 {h50:>7.1} µs   p99 {h99:>8.1} µs");
+    let stats = cache.stats();
+    println!("  cache: {} enforced entries, {} KiB estimated", stats.enforced.entries, stats.bytes / 1024);
 }
 
 fn main() {
-    let dir: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/tpch");
-    let catalog = std::fs::read_to_string(dir.join("catalog.toml")).expect("catalog.toml");
-    let policy = Policy::load_texts(vec![(dir.join("catalog.toml"), catalog), (PathBuf::from("bench.toml"), BENCH_POLICY.to_string())]).expect("bench policy loads");
-    let schema = Schema::from_policy(&policy);
-    let principal = steward_model::Principal { id: "analyst".into(), kind: steward_model::IdentityKind::Human, on_behalf_of: None, roles: vec!["analyst".into()], session_id: None, turn_id: None };
-    let viewer = Viewer::new(&policy, &principal).expect("viewer");
-    let dialect = Dialect::Generic;
-
-    let mut all = Vec::new();
-    let mut parse_only = Vec::new();
-    for n in 1..=22 {
-        let sql = std::fs::read_to_string(dir.join(format!("q{n:02}.sql"))).expect("query file");
-        let sql = sql.trim().trim_end_matches(';');
-        let once = || {
-            let prepared = prepare(&schema, dialect, sql).map_err(|e| e.to_string())?;
-            let plan = Plan::build(&schema, &policy, &viewer, prepared.shape.table_ids(), Mode::Full, dialect).map_err(|v| v.message)?;
-            enforce(&prepared, &schema, &policy, &viewer, &plan, Some(1000)).map_err(|e| e.to_string())
-        };
-        match once() {
-            Ok(e) if n == 1 => println!("q01 rewritten: {}", e.sql),
-            Ok(_) => {}
-            Err(e) => {
-                println!("q{n:02}       refused: {e}");
-                continue;
-            }
-        }
-        let mut samples = Vec::with_capacity(ROUNDS);
-        for _ in 0..ROUNDS {
-            let started = Instant::now();
-            let out = once();
-            samples.push(started.elapsed());
-            std::hint::black_box(out).ok();
-        }
-        all.extend(samples.iter().copied());
-        for _ in 0..ROUNDS / 4 {
-            let started = Instant::now();
-            std::hint::black_box(steward_sql::parse(dialect, sql)).ok();
-            parse_only.push(started.elapsed());
-        }
-        report(&format!("q{n:02}"), samples);
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tpch = manifest.join("benches/tpch");
+    run(&Workload {
+        name: "TPC-H",
+        catalog: tpch.join("catalog.toml"),
+        queries: load_queries(&tpch, 22),
+        filtered: &[("orders", "o_orderstatus <> 'X'"), ("customer", "c_nationkey <> {principal.region}")],
+        folder: "tpch",
+    });
+    let tpcds = manifest.join("../../target/workloads/tpcds");
+    if tpcds.join("catalog.toml").exists() {
+        run(&Workload {
+            name: "TPC-DS",
+            catalog: tpcds.join("catalog.toml"),
+            queries: load_queries(&tpcds, 99),
+            filtered: &[("store", "s_store_sk > 0"), ("customer", "c_customer_sk > 0"), ("date_dim", "d_year >= {principal.region}")],
+            folder: "tpcds",
+        });
+    } else {
+        println!("TPC-DS: not fetched; run `make workloads` first");
     }
-    report("all", all);
-    report("parse only", parse_only);
 }
