@@ -1,0 +1,1 @@
+//! Empty: this crate holds only the `peers` bench (`benches/peers.rs`).
