@@ -497,6 +497,23 @@ fn postgres_backend() {
     assert!(answer["rewritten_sql"].as_str().unwrap().contains("HAVING count(*) >= 5"), "{answer}");
     assert_eq!(answer["row_count"], 5, "{answer}");
 
+    // Grouping sets run on PostgreSQL, and every row of every grouping set,
+    // the totals too, is a group of at least five. Grouping by employee
+    // gives groups of one: none of them comes back.
+    for sql in [
+        "select department, grouping(department) as total, count(*) as n, avg(salary) from hr.salaries group by rollup(department)",
+        "select department, employee_id, count(*) as n, avg(salary) from hr.salaries group by grouping sets ((department), (department, employee_id), ())",
+        "select department, employee_id, count(*) as n from hr.salaries group by cube(department, employee_id)",
+    ] {
+        let (_, answer) = server.query(&carol, json!({ "sql": sql, "mode": "full" }));
+        assert_eq!(decision(&answer), "allow", "{sql}: {answer}");
+        let n = answer["columns"].as_array().unwrap().iter().position(|c| c == "n").expect("a count column");
+        let rows = answer["rows"].as_array().unwrap();
+        assert!(rows.len() >= 6, "the departments and the total: {answer}");
+        assert!(rows.iter().all(|r| r[n].as_i64().is_some_and(|n| n >= 5)), "every group has at least five rows: {answer}");
+        assert!(rows.iter().any(|r| r[0].is_null()), "the grand total is a group of its own: {answer}");
+    }
+
     // Denied, and nothing planted leaves, in PostgreSQL's error paths either.
     for (tok, sql) in [
         (&bob, "select national_id from sales.customers"),

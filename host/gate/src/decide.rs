@@ -66,8 +66,11 @@ impl Gate {
         record.parent = door.parent().map(str::to_string);
         record.query = query;
         let calls = std::mem::take(&mut outcome.shadow);
-        let slot = if calls.is_empty() { None } else { self.shadows.reserve(&self.audit) };
-        record.shadow = crate::shadow::noted(&calls, slot.is_some());
+        let slot = if calls.is_empty() { None } else { Some(self.shadows.reserve(&self.audit)) };
+        if let Some(slot) = &slot {
+            record.shadow = crate::shadow::noted(&calls, slot);
+        }
+        let slot = slot.and_then(Result::ok);
         let committed = if slot.is_some() { Some(record.clone()) } else { None };
         if let Err(e) = self.audit.append(record).await {
             tracing::error!(error = %e, "decision not recorded; answering deny");

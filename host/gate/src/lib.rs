@@ -29,6 +29,7 @@ use steward_sql::Dialect;
 use steward_warehouse::{Engine, Warehouse};
 
 pub use decide::audit_record;
+pub use shadow::DEFAULT_PER_SECOND as DEFAULT_SHADOW_PER_SECOND;
 pub use generation::PolicyGeneration;
 pub use alternatives::{Alternative, AlternativeKind, Instead};
 pub use query::{QueryAnswer, QueryInput};
@@ -142,8 +143,16 @@ impl Gate {
             max_rows: data.max_rows,
             plans: steward_sql::PlanCache::default(),
             memo: memo::Memo::default(),
-            shadows: shadow::Shadows::default(),
+            shadows: shadow::Shadows::new(shadow::DEFAULT_PER_SECOND),
         }
+    }
+
+    /// At most `per_second` decisions a second have their shadow SOPs'
+    /// calls made (after their answers); the others' records say they
+    /// were sampled out.
+    pub fn with_shadow_rate(mut self, per_second: u32) -> Gate {
+        self.shadows = shadow::Shadows::new(per_second);
+        self
     }
 
     /// Who `token` proves, against the live policy generation.

@@ -5,10 +5,13 @@
 //! set the decision was made on, and records what each would have decided
 //! as a `shadow` record whose `parent` is the decision. The decision's own
 //! record lists the shadow voters and whether their calls were queued.
-//! When the queue is full the calls are skipped, and the decision's record
-//! says so: shadows are sampled under load, never paid for by the answer.
+//! Shadow calls are sampled: at most a set number of decisions a second
+//! have theirs made (`--shadow-per-second`), so the plugins being tried
+//! out never take more than a bounded share of the host's CPU from the
+//! answers; and when the queue is full they are skipped too. Either way
+//! the decision's record says so. Shadows are never paid for by the answer.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use serde_json::json;
@@ -21,6 +24,8 @@ use tracing::Instrument;
 
 /// Decisions whose shadow calls may wait at most.
 const QUEUE: usize = 1024;
+/// Decisions a second whose shadow calls are made, by default.
+pub const DEFAULT_PER_SECOND: u32 = 500;
 
 /// One decision's shadow calls, and what its shadow record starts from.
 pub(crate) struct Job {
@@ -31,31 +36,59 @@ pub(crate) struct Job {
     policy: Arc<Policy>,
 }
 
-#[derive(Default)]
 pub(crate) struct Shadows {
     /// Started with the first decision that has shadow calls (inside the
     /// runtime).
     queue: OnceLock<mpsc::Sender<Job>>,
+    per_second: u32,
+    /// This second (since the Unix epoch) and the decisions it sampled.
+    window: Mutex<(u64, u32)>,
+}
+
+/// Why a decision's shadow calls were not made.
+pub(crate) enum Skipped {
+    Sampled(u32),
+    QueueFull,
 }
 
 /// A place in the queue, held while the decision is recorded.
 pub(crate) type Slot<'a> = mpsc::Permit<'a, Job>;
 
 impl Shadows {
-    /// A place for one decision's shadow calls, if the queue has one.
-    pub(crate) fn reserve(&self, audit: &AuditWriter) -> Option<Slot<'_>> {
+    /// At most `per_second` decisions a second have their shadow calls made.
+    pub(crate) fn new(per_second: u32) -> Shadows {
+        Shadows { queue: OnceLock::new(), per_second, window: Mutex::new((0, 0)) }
+    }
+
+    /// A place for one decision's shadow calls, or why there is none.
+    pub(crate) fn reserve(&self, audit: &AuditWriter) -> Result<Slot<'_>, Skipped> {
+        let second = crate::unix_seconds();
+        {
+            let mut window = self.window.lock().map_err(|_| Skipped::Sampled(self.per_second))?;
+            if window.0 != second {
+                *window = (second, 0);
+            }
+            if window.1 >= self.per_second {
+                return Err(Skipped::Sampled(self.per_second));
+            }
+            window.1 += 1;
+        }
         let tx = self.queue.get_or_init(|| {
             let (tx, rx) = mpsc::channel(QUEUE);
             tokio::spawn(work(rx, audit.clone()));
             tx
         });
-        tx.try_reserve().ok()
+        tx.try_reserve().map_err(|_| Skipped::QueueFull)
     }
 }
 
 /// What the decision's record says of its shadow calls.
-pub(crate) fn noted(calls: &[ShadowCall], queued: bool) -> Vec<serde_json::Value> {
-    let status = if queued { "evaluated after the answer (see the shadow record)" } else { "skipped: the shadow queue was full" };
+pub(crate) fn noted(calls: &[ShadowCall], slot: &Result<Slot<'_>, Skipped>) -> Vec<serde_json::Value> {
+    let status = match slot {
+        Ok(_) => "evaluated after the answer (see the shadow record)".to_string(),
+        Err(Skipped::Sampled(n)) => format!("skipped: sampled, at most {n} decisions a second have shadow calls (--shadow-per-second)"),
+        Err(Skipped::QueueFull) => "skipped: the shadow queue was full".to_string(),
+    };
     calls.iter().map(|c| json!({ "voter": c.voter, "status": status })).collect()
 }
 

@@ -62,6 +62,8 @@ pub struct ServerConfig {
     pub max_rows: u64,
     /// Bytes of memory the idle instances of one plugin version may hold.
     pub plugin_idle_bytes: usize,
+    /// Decisions a second whose shadow SOP calls are made (after the answer).
+    pub shadow_per_second: u32,
     /// How clients reach this server (`http://host:port`): the MCP
     /// resource id and the `Host`/`Origin` values accepted (`None`:
     /// `http://` + the listen address).
@@ -121,7 +123,7 @@ pub async fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>>
     let data = DataPlane { warehouse, budgets, max_rows: config.max_rows };
     let uploads = crate::uploads::UploadStore::new(config.data.join("uploads"));
     let access = Access { admin_token, revocations: revocations.clone(), revocation_store: revocation_store.clone() };
-    let gate = Gate::new(generation, Registry::new(runtime), audit, data);
+    let gate = Gate::new(generation, Registry::new(runtime), audit, data).with_shadow_rate(config.shadow_per_second);
     let state = AppState::new(gate, access, config.policies.clone(), uploads);
     revocations::spawn_poller(revocation_store, revocations);
     state.gate.policy.load().check_sql(state.gate.dialect()).context("checking the policy's SQL")?;

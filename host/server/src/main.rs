@@ -10,6 +10,9 @@ use steward_audit::Durability;
 use steward_identity::{Actor, Claims, SigningKeyFile, mint};
 use steward_policy::Policy;
 use steward::author;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use steward_runtime::{Language, World};
 
 #[derive(Parser)]
@@ -85,6 +88,11 @@ enum Command {
         /// more callers' Python and JavaScript instances warm).
         #[arg(long, env = "STEWARD_PLUGIN_IDLE_MIB", default_value_t = 256)]
         plugin_idle_mib: usize,
+        /// Decisions a second whose shadow-mode SOPs are called (after the
+        /// answer has left; the others' audit records say they were
+        /// sampled out). 0 turns shadow calls off.
+        #[arg(long, env = "STEWARD_SHADOW_PER_SECOND", default_value_t = steward_gate::DEFAULT_SHADOW_PER_SECOND)]
+        shadow_per_second: u32,
         /// How clients reach this server, e.g. https://steward.example.com:
         /// the MCP resource id, and the Host and Origin values accepted
         /// (default: http:// + --listen).
@@ -392,6 +400,7 @@ fn main() -> anyhow::Result<()> {
             query_timeout_ms,
             max_rows,
             plugin_idle_mib,
+            shadow_per_second,
             public_url,
         } => {
             let mut rt = tokio::runtime::Builder::new_multi_thread();
@@ -423,6 +432,7 @@ fn main() -> anyhow::Result<()> {
                 query_deadline: Duration::from_millis(query_timeout_ms.max(1)),
                 max_rows: max_rows.max(1),
                 plugin_idle_bytes: plugin_idle_mib.saturating_mul(1024 * 1024),
+                shadow_per_second,
                 public_url,
             };
             rt.block_on(steward::serve(config))

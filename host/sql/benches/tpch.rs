@@ -23,8 +23,11 @@ use steward_sql::{Dialect, Mode, Plan, PlanCache, Schema, Viewer, enforce, prepa
 
 const HUMANS: usize = 20;
 const AGENTS: usize = 100;
-/// Timed runs per query (each by the next agent in turn).
-const ROUNDS: usize = 400;
+/// Timed runs per query (each by the next agent in turn); `BENCH_ROUNDS`
+/// overrides it (a profiler run needs few).
+fn rounds() -> usize {
+    std::env::var("BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(400)
+}
 
 /// The bench's identities and rules for one workload's folder: a masked
 /// PII column and row filters on `filtered` (one that reads each human's
@@ -134,7 +137,7 @@ fn run(w: &Workload) {
         for viewer in &viewers {
             std::hint::black_box(cached(viewer)).ok();
         }
-        for round in 0..ROUNDS {
+        for round in 0..rounds() {
             let viewer = &viewers[round % viewers.len()];
             let started = Instant::now();
             std::hint::black_box(steward_sql::parse(dialect, sql)).ok();

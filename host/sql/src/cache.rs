@@ -26,11 +26,11 @@
 //! parameters is left out: a literal can decide which rows a min-group
 //! rewrite keeps, and the printer must reproduce it exactly).
 
-use std::hash::Hash;
+use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use quick_cache::Weighter;
+use quick_cache::{Equivalent, Weighter};
 use quick_cache::sync::Cache;
 use serde::Serialize;
 use steward_policy::Policy;
@@ -48,14 +48,14 @@ pub const DEFAULT_BYTES: u64 = 64 << 20;
 const ENTRY_BYTES: u64 = 2048;
 const TREE_BYTES_PER_SQL_BYTE: u64 = 24;
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct PreparedKey {
     sql: Box<str>,
     dialect: Dialect,
     schema: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct EnforcedKey {
     prepared: PreparedKey,
     policy: u64,
@@ -63,6 +63,70 @@ struct EnforcedKey {
     /// Indices of the policy's join rules that apply to every subject.
     joins: Vec<usize>,
     row_cap: Option<u64>,
+}
+
+/// A key as a lookup borrows it: a hit clones nothing. It hashes and
+/// compares as the owned key it stands for.
+#[derive(Clone, Copy)]
+struct Lookup<'a> {
+    sql: &'a str,
+    dialect: Dialect,
+    schema: u64,
+    /// For the enforced level.
+    enforced: Option<(u64, &'a Plan, &'a [usize], Option<u64>)>,
+}
+
+impl Lookup<'_> {
+    fn hash_into<H: Hasher>(&self, state: &mut H) {
+        self.sql.hash(state);
+        self.dialect.hash(state);
+        self.schema.hash(state);
+        if let Some((policy, plan, joins, row_cap)) = self.enforced {
+            policy.hash(state);
+            plan.hash(state);
+            joins.hash(state);
+            row_cap.hash(state);
+        }
+    }
+
+    fn prepared_key(&self) -> PreparedKey {
+        PreparedKey { sql: self.sql.into(), dialect: self.dialect, schema: self.schema }
+    }
+}
+
+impl Hash for Lookup<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.hash_into(state)
+    }
+}
+
+impl Hash for PreparedKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        Lookup { sql: &self.sql, dialect: self.dialect, schema: self.schema, enforced: None }.hash_into(state)
+    }
+}
+
+impl Hash for EnforcedKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let p = &self.prepared;
+        Lookup { sql: &p.sql, dialect: p.dialect, schema: p.schema, enforced: Some((self.policy, &self.plan, &self.joins, self.row_cap)) }.hash_into(state)
+    }
+}
+
+impl Equivalent<PreparedKey> for Lookup<'_> {
+    fn equivalent(&self, key: &PreparedKey) -> bool {
+        self.enforced.is_none() && *self.sql == *key.sql && self.dialect == key.dialect && self.schema == key.schema
+    }
+}
+
+impl Equivalent<EnforcedKey> for Lookup<'_> {
+    fn equivalent(&self, key: &EnforcedKey) -> bool {
+        let p = &key.prepared;
+        *self.sql == *p.sql
+            && self.dialect == p.dialect
+            && self.schema == p.schema
+            && self.enforced.is_some_and(|(policy, plan, joins, row_cap)| policy == key.policy && *plan == key.plan && joins == key.joins.as_slice() && row_cap == key.row_cap)
+    }
 }
 
 type PreparedEntry = Arc<Result<Prepared, AnalysisError>>;
@@ -154,14 +218,14 @@ impl PlanCache {
 
     /// [`prepare`], or what it gave last time for this text on this schema.
     pub fn prepare(&self, schema: &Schema, dialect: Dialect, sql: &str) -> Arc<Result<Prepared, AnalysisError>> {
-        let key = PreparedKey { sql: sql.into(), dialect, schema: schema.generation() };
-        if let Some(hit) = self.prepared.get(&key) {
+        let lookup = Lookup { sql, dialect, schema: schema.generation(), enforced: None };
+        if let Some(hit) = self.prepared.get(&lookup) {
             self.prepared_tally.count(true);
             return hit;
         }
         self.prepared_tally.count(false);
         let entry = Arc::new(prepare(schema, dialect, sql));
-        self.prepared.insert(key, entry.clone());
+        self.prepared.insert(lookup.prepared_key(), entry.clone());
         entry
     }
 
@@ -181,19 +245,15 @@ impl PlanCache {
         row_cap: Option<u64>,
     ) -> Arc<Result<Enforced, Refusal>> {
         self.retire_older(schema.generation(), policy_generation);
-        let key = EnforcedKey {
-            prepared: PreparedKey { sql: sql.into(), dialect: plan.dialect, schema: schema.generation() },
-            policy: policy_generation,
-            plan: plan.clone(),
-            joins: viewer_joins(policy, viewer),
-            row_cap,
-        };
-        if let Some(hit) = self.enforced.get(&key) {
+        let joins = viewer_joins(policy, viewer);
+        let lookup = Lookup { sql, dialect: plan.dialect, schema: schema.generation(), enforced: Some((policy_generation, plan, &joins, row_cap)) };
+        if let Some(hit) = self.enforced.get(&lookup) {
             self.enforced_tally.count(true);
             return hit;
         }
         self.enforced_tally.count(false);
         let entry = Arc::new(enforce(prepared, schema, policy, viewer, plan, row_cap));
+        let key = EnforcedKey { prepared: lookup.prepared_key(), policy: policy_generation, plan: plan.clone(), joins, row_cap };
         self.enforced.insert(key, entry.clone());
         entry
     }

@@ -113,15 +113,25 @@ impl Plan {
         for t in tables {
             let def = schema.table(t);
             let mut table = TablePlan::default();
+            // Per subject, the column rules that apply to it on this table:
+            // matched once per table, not once per column.
+            let rules: Vec<Vec<&steward_policy::ColumnRule>> = viewer
+                .subjects
+                .iter()
+                .map(|subject| policy.column_rules().iter().filter(|r| r.subjects.applies(subject) && r.assets.iter().any(|g| g.matches(&def.asset))).collect())
+                .collect();
             for column in &def.columns {
                 let mut treatment = Treatment { effect: ColumnEffect::Allow, because: "default".into() };
-                for subject in &viewer.subjects {
-                    let matching = policy
-                        .column_rules()
+                for own_rules in &rules {
+                    // The strictest matching rule (the first of equals), named once.
+                    let matching = own_rules
                         .iter()
-                        .filter(|r| r.subjects.applies(subject) && r.assets.iter().any(|g| g.matches(&def.asset)) && r.columns.iter().any(|c| c.matches(&column.name, &column.tags)))
-                        .map(|r| Treatment { effect: r.effect.clone(), because: format!("column_rule:{}", r.id) })
-                        .reduce(strictest);
+                        .filter(|r| r.columns.iter().any(|c| c.matches(&column.name, &column.tags)))
+                        .fold(None::<&steward_policy::ColumnRule>, |best, r| match best {
+                            Some(b) if r.effect <= b.effect => Some(b),
+                            _ => Some(r),
+                        })
+                        .map(|r| Treatment { effect: r.effect.clone(), because: format!("column_rule:{}", r.id) });
                     let own = match matching {
                         Some(t) => t,
                         None if column.is_pii() => Treatment { effect: ColumnEffect::Deny, because: "default:pii".into() },

@@ -66,6 +66,23 @@ struct PlanHooks<'a> {
     plan: &'a Plan,
     /// Table references replaced so far (for `row_filters`).
     filtered: RefCell<Vec<TableId>>,
+    /// Each governed table's source, parsed once per statement, as it was
+    /// parsed for its first reference (later references take a copy under
+    /// their own alias).
+    sources: RefCell<Vec<(TableId, Box<Query>)>>,
+}
+
+/// Name the one table an inner governed source reads `alias`; false if
+/// the source is not of that form.
+fn realias(source: &mut Query, alias: &Ident) -> bool {
+    let SetExpr::Select(select) = &mut *source.body else { return false };
+    match select.from.as_mut_slice() {
+        [sqlparser::ast::TableWithJoins { relation: TableFactor::Table { alias: Some(a), .. }, joins }] if joins.is_empty() => {
+            a.name = alias.clone();
+            true
+        }
+        _ => false,
+    }
 }
 
 fn sub_query(sql: &str, dialect: crate::Dialect) -> Result<Box<Query>, AnalysisError> {
@@ -91,6 +108,19 @@ impl Hooks for PlanHooks<'_> {
         if sample.is_some() {
             return Err(AnalysisError::Unsupported("TABLESAMPLE on a table with masks or row filters".into()));
         }
+        self.filtered.borrow_mut().push(table);
+        let governed = |subquery| TableFactor::Derived {
+            lateral: false,
+            subquery,
+            alias: Some(TableAlias { explicit: true, name: alias.clone(), columns: Vec::new(), at: None }),
+            sample: None,
+        };
+        if let Some((_, parsed)) = self.sources.borrow().iter().find(|(t, _)| *t == table) {
+            let mut copy = parsed.clone();
+            if realias(&mut copy, alias) {
+                return Ok(Some(governed(copy)));
+            }
+        }
         let def = self.schema.table(table);
         let mut items = Vec::new();
         for (column, treatment) in def.columns.iter().zip(&tp.treatments) {
@@ -110,13 +140,9 @@ impl Hooks for PlanHooks<'_> {
             inner.push_str(filter);
             inner.push(')');
         }
-        self.filtered.borrow_mut().push(table);
-        Ok(Some(TableFactor::Derived {
-            lateral: false,
-            subquery: sub_query(&inner, self.plan.dialect)?,
-            alias: Some(TableAlias { explicit: true, name: alias.clone(), columns: Vec::new(), at: None }),
-            sample: None,
-        }))
+        let subquery = sub_query(&inner, self.plan.dialect)?;
+        self.sources.borrow_mut().push((table, subquery.clone()));
+        Ok(Some(governed(subquery)))
     }
 
     fn select(&self, select: &mut Select, direct: &[TableId], aggregated: bool) -> Result<(), AnalysisError> {
@@ -158,7 +184,7 @@ fn cap_rows(query: &mut Query, cap: u64) {
 /// policy, and prove the result withholds what it must.
 pub fn enforce(prepared: &Prepared, schema: &Schema, policy: &Policy, viewer: &Viewer, plan: &Plan, row_cap: Option<u64>) -> Result<Enforced, Refusal> {
     let dialect = plan.dialect;
-    let hooks = PlanHooks { schema, plan, filtered: RefCell::new(Vec::new()) };
+    let hooks = PlanHooks { schema, plan, filtered: RefCell::new(Vec::new()), sources: RefCell::new(Vec::new()) };
     let mut statement = prepared.statement.clone();
     let shape = analyze(schema, dialect, &mut statement, &hooks)?;
     let violations = plan.check(schema, policy, viewer, &shape);

@@ -171,6 +171,7 @@ pub fn server_config(data: &Path, policies: PathBuf, plugins: PathBuf, listen: s
         query_deadline: Duration::from_secs(5),
         max_rows: 1000,
         plugin_idle_bytes: steward_runtime::MAX_IDLE_BYTES,
+        shadow_per_second: steward_gate::DEFAULT_SHADOW_PER_SECOND,
         public_url: None,
     }
 }
