@@ -43,3 +43,28 @@ fn shadow_votes_are_recorded_for_every_decision_after_its_answer() {
         assert!(shadow.record.decided_by.is_empty(), "shadow votes never count");
     }
 }
+
+#[test]
+fn shadow_calls_beyond_the_rate_are_sampled_out_and_say_so() {
+    let server = Server::start(Options { plugins: &["finance-sop", "finance-sop-py"], extra_args: &["--shadow-per-second", "2"], ..Default::default() });
+    let copilot = agent_token("alice", "copilot", "t1");
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        let (_, answer) = server.decide(&copilot, json!({"action": "sql.read", "assets": ["finance/ledger"], "intent": format!("task: step {i}")}));
+        assert_eq!(decision(&answer), "allow", "{answer}");
+        ids.push(answer["request_id"].as_str().expect("a request id").to_string());
+    }
+    let records = || steward_audit::tail(&server.audit_db(), 1000).expect("the audit log reads");
+    let status_of = |id: &str| {
+        let records = records();
+        let decided = records.iter().find(|e| e.record.request_id == id).map(|e| e.record.shadow.clone()).unwrap_or_default();
+        decided.first().and_then(|v| v["status"].as_str().map(str::to_string)).unwrap_or_default()
+    };
+    let statuses: Vec<String> = ids.iter().map(|id| status_of(id)).collect();
+    let made = statuses.iter().filter(|s| s.contains("after the answer")).count();
+    let sampled = statuses.iter().filter(|s| s.contains("sampled") && s.contains("at most 2 decisions a second")).count();
+    assert_eq!(made + sampled, ids.len(), "every decision says what became of its shadow call: {statuses:?}");
+    assert!(sampled > 0 && made > 0, "some made, the rest sampled out: {statuses:?}");
+    // Exactly the ones made get a shadow record.
+    assert!(eventually(Duration::from_secs(30), || records().iter().filter(|e| e.record.record_type == RecordType::Shadow).count() == made), "{}", server.log());
+}
