@@ -152,7 +152,8 @@ impl BudgetStore {
 
     fn usage(tx: &rusqlite::Transaction, day: &str, principal: &str) -> Result<Usage, rusqlite::Error> {
         Ok(tx
-            .query_row("SELECT rows, pii, queries, r_rows, r_pii, r_queries FROM usage WHERE day = ?1 AND principal = ?2", params![day, principal], |r| {
+            .prepare_cached("SELECT rows, pii, queries, r_rows, r_pii, r_queries FROM usage WHERE day = ?1 AND principal = ?2")?
+            .query_row(params![day, principal], |r| {
                 Ok(Usage { rows: r.get(0)?, pii: r.get(1)?, queries: r.get(2)?, r_rows: r.get(3)?, r_pii: r.get(4)?, r_queries: r.get(5)? })
             })
             .optional()?
@@ -186,11 +187,11 @@ impl BudgetStore {
         }
         let pii_cells = rows * want.pii_per_row;
         for charge in charges {
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO usage (day, principal, r_rows, r_pii, r_queries) VALUES (?1, ?2, ?3, ?4, 1)
                  ON CONFLICT (day, principal) DO UPDATE SET r_rows = r_rows + ?3, r_pii = r_pii + ?4, r_queries = r_queries + 1",
-                params![day, charge.principal, rows, pii_cells],
-            )?;
+            )?
+            .execute(params![day, charge.principal, rows, pii_cells])?;
         }
         tx.commit()?;
         Ok(Ok(Reservation { day: day.to_string(), principals: charges.iter().map(|c| c.principal.clone()).collect(), rows, pii_cells }))
@@ -199,27 +200,37 @@ impl BudgetStore {
     /// Charge what the query actually returned (never more than reserved)
     /// and free the rest.
     pub fn settle_blocking(&self, reservation: &Reservation, rows: u64, pii_cells: u64) -> Result<(), BudgetError> {
-        self.finish(reservation, Some((rows.min(reservation.rows), pii_cells.min(reservation.pii_cells))))
+        self.finish(reservation, Some((rows.min(reservation.rows), pii_cells.min(reservation.pii_cells))), &[]).map(|_| ())
+    }
+
+    /// [`BudgetStore::settle_blocking`], and what is then left for each of
+    /// `charges`, read in the same transaction.
+    pub fn settle_and_left_blocking(&self, reservation: &Reservation, rows: u64, pii_cells: u64, charges: &[Charge]) -> Result<Vec<(String, Left)>, BudgetError> {
+        self.finish(reservation, Some((rows.min(reservation.rows), pii_cells.min(reservation.pii_cells))), charges)
     }
 
     /// The query did not run: free everything it held.
     pub fn release_blocking(&self, reservation: &Reservation) -> Result<(), BudgetError> {
-        self.finish(reservation, None)
+        self.finish(reservation, None, &[]).map(|_| ())
     }
 
-    fn finish(&self, r: &Reservation, spent: Option<(u64, u64)>) -> Result<(), BudgetError> {
+    fn finish(&self, r: &Reservation, spent: Option<(u64, u64)>, charges: &[Charge]) -> Result<Vec<(String, Left)>, BudgetError> {
         let mut conn = self.conn.lock().map_err(|_| BudgetError::Poisoned)?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let (rows, pii, queries) = spent.map_or((0, 0, 0), |(rows, pii)| (rows, pii, 1));
         for principal in &r.principals {
-            tx.execute(
+            tx.prepare_cached(
                 "UPDATE usage SET r_rows = max(r_rows - ?3, 0), r_pii = max(r_pii - ?4, 0), r_queries = max(r_queries - 1, 0),
                  rows = rows + ?5, pii = pii + ?6, queries = queries + ?7 WHERE day = ?1 AND principal = ?2",
-                params![r.day, principal, r.rows, r.pii_cells, rows, pii, queries],
-            )?;
+            )?
+            .execute(params![r.day, principal, r.rows, r.pii_cells, rows, pii, queries])?;
+        }
+        let mut left = Vec::with_capacity(charges.len());
+        for charge in charges {
+            left.push((charge.principal.clone(), Self::usage(&tx, &r.day, &charge.principal)?.left(&charge.limits)));
         }
         tx.commit()?;
-        Ok(())
+        Ok(left)
     }
 
     pub fn left_blocking(&self, day: &str, charge: &Charge) -> Result<Left, BudgetError> {
@@ -245,6 +256,12 @@ impl BudgetStore {
     pub async fn settle(&self, reservation: &Reservation, rows: u64, pii_cells: u64) -> Result<(), BudgetError> {
         let reservation = reservation.clone();
         self.off_worker(move |s| s.settle_blocking(&reservation, rows, pii_cells)).await
+    }
+
+    /// Settle, and say what is left for each of `charges` afterwards.
+    pub async fn settle_and_left(&self, reservation: &Reservation, rows: u64, pii_cells: u64, charges: &[Charge]) -> Result<Vec<(String, Left)>, BudgetError> {
+        let (reservation, charges) = (reservation.clone(), charges.to_vec());
+        self.off_worker(move |s| s.settle_and_left_blocking(&reservation, rows, pii_cells, &charges)).await
     }
 
     pub async fn release(&self, reservation: &Reservation) -> Result<(), BudgetError> {

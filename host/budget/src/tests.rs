@@ -25,6 +25,17 @@ fn reserve_caps_rows_and_settle_charges_actuals() {
 }
 
 #[test]
+fn settling_says_what_is_left_as_a_later_read_does() {
+    let store = BudgetStore::in_memory().unwrap();
+    let c = [charge("bot", 100, 10, 5), charge("alice", 50, 1000, 9)];
+    let r = store.reserve_blocking("d", &c, Want { rows: 1000, pii_per_row: 1 }).unwrap().unwrap();
+    let left = store.settle_and_left_blocking(&r, 4, 4, &c).unwrap();
+    assert_eq!(left, vec![("bot".to_string(), store.left_blocking("d", &c[0]).unwrap()), ("alice".to_string(), store.left_blocking("d", &c[1]).unwrap())]);
+    assert_eq!(left[0].1, Left { rows: Some(96), pii_cells: Some(6), queries: Some(4) });
+    assert_eq!(left[1].1.queries, Some(8));
+}
+
+#[test]
 fn agent_and_human_are_both_charged_and_the_tighter_wins() {
     let store = BudgetStore::in_memory().unwrap();
     let c = [charge("bot", 1000, 1000, 100), charge("alice", 30, 1000, 100)];

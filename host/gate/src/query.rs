@@ -333,11 +333,14 @@ async fn run(gate: &Gate, caller: &Caller, input: &QueryInput, request_id: Strin
     match result {
         Ok(result) => {
             let rows = result.rows.len() as u64;
-            if let Some(r) = &reservation
-                && let Err(e) = gate.budgets.settle(r, rows, rows * enforced.pii_output_columns).await
-            {
-                answer.deny(ReasonCode::InternalError, "budget", e.to_string());
-                return answer;
+            if let Some(r) = &reservation {
+                match gate.budgets.settle_and_left(r, rows, rows * enforced.pii_output_columns, &charges).await {
+                    Ok(left) => answer.budget = left.into_iter().collect(),
+                    Err(e) => {
+                        answer.deny(ReasonCode::InternalError, "budget", e.to_string());
+                        return answer;
+                    }
+                }
             }
             answer.truncated = rows >= granted;
             answer.row_count = result.rows.len();
@@ -349,9 +352,9 @@ async fn run(gate: &Gate, caller: &Caller, input: &QueryInput, request_id: Strin
                 let _ = gate.budgets.release(r).await;
             }
             answer.deny(ReasonCode::InternalError, "warehouse", e.to_string());
+            answer.budget = budget_left(gate, &day, &charges).await;
         }
     }
-    answer.budget = budget_left(gate, &day, &charges).await;
     answer
 }
 
