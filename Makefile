@@ -104,6 +104,7 @@ bench: setup build
 	$(CARGO) bench -p steward --bench tools
 	./scripts/bench-http.sh
 	./scripts/bench-query.sh
+	./scripts/bench-swap.sh
 	$(CARGO) bench -p steward-peers-bench --bench peers
 
 ## Fuzz every target for FUZZ_SECONDS seconds each, from seed corpora
