@@ -24,12 +24,12 @@ use libfuzzer_sys::fuzz_target;
 use steward_fuzz::{Worker, demo_policy, on_sql_stack, repo};
 use steward_model::{IdentityKind, Obligation, Principal};
 use steward_policy::{ColumnEffect, Policy};
-use steward_sql::{Dialect, Mode, NoHooks, Plan, Schema, StatementKind, Viewer, analyze, enforce, parse_rewritten, prepare};
+use steward_sql::{Dialect, Mode, NoHooks, Plan, PlanCache, Schema, StatementKind, Viewer, analyze, enforce, parse_rewritten, prepare};
 
 /// Rows the server caps a query at (`--max-rows` default).
 const MAX_ROWS: u64 = 1000;
 
-/// Extra TPC-H rules for the fuzzer: the bench policy masks every PII
+/// More TPC-H rules for the fuzzer: the analyst's policy masks every PII
 /// column, so nothing there is withheld or predicate-only.
 const TPCH_AUDITOR: &str = r#"
 [[role]]
@@ -80,15 +80,41 @@ fn principal(policy: &Policy, id: &str, on_behalf_of: Option<&str>) -> Principal
     }
 }
 
-/// The bench policy is a constant in `host/sql/benches/tpch.rs`; read it
-/// from there so the fuzzer follows the bench.
-fn bench_policy() -> String {
-    let path = repo().join("host/sql/benches/tpch.rs");
-    let source = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let start = source.find("const BENCH_POLICY: &str = r#\"").map(|i| i + "const BENCH_POLICY: &str = r#\"".len());
-    let text = start.and_then(|s| source[s..].find("\"#;").map(|e| &source[s..s + e]));
-    text.unwrap_or_else(|| panic!("{}: no `const BENCH_POLICY: &str = r#\"...\"#;`", path.display())).to_string()
-}
+/// The TPC-H analyst's rules: every PII column masked, open orders only.
+const TPCH_ANALYST: &str = r#"
+[identity]
+issuer = "fuzz"
+audience = "fuzz"
+[[key]]
+kid = "fuzz"
+public_key = "WO9WT20h9eQLF23X1eV9Q3dH5GtvRDNJaUJkNLTStSM="
+[[action]]
+name = "sql.read"
+category = "read"
+risk = 0.3
+[[role]]
+name = "analyst"
+[[role.grant]]
+actions = ["sql.read"]
+assets = ["tpch/**"]
+[[principal]]
+id = "analyst"
+kind = "human"
+roles = ["analyst"]
+attributes = { nation = "15" }
+[[column_rule]]
+id = "pii-masked"
+roles = ["analyst"]
+assets = ["tpch/**"]
+columns = ["tag:pii"]
+effect = "mask"
+mask = "redact"
+[[row_filter]]
+id = "open-orders-only"
+roles = ["analyst"]
+assets = ["tpch/orders"]
+filter = "o_orderstatus <> 'X'"
+"#;
 
 fn catalogs() -> &'static [Catalog] {
     static CATALOGS: OnceLock<Vec<Catalog>> = OnceLock::new();
@@ -97,7 +123,7 @@ fn catalogs() -> &'static [Catalog] {
         let tpch_dir = repo().join("host/sql/benches/tpch");
         let catalog_path = tpch_dir.join("catalog.toml");
         let catalog = std::fs::read_to_string(&catalog_path).unwrap_or_else(|e| panic!("{}: {e}", catalog_path.display()));
-        let tpch = Policy::load_texts(vec![(catalog_path, catalog), (PathBuf::from("bench.toml"), bench_policy()), (PathBuf::from("fuzz-auditor.toml"), TPCH_AUDITOR.to_string())])
+        let tpch = Policy::load_texts(vec![(catalog_path, catalog), (PathBuf::from("fuzz-analyst.toml"), TPCH_ANALYST.to_string()), (PathBuf::from("fuzz-auditor.toml"), TPCH_AUDITOR.to_string())])
             .unwrap_or_else(|e| panic!("the TPC-H policy does not load: {e}"));
         let fixture_dir = repo().join("host/sql/tests/fixtures/policy");
         let fixture = Policy::load_dir(&fixture_dir).unwrap_or_else(|e| panic!("the query suite's policy does not load: {e}"));
@@ -132,7 +158,19 @@ fn check(data: &[u8]) {
                 if plan.apply(schema, &[Obligation::MaxRows { rows: 250 }]).is_err() {
                     continue;
                 }
-                let Ok(enforced) = enforce(prepared, schema, policy, &viewer, &plan, Some(MAX_ROWS)) else { continue };
+                let enforced = enforce(&prepared, schema, policy, &viewer, &plan, Some(MAX_ROWS));
+                // The plan cache gives what enforcement gives, cold and warm.
+                let cache = PlanCache::default();
+                for _ in 0..2 {
+                    let cached = cache.enforce(sql, &prepared, schema, policy, 1, &viewer, &plan, Some(MAX_ROWS));
+                    let same = match (&*cached, &enforced) {
+                        (Ok(a), Ok(b)) => a.sql == b.sql,
+                        (Err(a), Err(b)) => a.to_string() == b.to_string(),
+                        _ => false,
+                    };
+                    assert!(same, "the plan cache and enforcement disagree on {sql:?}");
+                }
+                let Ok(enforced) = enforced else { continue };
                 let who = format!("{id} ({mode:?}, {dialect:?})");
                 reanalyze(schema, &plan, *dialect, &enforced.sql, &who);
                 if let Ok(recapped) = steward_sql::rewrite::recap(&enforced.sql, *dialect, 7) {
