@@ -200,21 +200,22 @@ impl BudgetStore {
     /// Charge what the query actually returned (never more than reserved)
     /// and free the rest.
     pub fn settle_blocking(&self, reservation: &Reservation, rows: u64, pii_cells: u64) -> Result<(), BudgetError> {
-        self.finish(reservation, Some((rows.min(reservation.rows), pii_cells.min(reservation.pii_cells))), &[]).map(|_| ())
+        self.finish(reservation, Some((rows.min(reservation.rows), pii_cells.min(reservation.pii_cells))))
     }
 
     /// [`BudgetStore::settle_blocking`], and what is then left for each of
-    /// `charges`, read in the same transaction.
+    /// `charges` (a charge whose read fails is left out: the settle stands).
     pub fn settle_and_left_blocking(&self, reservation: &Reservation, rows: u64, pii_cells: u64, charges: &[Charge]) -> Result<Vec<(String, Left)>, BudgetError> {
-        self.finish(reservation, Some((rows.min(reservation.rows), pii_cells.min(reservation.pii_cells))), charges)
+        self.settle_blocking(reservation, rows, pii_cells)?;
+        Ok(charges.iter().filter_map(|c| self.left_blocking(&reservation.day, c).ok().map(|l| (c.principal.clone(), l))).collect())
     }
 
     /// The query did not run: free everything it held.
     pub fn release_blocking(&self, reservation: &Reservation) -> Result<(), BudgetError> {
-        self.finish(reservation, None, &[]).map(|_| ())
+        self.finish(reservation, None)
     }
 
-    fn finish(&self, r: &Reservation, spent: Option<(u64, u64)>, charges: &[Charge]) -> Result<Vec<(String, Left)>, BudgetError> {
+    fn finish(&self, r: &Reservation, spent: Option<(u64, u64)>) -> Result<(), BudgetError> {
         let mut conn = self.conn.lock().map_err(|_| BudgetError::Poisoned)?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let (rows, pii, queries) = spent.map_or((0, 0, 0), |(rows, pii)| (rows, pii, 1));
@@ -225,12 +226,8 @@ impl BudgetStore {
             )?
             .execute(params![r.day, principal, r.rows, r.pii_cells, rows, pii, queries])?;
         }
-        let mut left = Vec::with_capacity(charges.len());
-        for charge in charges {
-            left.push((charge.principal.clone(), Self::usage(&tx, &r.day, &charge.principal)?.left(&charge.limits)));
-        }
         tx.commit()?;
-        Ok(left)
+        Ok(())
     }
 
     pub fn left_blocking(&self, day: &str, charge: &Charge) -> Result<Left, BudgetError> {

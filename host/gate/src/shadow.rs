@@ -2,8 +2,11 @@
 //! shadow-mode SOPs would have had ([`steward_pipeline::ShadowCall`]); once
 //! its own record is committed and its answer can leave, they go to a
 //! bounded queue that one worker drains: it makes the calls on the plugin
-//! set the decision was made on, and records what each would have decided
-//! as a `shadow` record whose `parent` is the decision. The decision's own
+//! set and policy live when the decision was recorded (a plugin swapped out
+//! by then is a vote saying so), and records what each would have decided
+//! as a `shadow` record whose `parent` is the decision, waiting for each
+//! record to commit before the next job, so a slow audit log fills the
+//! queue instead of memory. The decision's own
 //! record lists the shadow voters and whether their calls were queued.
 //! Shadow calls are sampled: at most a set number of decisions a second
 //! have theirs made (`--shadow-per-second`), so the plugins being tried
@@ -49,6 +52,8 @@ pub(crate) struct Shadows {
 pub(crate) enum Skipped {
     Sampled(u32),
     QueueFull,
+    /// The worker has ended (it only does if it panicked, or at shutdown).
+    WorkerGone,
 }
 
 /// A place in the queue, held while the decision is recorded.
@@ -78,7 +83,10 @@ impl Shadows {
             tokio::spawn(work(rx, audit.clone()));
             tx
         });
-        tx.try_reserve().map_err(|_| Skipped::QueueFull)
+        tx.try_reserve().map_err(|e| match e {
+            mpsc::error::TrySendError::Full(()) => Skipped::QueueFull,
+            mpsc::error::TrySendError::Closed(()) => Skipped::WorkerGone,
+        })
     }
 }
 
@@ -86,8 +94,10 @@ impl Shadows {
 pub(crate) fn noted(calls: &[ShadowCall], slot: &Result<Slot<'_>, Skipped>) -> Vec<serde_json::Value> {
     let status = match slot {
         Ok(_) => "evaluated after the answer (see the shadow record)".to_string(),
+        Err(Skipped::Sampled(0)) => "skipped: shadow calls are off (--shadow-per-second 0)".to_string(),
         Err(Skipped::Sampled(n)) => format!("skipped: sampled, at most {n} decisions a second have shadow calls (--shadow-per-second)"),
         Err(Skipped::QueueFull) => "skipped: the shadow queue was full".to_string(),
+        Err(Skipped::WorkerGone) => "skipped: the shadow worker has stopped (see the server log)".to_string(),
     };
     calls.iter().map(|c| json!({ "voter": c.voter, "status": status })).collect()
 }
@@ -114,12 +124,9 @@ async fn work(mut rx: mpsc::Receiver<Job>, audit: AuditWriter) {
         record.shadow = votes.iter().filter_map(|v| serde_json::to_value(v).ok()).collect();
         record.latency_us = started.elapsed().as_micros() as u64;
         record.at_ms = crate::unix_millis();
-        let audit = audit.clone();
-        // The commit is the writer's; the next job need not wait for it.
-        tokio::spawn(async move {
-            if let Err(e) = audit.append(record).await {
-                tracing::error!(error = %e, "shadow votes not recorded");
-            }
-        });
+        // Waiting for the commit keeps what is in flight bounded by the queue.
+        if let Err(e) = audit.append(record).await {
+            tracing::error!(error = %e, "shadow votes not recorded");
+        }
     }
 }

@@ -10,10 +10,10 @@ use steward_audit::Durability;
 use steward_identity::{Actor, Claims, SigningKeyFile, mint};
 use steward_policy::Policy;
 use steward::author;
+use steward_runtime::{Language, World};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use steward_runtime::{Language, World};
 
 #[derive(Parser)]
 #[command(name = "steward", version, about = "The policy gate between AI agents and the data and infrastructure they act on")]

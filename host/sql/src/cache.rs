@@ -136,18 +136,25 @@ type EnforcedEntry = Arc<Result<Enforced, Refusal>>;
 struct Estimate;
 
 impl Weighter<PreparedKey, PreparedEntry> for Estimate {
-    fn weight(&self, key: &PreparedKey, _: &PreparedEntry) -> u64 {
-        ENTRY_BYTES + key.sql.len() as u64 * (1 + TREE_BYTES_PER_SQL_BYTE)
+    fn weight(&self, key: &PreparedKey, value: &PreparedEntry) -> u64 {
+        let shape = match &**value {
+            Ok(p) => p.shape.approx_bytes(),
+            Err(e) => e.to_string().len() as u64,
+        };
+        ENTRY_BYTES + key.sql.len() as u64 * (1 + TREE_BYTES_PER_SQL_BYTE) + shape
     }
 }
 
 impl Weighter<EnforcedKey, EnforcedEntry> for Estimate {
     fn weight(&self, key: &EnforcedKey, value: &EnforcedEntry) -> u64 {
-        let rewritten = match &**value {
-            Ok(e) => e.sql.len() as u64,
+        let enforced = match &**value {
+            Ok(e) => {
+                let names: usize = e.withheld.iter().chain(&e.masked).chain(&e.row_filters).map(|n| n.len() + 24).sum();
+                e.sql.len() as u64 + e.shape.approx_bytes() + names as u64
+            }
             Err(r) => r.to_string().len() as u64,
         };
-        ENTRY_BYTES + key.prepared.sql.len() as u64 + rewritten * (1 + TREE_BYTES_PER_SQL_BYTE)
+        ENTRY_BYTES + key.prepared.sql.len() as u64 + key.plan.approx_bytes() + key.joins.len() as u64 * 8 + enforced
     }
 }
 
@@ -259,15 +266,18 @@ impl PlanCache {
     }
 
     /// Empty both levels when the generations move on: no later lookup
-    /// could hit what they hold.
+    /// could hit what they hold. Generations only grow, so a request still
+    /// on an older one (during a reload) neither empties the cache nor
+    /// moves it back.
     fn retire_older(&self, schema: u64, policy: u64) {
         let Ok(mut current) = self.current.lock() else { return };
-        if *current != (schema, policy) {
+        let (known_schema, known_policy) = *current;
+        if schema > known_schema || policy > known_policy {
             if *current != (0, 0) {
                 self.prepared.clear();
                 self.enforced.clear();
             }
-            *current = (schema, policy);
+            *current = (schema.max(known_schema), policy.max(known_policy));
         }
     }
 

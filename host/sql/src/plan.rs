@@ -211,6 +211,16 @@ impl Plan {
         Ok(())
     }
 
+    /// About how many bytes the plan holds (for the plan cache's bound).
+    pub fn approx_bytes(&self) -> u64 {
+        let tables: usize = self
+            .tables
+            .values()
+            .map(|t| 96 + t.treatments.iter().map(|tr| 64 + tr.because.len()).sum::<usize>() + t.filters.iter().map(|(a, b)| 48 + a.len() + b.len()).sum::<usize>())
+            .sum();
+        (64 + tables) as u64
+    }
+
     pub fn treatment(&self, t: TableId, column: usize) -> Option<&Treatment> {
         self.tables.get(&t).and_then(|p| p.treatments.get(column))
     }

@@ -113,6 +113,14 @@ pub struct QueryShape {
 }
 
 impl QueryShape {
+    /// About how many bytes the shape holds (for the plan cache's bound).
+    pub fn approx_bytes(&self) -> u64 {
+        let outputs: usize = self.output.iter().map(|c| 64 + c.name.len() + c.sources.keys().map(|k| k.len() + 48).sum::<usize>()).sum();
+        let tables: usize = self.tables.iter().map(|t| 128 + t.asset.len() + t.sql_name.len() + t.columns.keys().map(|k| k.len() + 48).sum::<usize>()).sum();
+        let refs: usize = self.output_refs.iter().map(|r| 24 + r.len() * 24).sum();
+        (256 + outputs + tables + refs + self.uses.len() * 48 + self.joins.len() * 96 + self.group_by.iter().map(|g| g.len() + 24).sum::<usize>()) as u64
+    }
+
     /// Every (column, use) of a table the query touches.
     pub fn uses(&self) -> impl Iterator<Item = (ColRef, ColumnUse)> + '_ {
         self.uses.iter().map(|(c, u)| (*c, *u))

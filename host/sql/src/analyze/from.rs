@@ -196,8 +196,9 @@ impl Analyzer<'_> {
                 }
                 // A subquery in FROM without an alias (PostgreSQL 16 and
                 // SQLite allow it) is named, so that `*`, the rewrite and
-                // every dialect can refer to it. Nothing in the query can
-                // have referred to it by a name it did not have.
+                // every dialect can refer to it. The query is analyzed as
+                // it runs, with the name: a query that uses the name for
+                // something else of its own fails as ambiguous or unknown.
                 let alias = match alias {
                     Some(a) => a,
                     None => {

@@ -146,12 +146,14 @@ struct Scope<'p> {
     using: Vec<String>,
     /// Output columns of the SELECT, for ORDER BY / GROUP BY / HAVING.
     outputs: Vec<RelColumn>,
+    /// Per output column: named by an explicit `AS` alias.
+    aliased: Vec<bool>,
     parent: Option<&'p Scope<'p>>,
 }
 
 impl<'p> Scope<'p> {
     fn new(parent: Option<&'p Scope<'p>>) -> Scope<'p> {
-        Scope { relations: Vec::new(), using: Vec::new(), outputs: Vec::new(), parent }
+        Scope { relations: Vec::new(), using: Vec::new(), outputs: Vec::new(), aliased: Vec::new(), parent }
     }
 
     fn tables(&self) -> BTreeSet<TableId> {

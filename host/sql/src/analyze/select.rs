@@ -13,7 +13,7 @@ use super::statement::position;
 use super::{Analyzer, Flow, Relation, RelColumn, Scope, TopSelect};
 use crate::bounds;
 use crate::error::AnalysisError;
-use crate::schema::TableId;
+use crate::schema::{Dialect, TableId};
 use crate::shape::Via;
 
 fn unsupported(what: impl Into<String>) -> AnalysisError {
@@ -89,16 +89,19 @@ impl Analyzer<'_> {
         bounds::at_most(select.projection.len(), bounds::MAX_SELECT_ITEMS, "items in one SELECT list")?;
         let mut items = Vec::with_capacity(select.projection.len());
         let mut outputs = Vec::with_capacity(select.projection.len());
+        let mut aliased = Vec::with_capacity(select.projection.len());
         for item in std::mem::take(&mut select.projection) {
             match item {
                 SelectItem::UnnamedExpr(mut e) => {
                     let flow = self.expr(&mut e, &scope, false)?;
                     outputs.push(RelColumn { name: self.output_name(&e), flow });
+                    aliased.push(false);
                     items.push(SelectItem::UnnamedExpr(e));
                 }
                 SelectItem::ExprWithAlias { mut expr, alias } => {
                     let flow = self.expr(&mut expr, &scope, false)?;
                     outputs.push(RelColumn { name: self.dialect.fold(&alias), flow });
+                    aliased.push(true);
                     items.push(SelectItem::ExprWithAlias { expr, alias });
                 }
                 SelectItem::ExprWithAliases { .. } => return Err(unsupported("several aliases for one expression")),
@@ -137,7 +140,10 @@ impl Analyzer<'_> {
         self.items += items.len();
         bounds::at_most(self.items, bounds::MAX_STATEMENT_ITEMS, "select items in one statement (after `*` expansion)")?;
         select.projection = items;
+        // `*` expands to columns named as themselves, not aliases.
+        aliased.resize(outputs.len(), false);
         scope.outputs = outputs;
+        scope.aliased = aliased;
 
         let mut group_keys = BTreeSet::new();
         let grouped = match &mut select.group_by {
@@ -270,12 +276,19 @@ impl Analyzer<'_> {
     }
 
     /// An ORDER BY item of a SELECT. A bare name is an output column if
-    /// one is named so, and an input column otherwise: PostgreSQL and
-    /// SQLite bind it so (GROUP BY binds the other way, so there a name
-    /// that is both stays ambiguous).
+    /// one is named so, and an input column otherwise, as PostgreSQL binds
+    /// it; SQLite binds only explicit `AS` aliases first. (GROUP BY binds
+    /// the other way, so there a name that is both stays ambiguous.)
     fn order_by_expr(&mut self, e: &mut Expr, scope: &Scope) -> Result<Flow, AnalysisError> {
         if let Expr::Identifier(ident) = e {
-            let aliases: Vec<&RelColumn> = scope.outputs.iter().filter(|c| self.dialect.matches(ident, &c.name)).collect();
+            let explicit_only = self.dialect == Dialect::Sqlite;
+            let aliases: Vec<&RelColumn> = scope
+                .outputs
+                .iter()
+                .zip(scope.aliased.iter().chain(std::iter::repeat(&false)))
+                .filter(|(c, aliased)| (**aliased || !explicit_only) && self.dialect.matches(ident, &c.name))
+                .map(|(c, _)| c)
+                .collect();
             if let Some(first) = aliases.first() {
                 return if aliases.iter().all(|a| a.flow == first.flow) {
                     Ok(first.flow.clone())

@@ -115,3 +115,30 @@ fn nothing_is_kept_in_a_cache_of_no_bytes() {
     assert_eq!(cache.stats().enforced.hits, 0);
     assert_eq!(cache.stats().bytes, 0);
 }
+
+#[test]
+fn wide_shapes_are_weighed_by_what_they_hold() {
+    let (_, schema) = fixture();
+    let max = 1 << 20;
+    let cache = PlanCache::new(max);
+    let stars = vec!["*"; 100].join(", ");
+    for i in 0..200 {
+        // 100 stars over a wide table: a short text, a shape of hundreds of columns.
+        let sql = format!("select {stars} from customers where customer_id = {i}");
+        let _ = cache.prepare(&schema, Dialect::Postgres, &sql);
+    }
+    let stats = cache.stats();
+    assert!(stats.bytes <= max, "{stats:?}");
+    assert!(stats.prepared.entries < 200, "a wide shape weighs more than its text: {stats:?}");
+}
+
+#[test]
+fn a_request_on_an_older_generation_does_not_empty_the_cache() {
+    let (policy, schema) = fixture();
+    let cache = PlanCache::default();
+    let analyst = Viewer { subjects: vec![record(&policy, "analyst")] };
+    run(&cache, &policy, &schema, 5, &analyst, "select region from customers").expect("allowed");
+    run(&cache, &policy, &schema, 4, &analyst, "select region from customers").expect("allowed");
+    run(&cache, &policy, &schema, 5, &analyst, "select region from customers").expect("allowed");
+    assert_eq!(cache.stats().enforced.hits, 1, "the newer generation's entry survived the older request: {:?}", cache.stats());
+}
