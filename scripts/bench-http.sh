@@ -5,11 +5,13 @@
 #
 #   scripts/bench-http.sh [duration-seconds] [connections] [durability: full|process]
 #
+# SERVE_ARGS adds arguments to `steward serve` (e.g. SERVE_ARGS="--shadow-per-second 0").
 # CHECKPOINT_MS (default 2000, the server's) sets how often the audit head is
 # signed; CHECKPOINT_MS=0 CHECKPOINT_RECORDS=1000000000 turns checkpoints off
 # for a side-by-side figure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/bench-lib.sh
 DURATION=${1:-10}
 CONNECTIONS=${2:-64}
 DURABILITY=${3:-full}
@@ -26,17 +28,9 @@ command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2
 DATA=$(mktemp -d)
 trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; rm -rf "$DATA"' EXIT
 STEWARD_LOG=error $BIN serve --listen 127.0.0.1:$PORT --data "$DATA" --cache-dir "$CACHE" --durability "$DURABILITY" \
-  --checkpoint-ms "$CHECKPOINT_MS" --checkpoint-records "$CHECKPOINT_RECORDS" &
+  --checkpoint-ms "$CHECKPOINT_MS" --checkpoint-records "$CHECKPOINT_RECORDS" ${SERVE_ARGS:-} &
 SERVER=$!
-# Python and JavaScript plugins take minutes to compile on an empty cache
-# (a release server on 2 cores); the wait says so instead of giving up.
-for i in $(seq 6000); do
-  curl -sf localhost:$PORT/healthz >/dev/null && break
-  kill -0 $SERVER 2>/dev/null || { echo "the server exited before it answered" >&2; exit 1; }
-  [ $((i % 300)) -eq 0 ] && echo "waiting for the server ($((i / 10)) s): compiling plugins into $CACHE" >&2
-  sleep 0.1
-done
-curl -sf localhost:$PORT/healthz >/dev/null || { echo "the server did not come up in 600 s" >&2; exit 1; }
+wait_until_up
 
 TOKEN=$($BIN token mint --key policies/demo/issuer.key --sub alice --act copilot --session bench --turn 1)
 cat > "$DATA/decide.lua" <<LUA

@@ -8,6 +8,7 @@
 #   scripts/bench-query.sh [duration-seconds] [connections] [durability: full|process]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/bench-lib.sh
 DURATION=${1:-10}
 CONNECTIONS=${2:-32}
 DURABILITY=${3:-full}
@@ -25,15 +26,7 @@ cp -r policies "$DATA/policies"
 sed -i -E 's/^(rows_per_day|pii_cells_per_day|queries_per_day) = .*/\1 = 1000000000000/' "$DATA/policies/data.toml"
 STEWARD_LOG=warn $BIN serve --listen 127.0.0.1:$PORT --data "$DATA" --cache-dir "$CACHE" --policies "$DATA/policies" --durability "$DURABILITY" &
 SERVER=$!
-# Python and JavaScript plugins take minutes to compile on an empty cache
-# (a release server on 2 cores); the wait says so instead of giving up.
-for i in $(seq 6000); do
-  curl -sf localhost:$PORT/healthz >/dev/null && break
-  kill -0 $SERVER 2>/dev/null || { echo "the server exited before it answered" >&2; exit 1; }
-  [ $((i % 300)) -eq 0 ] && echo "waiting for the server ($((i / 10)) s): compiling plugins into $CACHE" >&2
-  sleep 0.1
-done
-curl -sf localhost:$PORT/healthz >/dev/null || { echo "the server did not come up in 600 s" >&2; exit 1; }
+wait_until_up
 
 TOKEN=$($BIN token mint --key policies/demo/issuer.key --sub bob)
 BODY='{"sql":"SELECT c.customer_id, c.email, o.total FROM sales.customers c JOIN sales.orders o ON o.customer_id = c.customer_id WHERE o.total > 900 ORDER BY o.total DESC LIMIT 10"}'

@@ -16,6 +16,7 @@
 #   scripts/bench-swap.sh [duration-seconds] [swaps] [connections]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/bench-lib.sh
 DURATION=${1:-15}
 SWAPS=${2:-100}
 CONNECTIONS=${3:-64}
@@ -30,13 +31,7 @@ DATA=$(mktemp -d)
 trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; rm -rf "$DATA"' EXIT
 STEWARD_LOG=error $BIN serve --listen 127.0.0.1:$PORT --data "$DATA" --cache-dir "$CACHE" --durability full &
 SERVER=$!
-for i in $(seq 6000); do
-  curl -sf localhost:$PORT/healthz >/dev/null && break
-  kill -0 $SERVER 2>/dev/null || { echo "the server exited before it answered" >&2; exit 1; }
-  [ $((i % 300)) -eq 0 ] && echo "waiting for the server ($((i / 10)) s): compiling plugins into $CACHE" >&2
-  sleep 0.1
-done
-curl -sf localhost:$PORT/healthz >/dev/null || { echo "the server did not come up in 600 s" >&2; exit 1; }
+wait_until_up
 rss() { awk '/VmRSS/ { printf "%.0f MiB", $2 / 1024 }' /proc/$SERVER/status; }
 sleep 2
 echo "RSS idle, six shipped plugins loaded: $(rss)"
