@@ -80,7 +80,7 @@ impl Shadows {
         }
         let tx = self.queue.get_or_init(|| {
             let (tx, rx) = mpsc::channel(QUEUE);
-            tokio::spawn(work(rx, audit.clone()));
+            start_worker(rx, audit.clone());
             tx
         });
         tx.try_reserve().map_err(|e| match e {
@@ -113,6 +113,38 @@ pub(crate) fn queue(slot: Slot<'_>, decision: &AuditRecord, request_id: String, 
     record.decided_by.clear();
     record.query = None;
     slot.send(Job { record, calls, plugins, policy });
+}
+
+/// The worker runs on a thread of its own, at a lower scheduling priority
+/// than the request threads: a shadow plugin's call (a few hundred µs for
+/// the Python and JavaScript twins) never holds up a tokio worker that has
+/// answers to send, and the shadows get the CPU the answers leave. If the
+/// thread cannot start, the queue closes and decisions say the worker has
+/// stopped.
+fn start_worker(rx: mpsc::Receiver<Job>, audit: AuditWriter) {
+    let started = std::thread::Builder::new().name("steward-shadow".into()).spawn(move || {
+        lower_priority();
+        match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(rt) => rt.block_on(work(rx, audit)),
+            Err(e) => tracing::error!(error = %e, "the shadow worker could not start; shadow calls are skipped"),
+        }
+    });
+    if let Err(e) = started {
+        tracing::error!(error = %e, "the shadow worker thread could not start; shadow calls are skipped");
+    }
+}
+
+/// Nice the calling thread (Linux schedules threads one by one); best effort.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: gettid and setpriority take no pointers; they change only this
+    // thread's scheduling priority.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        if libc::setpriority(libc::PRIO_PROCESS, tid, 10) != 0 {
+            tracing::debug!("the shadow worker keeps its priority (setpriority failed)");
+        }
+    }
 }
 
 async fn work(mut rx: mpsc::Receiver<Job>, audit: AuditWriter) {
