@@ -132,6 +132,8 @@ impl Analyzer<'_> {
                     }
                 }
             }
+            // `*` expands to columns named as themselves, not aliases.
+            aliased.resize(outputs.len(), false);
         }
         if items.is_empty() {
             return Err(unsupported("`*` leaves no column you may read"));
@@ -140,8 +142,6 @@ impl Analyzer<'_> {
         self.items += items.len();
         bounds::at_most(self.items, bounds::MAX_STATEMENT_ITEMS, "select items in one statement (after `*` expansion)")?;
         select.projection = items;
-        // `*` expands to columns named as themselves, not aliases.
-        aliased.resize(outputs.len(), false);
         scope.outputs = outputs;
         scope.aliased = aliased;
 
