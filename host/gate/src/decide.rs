@@ -70,8 +70,11 @@ impl Gate {
         if let Some(slot) = &slot {
             record.shadow = crate::shadow::noted(&calls, slot);
         }
-        let slot = slot.and_then(Result::ok);
-        let committed = if slot.is_some() { Some(record.clone()) } else { None };
+        // The shadow record starts as a copy of this one.
+        let shadow = match slot {
+            Some(Ok(slot)) => Some((slot, record.clone())),
+            _ => None,
+        };
         if let Err(e) = self.audit.append(record).await {
             tracing::error!(error = %e, "decision not recorded; answering deny");
             outcome.decision = Decision::Deny;
@@ -79,8 +82,8 @@ impl Gate {
             outcome.reasons = vec![Reason::new(ReasonCode::InternalError, "audit", format!("the decision could not be recorded: {e}"))];
             return Err(());
         }
-        if let (Some(slot), Some(decision)) = (slot, committed) {
-            crate::shadow::queue(slot, &decision, self.next_request_id(), calls, self.registry.current(), self.policy.load().policy.clone());
+        if let Some((slot, decision)) = shadow {
+            crate::shadow::queue(slot, decision, self.next_request_id(), calls, self.registry.current(), self.policy.load().policy.clone());
         }
         Ok(())
     }

@@ -6,13 +6,14 @@
 //! by then is a vote saying so), and records what each would have decided
 //! as a `shadow` record whose `parent` is the decision, waiting for each
 //! record to commit before the next job, so a slow audit log fills the
-//! queue instead of memory. The decision's own
-//! record lists the shadow voters and whether their calls were queued.
+//! queue instead of memory.
+//!
 //! Shadow calls are sampled: at most a set number of decisions a second
 //! have theirs made (`--shadow-per-second`), so the plugins being tried
 //! out never take more than a bounded share of the host's CPU from the
-//! answers; and when the queue is full they are skipped too. Either way
-//! the decision's record says so. Shadows are never paid for by the answer.
+//! answers; and when the queue is full they are skipped too. The
+//! decision's own record lists its shadow voters and what became of their
+//! calls. Shadows are never paid for by the answer.
 
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
@@ -102,12 +103,12 @@ pub(crate) fn noted(calls: &[ShadowCall], slot: &Result<Slot<'_>, Skipped>) -> V
     calls.iter().map(|c| json!({ "voter": c.voter, "status": status })).collect()
 }
 
-/// Queue `calls` in `slot`; `decision` is the decision's committed record.
-pub(crate) fn queue(slot: Slot<'_>, decision: &AuditRecord, request_id: String, calls: Vec<ShadowCall>, plugins: Arc<PluginSet>, policy: Arc<Policy>) {
-    let mut record = decision.clone();
+/// Queue `calls` in `slot`; `decision` is a copy of the decision's
+/// committed record, which becomes the shadow record.
+pub(crate) fn queue(slot: Slot<'_>, decision: AuditRecord, request_id: String, calls: Vec<ShadowCall>, plugins: Arc<PluginSet>, policy: Arc<Policy>) {
+    let mut record = decision;
     record.record_type = RecordType::Shadow;
-    record.parent = Some(decision.request_id.clone());
-    record.request_id = request_id;
+    record.parent = Some(std::mem::replace(&mut record.request_id, request_id));
     record.reasons.clear();
     record.obligations.clear();
     record.decided_by.clear();
