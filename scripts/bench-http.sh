@@ -33,14 +33,9 @@ SERVER=$!
 wait_until_up
 
 TOKEN=$($BIN token mint --key policies/demo/issuer.key --sub alice --act copilot --session bench --turn 1)
-cat > "$DATA/decide.lua" <<LUA
-wrk.method = "POST"
-wrk.body = '{"action":"sql.read","assets":["finance/ledger"],"intent":"task: bench"}'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $TOKEN"
-LUA
+wrk_post "$DATA/decide.lua" "$DECIDE_BODY" "$TOKEN"
 curl -s -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' localhost:$PORT/v1/decide \
-  -d '{"action":"sql.read","assets":["finance/ledger"],"intent":"task: bench"}'; echo
+  -d "$DECIDE_BODY"; echo
 echo "wrk: ${DURATION}s, ${CONNECTIONS} connections, 2 threads, audit durability ${DURABILITY}, checkpoints every ${CHECKPOINT_MS} ms / ${CHECKPOINT_RECORDS} records"
 wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$DATA/decide.lua" "http://127.0.0.1:$PORT/v1/decide"
 kill $SERVER; wait $SERVER 2>/dev/null || true

@@ -14,3 +14,17 @@ wait_until_up() {
   echo "the server did not come up in 600 s" >&2
   return 1
 }
+
+# Write a wrk script to $1 that POSTs the JSON body $2 with the bearer
+# token $3.
+wrk_post() {
+  cat > "$1" <<LUA
+wrk.method = "POST"
+wrk.body = '$2'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $3"
+LUA
+}
+
+# The decision every decide bench asks: copilot, for alice, reads the ledger.
+DECIDE_BODY='{"action":"sql.read","assets":["finance/ledger"],"intent":"task: bench"}'

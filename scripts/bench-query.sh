@@ -30,12 +30,7 @@ wait_until_up
 
 TOKEN=$($BIN token mint --key policies/demo/issuer.key --sub bob)
 BODY='{"sql":"SELECT c.customer_id, c.email, o.total FROM sales.customers c JOIN sales.orders o ON o.customer_id = c.customer_id WHERE o.total > 900 ORDER BY o.total DESC LIMIT 10"}'
-cat > "$DATA/query.lua" <<LUA
-wrk.method = "POST"
-wrk.body = '$BODY'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $TOKEN"
-LUA
+wrk_post "$DATA/query.lua" "$BODY" "$TOKEN"
 curl -s -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' localhost:$PORT/v1/query -d "$BODY" | head -c 600; echo
 echo "wrk: ${DURATION}s, ${CONNECTIONS} connections, 2 threads, audit durability ${DURABILITY}"
 wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$DATA/query.lua" "http://127.0.0.1:$PORT/v1/query"

@@ -38,12 +38,7 @@ echo "RSS idle, six shipped plugins loaded: $(rss)"
 
 TOKEN=$($BIN token mint --key policies/demo/issuer.key --sub alice --act copilot --session bench --turn 1)
 ADMIN=$(cat "$DATA/admin.token")
-cat > "$DATA/decide.lua" <<LUA
-wrk.method = "POST"
-wrk.body = '{"action":"sql.read","assets":["finance/ledger"],"intent":"task: bench"}'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $TOKEN"
-LUA
+wrk_post "$DATA/decide.lua" "$DECIDE_BODY" "$TOKEN"
 # One upload body per version, made before the load starts.
 python3 - "$DATA" "$SWAPS" <<'PY'
 import base64, json, pathlib, sys
