@@ -14,12 +14,10 @@
 //!
 //! Run with `cargo bench -p steward-sql --bench tpch`.
 
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use steward_model::{IdentityKind, Principal};
-use steward_policy::Policy;
-use steward_sql::{Dialect, Mode, Plan, PlanCache, Schema, Viewer, enforce, prepare};
+use steward_sql::{Dialect, Mode, Plan, PlanCache, Viewer, enforce, prepare};
 
 const HUMANS: usize = 20;
 const AGENTS: usize = 100;
@@ -29,39 +27,16 @@ fn rounds() -> usize {
     std::env::var("BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(400)
 }
 
-/// The bench's identities and rules for one workload's folder: a masked
-/// PII column and row filters on `filtered` (one that reads each human's
-/// `region` attribute), for analysts and the agents acting for them.
-fn bench_policy(folder: &str, filtered: &[(&str, &str)]) -> String {
-    let mut text = format!(
-        r#"
-[identity]
-issuer = "bench"
-audience = "bench"
-[[key]]
-kid = "bench"
-public_key = "WO9WT20h9eQLF23X1eV9Q3dH5GtvRDNJaUJkNLTStSM="
-[[action]]
-name = "sql.read"
-category = "read"
-risk = 0.3
-[[role]]
-name = "analyst"
-[[role.grant]]
-actions = ["sql.read"]
-assets = ["{folder}/**"]
-[[column_rule]]
-id = "pii-masked"
-roles = ["analyst"]
-assets = ["{folder}/**"]
-columns = ["tag:pii"]
-effect = "mask"
-mask = "redact"
-"#
-    );
-    for (i, (table, filter)) in filtered.iter().enumerate() {
-        text.push_str(&format!("[[row_filter]]\nid = \"filter-{i}\"\nroles = [\"analyst\"]\nkinds = [\"human\"]\nassets = [\"{folder}/{table}\"]\nfilter = \"{filter}\"\n"));
-    }
+#[path = "../tests/support/workload.rs"]
+mod workload;
+use workload::{Workload, tpch, tpcds};
+
+/// Who asks, on top of the workload's rules: 20 analysts, each with a row
+/// filter of their own (it reads their `region` attribute), and 100 agents,
+/// each acting for one of them.
+fn principals_text(attribute_filter: (&str, &str)) -> String {
+    let (asset, filter) = attribute_filter;
+    let mut text = format!("\n[[row_filter]]\nid = \"own-region\"\nroles = [\"analyst\"]\nkinds = [\"human\"]\nassets = [{asset:?}]\nfilter = {filter:?}\n");
     for h in 0..HUMANS {
         text.push_str(&format!("[[principal]]\nid = \"human-{h:02}\"\nkind = \"human\"\nroles = [\"analyst\"]\nattributes = {{ region = \"{h}\" }}\n"));
     }
@@ -89,35 +64,17 @@ fn pct(samples: &mut [Duration], p: f64) -> f64 {
     samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)].as_secs_f64() * 1e6
 }
 
-struct Workload {
-    name: &'static str,
-    catalog: PathBuf,
-    queries: Vec<(String, String)>,
-    filtered: &'static [(&'static str, &'static str)],
-    folder: &'static str,
-}
-
-fn load_queries(dir: &Path, count: usize) -> Vec<(String, String)> {
-    (1..=count)
-        .map(|n| {
-            let path = dir.join(format!("q{n:02}.sql"));
-            let sql = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            (format!("q{n:02}"), sql.trim().trim_end_matches(';').to_string())
-        })
-        .collect()
-}
-
-fn run(w: &Workload) {
-    let catalog = std::fs::read_to_string(&w.catalog).expect("the workload's catalog reads");
-    let policy = Policy::load_texts(vec![(w.catalog.clone(), catalog), (PathBuf::from("bench.toml"), bench_policy(w.folder, w.filtered))]).expect("bench policy loads");
-    let schema = Schema::from_policy(&policy);
+fn run(w: &Workload, attribute_filter: (&str, &str)) {
+    let (policy, schema) = w.load(&principals_text(attribute_filter));
     let principals = principals();
     let viewers: Vec<Viewer> = principals.iter().map(|p| Viewer::new(&policy, p).expect("viewer")).collect();
     let dialect = Dialect::Generic;
     let cache = PlanCache::default();
     let (mut parse, mut cold, mut hit) = (Vec::new(), Vec::new(), Vec::new());
     let mut refused = 0;
-    for (name, sql) in &w.queries {
+    for n in 1..=w.queries {
+        let name = format!("q{n:02}");
+        let sql = &w.query(n).unwrap_or_else(|e| panic!("{e}"));
         let uncached = |viewer: &Viewer| {
             let prepared = prepare(&schema, dialect, sql).map_err(|e| e.to_string())?;
             let plan = Plan::build(&schema, &policy, viewer, prepared.shape.table_ids(), Mode::Full, dialect).map_err(|v| v.message)?;
@@ -156,7 +113,7 @@ fn run(w: &Workload) {
     println!(
         "{:<6} {} queries ({refused} refused), {AGENTS} agents for {HUMANS} humans, {} samples each",
         w.name,
-        w.queries.len(),
+        w.queries,
         parse.len()
     );
     println!("  parse         p50 {p50:>8.1} µs   p99 {p99:>8.1} µs");
@@ -167,24 +124,10 @@ fn run(w: &Workload) {
 }
 
 fn main() {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let tpch = manifest.join("benches/tpch");
-    run(&Workload {
-        name: "TPC-H",
-        catalog: tpch.join("catalog.toml"),
-        queries: load_queries(&tpch, 22),
-        filtered: &[("orders", "o_orderstatus <> 'X'"), ("customer", "c_nationkey <> {principal.region}")],
-        folder: "tpch",
-    });
-    let tpcds = manifest.join("../../target/workloads/tpcds");
-    if tpcds.join("catalog.toml").exists() {
-        run(&Workload {
-            name: "TPC-DS",
-            catalog: tpcds.join("catalog.toml"),
-            queries: load_queries(&tpcds, 99),
-            filtered: &[("store", "s_store_sk > 0"), ("customer", "c_customer_sk > 0"), ("date_dim", "d_year >= {principal.region}")],
-            folder: "tpcds",
-        });
+    run(&tpch(), ("tpch/customer", "c_nationkey <> {principal.region}"));
+    let tpcds = tpcds();
+    if tpcds.is_fetched() {
+        run(&tpcds, ("tpcds/date_dim", "d_year >= {principal.region}"));
     } else {
         println!("TPC-DS: not fetched; run `make workloads` first");
     }

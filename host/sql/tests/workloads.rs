@@ -2,9 +2,7 @@
 //! and row filters: every query is accepted and rewritten, except those in
 //! [`REFUSED`], each refused for a stated reason.
 //!
-//! TPC-H comes from `benches/tpch/`. TPC-DS is not kept in the repository:
-//! `make workloads` (scripts/fetch-workloads.sh) writes it into
-//! `target/workloads/tpcds/` from sqlglot's source distribution.
+//! Where the workloads are and the rules they run under: `support/workload.rs`.
 //!
 //! Per query: `prepare`, `Plan::build`, `enforce`. A refusal at any step
 //! must be listed in [`REFUSED`] with a substring of its message; a listed
@@ -23,11 +21,14 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 use sqlparser::ast::{Ident, TableFactor, TableSampleKind};
 use steward_policy::{ColumnEffect, Policy};
 use steward_sql::{AnalysisError, Dialect, Hooks, Mode, Plan, Schema, TableId, Viewer, analyze, enforce, mask, parse_rewritten, prepare};
+
+#[path = "support/workload.rs"]
+mod workload;
+use workload::{Workload, tpch, tpcds};
 
 /// Queries refused today: (query, as `tpch q<n>` / `tpcds q<n>` with `n`
 /// unpadded, a substring of the refusal message, why the refusal is
@@ -38,97 +39,8 @@ const REFUSED: &[(&str, &str, &str)] = &[];
 /// + INTERVAL '30' day`, double-quoted aliases).
 const DIALECT: Dialect = Dialect::Generic;
 
-/// The viewer and the rules, for the workload's folder `{folder}`: read
-/// access, PII masked. Row filters are per workload ([`Workload::filters`]).
-/// One workload at a time: both have a `customer` table, which an
-/// unqualified name could not tell apart, and the loader refuses a rule
-/// whose assets match nothing in the catalog.
-const POLICY: &str = r#"
-[identity]
-issuer = "workloads"
-audience = "workloads"
-
-[[key]]
-kid = "workloads"
-public_key = "WO9WT20h9eQLF23X1eV9Q3dH5GtvRDNJaUJkNLTStSM="
-
-[[action]]
-name = "sql.read"
-category = "read"
-risk = 0.3
-
-[[role]]
-name = "analyst"
-
-[[role.grant]]
-actions = ["sql.read"]
-assets = ["{folder}/**"]
-
-[[principal]]
-id = "analyst"
-kind = "human"
-roles = ["analyst"]
-
-[[column_rule]]
-id = "pii-redacted"
-roles = ["analyst"]
-assets = ["{folder}/**"]
-columns = ["tag:pii"]
-effect = "mask"
-mask = "redact"
-"#;
-
-struct Workload {
-    /// `tpch` or `tpcds`: the catalog folder; query names are `<name> q<n>`.
-    name: &'static str,
-    /// Holds `catalog.toml` and `q01.sql` ..
-    dir: PathBuf,
-    queries: usize,
-    /// (rule id, asset, predicate). Each predicate is written as the
-    /// rewrite prints it back, so it can be found in the rewritten SQL.
-    filters: &'static [(&'static str, &'static str, &'static str)],
-}
-
-fn tpch() -> Workload {
-    Workload {
-        name: "tpch",
-        dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/tpch"),
-        queries: 22,
-        filters: &[("tpch-open-orders", "tpch/orders", "o_orderstatus <> 'X'"), ("tpch-segmented-customers", "tpch/customer", "c_mktsegment <> 'NONE'")],
-    }
-}
-
-fn tpcds() -> Workload {
-    Workload {
-        name: "tpcds",
-        dir: Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).expect("host/sql is two levels below the workspace root").join("target/workloads/tpcds"),
-        queries: 99,
-        filters: &[
-            ("tpcds-known-stores", "tpcds/store", "s_store_sk > 0"),
-            ("tpcds-known-customers", "tpcds/customer", "c_customer_sk > 0"),
-            ("tpcds-modern-dates", "tpcds/date_dim", "d_year >= 1900"),
-        ],
-    }
-}
-
-impl Workload {
-    fn policy_text(&self) -> String {
-        let mut text = POLICY.replace("{folder}", self.name);
-        for (id, asset, filter) in self.filters {
-            text.push_str(&format!("\n[[row_filter]]\nid = {id:?}\nroles = [\"analyst\"]\nassets = [{asset:?}]\nfilter = {filter:?}\n"));
-        }
-        text
-    }
-
-    fn load(&self) -> (Policy, Schema) {
-        let catalog_path = self.dir.join("catalog.toml");
-        let catalog = std::fs::read_to_string(&catalog_path).unwrap_or_else(|e| panic!("cannot read {}: {e}", catalog_path.display()));
-        let policy = Policy::load_texts(vec![(catalog_path, catalog), (PathBuf::from("workloads.toml"), self.policy_text())])
-            .unwrap_or_else(|e| panic!("the {} workload policy does not load: {e}", self.name));
-        let schema = Schema::from_policy(&policy);
-        (policy, schema)
-    }
-}
+/// The one viewer: an analyst.
+const ANALYST: &str = "\n[[principal]]\nid = \"analyst\"\nkind = \"human\"\nroles = [\"analyst\"]\n";
 
 /// Analysis as with `NoHooks` (nothing hidden, nothing replaced), counting
 /// the references to each base table.
@@ -257,7 +169,7 @@ fn run(schema: &Schema, policy: &Policy, viewer: &Viewer, sql: &str) -> Outcome 
 /// Run every query of `workload` against `refused`: the summary line and
 /// the failures.
 fn run_workload(workload: &Workload, refused: &[(&str, &str, &str)]) -> (String, Vec<String>) {
-    let (policy, schema) = workload.load();
+    let (policy, schema) = workload.load(ANALYST);
     let viewer = Viewer { subjects: vec![policy.principal("analyst").expect("the workload policy has principal analyst")] };
     let mut failures = Vec::new();
     let (mut accepted, mut as_listed) = (0, 0);
@@ -278,15 +190,14 @@ fn run_workload(workload: &Workload, refused: &[(&str, &str, &str)]) -> (String,
 
     for n in 1..=workload.queries {
         let name = format!("{prefix}{n}");
-        let path = workload.dir.join(format!("q{n:02}.sql"));
-        let sql = match std::fs::read_to_string(&path) {
+        let sql = match workload.query(n) {
             Ok(s) => s,
             Err(e) => {
-                failures.push(format!("{name}: cannot read {}: {e}", path.display()));
+                failures.push(format!("{name}: {e}"));
                 continue;
             }
         };
-        let outcome = run(&schema, &policy, &viewer, sql.trim().trim_end_matches(';'));
+        let outcome = run(&schema, &policy, &viewer, &sql);
         if std::env::var_os("WORKLOADS_VERBOSE").is_some() {
             match &outcome {
                 Outcome::Accepted { sql, .. } => eprintln!("[accepted] {name} :: {sql}"),
@@ -340,7 +251,7 @@ fn tpch_queries_are_enforced() {
 fn tpcds_queries_are_enforced() {
     let workload = tpcds();
     assert!(
-        workload.dir.join("catalog.toml").is_file(),
+        workload.is_fetched(),
         "the TPC-DS workload is missing from {}: run `make workloads` (scripts/fetch-workloads.sh) first",
         workload.dir.display()
     );
@@ -352,7 +263,7 @@ fn tpcds_queries_are_enforced() {
 #[test]
 fn checks_catch_a_leaking_rewrite_and_a_stale_list() {
     let workload = tpch();
-    let (policy, schema) = workload.load();
+    let (policy, schema) = workload.load(ANALYST);
     let viewer = Viewer { subjects: vec![policy.principal("analyst").expect("the workload policy has principal analyst")] };
     let sql = "select c_name, o_orderkey from customer, orders where c_custkey = o_custkey";
     let prepared = prepare(&schema, DIALECT, sql).expect("the probe query analyzes");
