@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod access;
 mod failure;
 mod ids;
 pub mod time;
@@ -21,6 +22,7 @@ pub fn clip(s: &str, max: usize) -> String {
     out
 }
 
+pub use access::{ColumnMask, GrantConditions};
 pub use failure::{PluginError, PluginFailure, TrapCause};
 pub use ids::RequestIds;
 
@@ -221,13 +223,25 @@ impl Reason {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum MaskMethod {
     Null,
     Hash,
     LastFour,
     Redact,
+}
+
+impl MaskMethod {
+    /// How much of the value the mask still shows: nothing (null,
+    /// redact), equality (hash), a part (last four).
+    pub fn reveals(self) -> u8 {
+        match self {
+            MaskMethod::Null | MaskMethod::Redact => 0,
+            MaskMethod::Hash => 1,
+            MaskMethod::LastFour => 2,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -199,6 +199,24 @@ pub struct Policy {
     plugin_signers: Vec<signing::PluginSigner>,
     signature_rules: Vec<signing::SignatureRule>,
     vocabulary: TagVocabulary,
+    teams: HashMap<String, Team>,
+}
+
+/// An owner team: catalog entries name it as their `owner`; its members
+/// and delegates decide access requests for them.
+#[derive(Debug, Clone)]
+pub struct Team {
+    pub name: String,
+    pub description: Option<String>,
+    pub members: Vec<String>,
+    pub delegates: Vec<String>,
+}
+
+impl Team {
+    /// Whether `principal_id` may decide for the team.
+    pub fn decides(&self, principal_id: &str) -> bool {
+        self.members.iter().chain(&self.delegates).any(|m| m == principal_id)
+    }
 }
 
 impl Policy {
@@ -345,6 +363,21 @@ impl Policy {
 
     pub fn budgets(&self) -> &[Budget] {
         &self.data.budgets
+    }
+
+    pub fn team(&self, name: &str) -> Option<&Team> {
+        self.teams.get(name)
+    }
+
+    pub fn teams(&self) -> impl Iterator<Item = &Team> {
+        self.teams.values()
+    }
+
+    /// The team owning the catalog entry at `path` (inherited from the
+    /// folders above it), if it names one the policy defines.
+    pub fn owning_team(&self, path: &str) -> Option<&Team> {
+        let owner = self.catalog_entry(path)?.owner.as_deref()?;
+        self.teams.get(owner)
     }
 
     pub fn risk_thresholds(&self, kind: IdentityKind) -> RiskThresholds {

@@ -94,6 +94,9 @@ impl Builder {
         for (src, file) in &files {
             self.principals(src, file)?;
         }
+        for (src, file) in &files {
+            self.teams(src, file)?;
+        }
         // Pass 2: everything that refers to definitions, in any file.
         for (src, file) in &files {
             self.forbidden(src, file)?;
@@ -418,6 +421,41 @@ impl Builder {
             }
             let attributes = p.attributes.clone();
             self.policy.principals.insert(id.clone(), crate::PrincipalRecord { id: id.clone(), kind: p.kind, roles, attributes });
+        }
+        Ok(())
+    }
+
+    /// `[[team]]`: members and delegates are humans the policy names (an
+    /// agent or a service never decides an access request).
+    fn teams(&mut self, src: &Source, file: &PolicyFile) -> Result<(), PolicyError> {
+        for t in &file.teams {
+            let name = t.name.get_ref();
+            if name.trim().is_empty() {
+                return Err(src.error(&t.name.span(), "a team needs a name (the `owner` its catalog entries give)"));
+            }
+            if self.policy.teams.contains_key(name) {
+                return Err(src.error(&t.name.span(), format!("team {name:?} is defined twice")));
+            }
+            let mut people = |list: &[Spanned<String>], what: &str| -> Result<Vec<String>, PolicyError> {
+                let mut out = Vec::new();
+                for p in list {
+                    let id = p.get_ref();
+                    match self.policy.principals.get(id) {
+                        None => return Err(src.error(&p.span(), format!("team {name:?}: unknown {what} {id:?}"))),
+                        Some(r) if r.kind != IdentityKind::Human => {
+                            return Err(src.error(
+                                &p.span(),
+                                format!("team {name:?}: {what} {id:?} is a {}; only humans decide access requests", r.kind.as_str()),
+                            ));
+                        }
+                        Some(_) => out.push(id.clone()),
+                    }
+                }
+                Ok(out)
+            };
+            let members = people(&t.members, "member")?;
+            let delegates = people(&t.delegates, "delegate")?;
+            self.policy.teams.insert(name.clone(), crate::Team { name: name.clone(), description: t.description.clone(), members, delegates });
         }
         Ok(())
     }

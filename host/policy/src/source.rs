@@ -42,6 +42,23 @@ pub struct PolicyFile {
     #[serde(default, rename = "signed_plugins")]
     pub signed_plugins: Vec<SignedPluginsEntry>,
     pub classification: Option<Spanned<ClassificationSection>>,
+    #[serde(default, rename = "team")]
+    pub teams: Vec<TeamEntry>,
+}
+
+/// An owner team (the `owner` of catalog entries): the humans who decide
+/// access requests for what it owns.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamEntry {
+    pub name: Spanned<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub members: Vec<Spanned<String>>,
+    /// Humans outside the team who may decide for it.
+    #[serde(default)]
+    pub delegates: Vec<Spanned<String>>,
 }
 
 /// The tag vocabulary beyond the built-in PII kinds.

@@ -115,7 +115,8 @@ fn a_bad_public_key_is_refused() {
 
 #[test]
 fn missing_identity_section_is_refused() {
-    let files = demo_files().into_iter().filter(|(p, _)| p != Path::new("identity.toml")).collect();
+    // owners.toml names principals of identity.toml: without them it is invalid first.
+    let files = demo_files().into_iter().filter(|(p, _)| p != Path::new("identity.toml") && p != Path::new("owners.toml")).collect();
     assert!(matches!(Policy::load_texts(files), Err(PolicyError::Missing(_))));
 }
 
@@ -160,4 +161,22 @@ fn admin_roles_are_known_and_never_held_by_agents() {
     assert_eq!(policy.admin_role(&alice.roles), None, "it-admin grants infrastructure actions, not the admin API");
     let (_, _, message) = invalid(demo_with("identity.toml", |t| t.replace("roles = [\"assistant\", \"it-admin\"]", "roles = [\"assistant\", \"steward-admin\"]")));
     assert!(message.contains("agent \"copilot\" cannot hold the admin role \"steward-admin\""), "{message}");
+}
+
+#[test]
+fn owner_teams_decide_for_what_they_own_and_only_humans_decide() {
+    let policy = Policy::load_texts(demo_files()).unwrap();
+    let team = policy.owning_team("finance/ledger").expect("finance/ledger inherits finance-team");
+    assert_eq!(team.name, "finance-team");
+    assert!(team.decides("alice") && team.decides("dana"));
+    assert!(!team.decides("bob") && !team.decides("scout"));
+    assert_eq!(policy.owning_team("hr/salaries").map(|t| t.name.as_str()), Some("people-team"));
+    assert!(policy.owning_team("no/such/table").is_none());
+
+    let (_, _, message) = invalid(demo_with("owners.toml", |t| t.replace("members = [\"alice\"]", "members = [\"scout\"]")));
+    assert!(message.contains("only humans decide"), "{message}");
+    let (_, _, message) = invalid(demo_with("owners.toml", |t| t.replace("members = [\"alice\"]", "members = [\"nobody\"]")));
+    assert!(message.contains("unknown member"), "{message}");
+    let (_, _, message) = invalid(demo_with("owners.toml", |t| format!("{t}\n[[team]]\nname = \"sales-team\"\n")));
+    assert!(message.contains("defined twice"), "{message}");
 }
