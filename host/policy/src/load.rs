@@ -436,7 +436,7 @@ impl Builder {
             if self.policy.teams.contains_key(name) {
                 return Err(src.error(&t.name.span(), format!("team {name:?} is defined twice")));
             }
-            let mut people = |list: &[Spanned<String>], what: &str| -> Result<Vec<String>, PolicyError> {
+            let people = |list: &[Spanned<String>], what: &str| -> Result<Vec<String>, PolicyError> {
                 let mut out = Vec::new();
                 for p in list {
                     let id = p.get_ref();
