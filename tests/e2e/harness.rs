@@ -52,6 +52,7 @@ pub fn guests() -> &'static Guests {
             "context-sop",
             "laundering-tool",
             "query-tool",
+            "generous-sop",
         ];
         let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
         cmd.current_dir(repo())

@@ -342,7 +342,7 @@ impl Steward {
     }
 
     fn decide(&self, principal: &Principal, input: &DecideInput) -> steward_pipeline::Outcome {
-        let ctx = steward_pipeline::Context { policy: &self.policy, plugins: &NoPlugins };
+        let ctx = steward_pipeline::Context { policy: &self.policy, plugins: &NoPlugins, grants: steward_access::ActiveGrants::none() };
         now_ready(steward_pipeline::decide(&ctx, principal, input, String::from("peers")))
     }
 }

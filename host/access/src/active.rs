@@ -109,3 +109,11 @@ impl ActiveGrants {
         self.by_principal.values().flatten().map(|g| g.expires_at_ms).min()
     }
 }
+
+impl ActiveGrants {
+    /// No grants at all, for callers without a store (benches, tests).
+    pub fn none() -> &'static ActiveGrants {
+        static NONE: std::sync::OnceLock<ActiveGrants> = std::sync::OnceLock::new();
+        NONE.get_or_init(ActiveGrants::default)
+    }
+}

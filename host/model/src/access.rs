@@ -98,3 +98,27 @@ mod tests {
         assert_eq!(empty.aggregate_only, Some(2));
     }
 }
+
+/// An access request as an owner's SOP reviews it
+/// (`steward:guardrail@0.4.0`'s `access-request`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccessReview {
+    pub id: String,
+    /// Who the grant would be for.
+    pub principal: crate::Principal,
+    pub requested_by: String,
+    pub action: crate::Action,
+    pub assets: Vec<crate::Asset>,
+    pub columns: Vec<String>,
+    pub purpose: String,
+    pub duration_secs: u64,
+}
+
+/// An SOP's decision on an access request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "verdict", rename_all = "lowercase")]
+pub enum AccessVerdict {
+    Approve { conditions: GrantConditions },
+    Deny { reason: crate::Reason },
+    Escalate { reason: crate::Reason },
+}

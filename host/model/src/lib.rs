@@ -22,7 +22,7 @@ pub fn clip(s: &str, max: usize) -> String {
     out
 }
 
-pub use access::{ColumnMask, GrantConditions};
+pub use access::{AccessReview, AccessVerdict, ColumnMask, GrantConditions};
 pub use failure::{PluginError, PluginFailure, TrapCause};
 pub use ids::RequestIds;
 

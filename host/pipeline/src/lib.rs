@@ -90,6 +90,10 @@ pub struct Outcome {
     /// ([`sop::evaluate_shadow`]); their votes are recorded on their own.
     #[serde(skip)]
     pub shadow: Vec<ShadowCall>,
+    /// The time-bounded grants (approved access requests) that covered
+    /// assets, with the conditions the query path enforces on them.
+    #[serde(skip_serializing_if = "Vec::is_empty", serialize_with = "grants::serialize_used")]
+    pub grants: Vec<Arc<steward_access::ActiveGrant>>,
     #[serde(skip)]
     pub principal: Option<Principal>,
     #[serde(skip)]
@@ -124,6 +128,7 @@ impl Outcome {
             obligations: Vec::new(),
             decided_by: Vec::new(),
             shadow: Vec::new(),
+            grants: Vec::new(),
             principal: None,
             action: String::new(),
             assets: Vec::new(),
@@ -140,6 +145,9 @@ impl Outcome {
 pub struct Context<'a, P: Plugins> {
     pub policy: &'a Arc<Policy>,
     pub plugins: &'a P,
+    /// The live time-bounded grants ([`steward_access::ActiveGrants::none`]
+    /// when there are none).
+    pub grants: &'a steward_access::ActiveGrants,
 }
 
 /// Decide `input` for an authenticated `principal`.
@@ -179,8 +187,10 @@ async fn run_stages<P: Plugins>(ctx: &Context<'_, P>, principal: Principal, inpu
     score::apply(ctx.plugins, ctx.policy, &principal, &action, &mut assets, voters).instrument(tracing::debug_span!("score")).await?;
     let ceiling = tracing::debug_span!("guardrails").in_scope(|| guardrails::check(ctx.policy, &principal, &action, &assets, voters))?;
     outcome.risk = Some(ceiling.risk);
-    let coverage = tracing::debug_span!("grants").in_scope(|| grants::check(ctx.policy, &principal, &action.name, &assets, voters));
     let context = Arc::new(request_context(ctx.policy, &principal, input.query.clone()));
+    let coverage = tracing::debug_span!("grants")
+        .in_scope(|| grants::check(ctx.policy, ctx.grants, &principal, &action.name, &assets, context.received_at_ms, voters));
+    outcome.grants = coverage.dynamic;
     let request = Request {
         request_id: outcome.request_id.clone(),
         principal,

@@ -61,6 +61,7 @@ struct Harness {
     policy: Arc<Policy>,
     verifier: Verifier,
     key: SigningKey,
+    grants: steward_access::ActiveGrants,
 }
 
 impl Harness {
@@ -70,7 +71,7 @@ impl Harness {
 
     fn with_policy(policy: Policy) -> Self {
         let verifier = verifier_for(&policy);
-        Harness { policy: Arc::new(policy), verifier, key: demo_key() }
+        Harness { policy: Arc::new(policy), verifier, key: demo_key(), grants: Default::default() }
     }
 
     fn claims(&self, sub: &str) -> Claims {
@@ -101,7 +102,7 @@ impl Harness {
     }
 
     async fn decide(&self, plugins: &FakePlugins, token: &str, action: &str, assets: &[&str]) -> Outcome {
-        let ctx = Context { policy: &self.policy, plugins };
+        let ctx = Context { policy: &self.policy, plugins, grants: &self.grants };
         let input = DecideInput { action: action.into(), assets: assets.iter().map(|a| a.to_string()).collect(), intent: None, query: None };
         match crate::identity::authenticate(&self.verifier, &self.policy, token, NOW) {
             Ok(principal) => decide(&ctx, &principal, &input, REQUEST_ID.into()).await,
@@ -388,6 +389,70 @@ async fn agent_never_reads_salaries() {
     assert_denied(&out, ReasonCode::ForbiddenAsset);
 
     assert_eq!(plugins.total_sop_calls(), 0, "a hard guardrail denies before any SOP");
+}
+
+/// A live grant for `agent` acting for `human` (session `session-1` when
+/// `one_session`), for `action` on `assets`, ending at `ends_ms`.
+fn live_grant(agent: &str, human: &str, one_session: bool, action: &str, assets: &[&str], ends_ms: u64) -> steward_access::ActiveGrant {
+    steward_access::ActiveGrant {
+        request_id: format!("ar-{agent}-{action}"),
+        subject: steward_access::Subject {
+            principal: agent.into(),
+            kind: steward_model::IdentityKind::Agent,
+            on_behalf_of: Some(human.into()),
+            session_id: one_session.then(|| "session-1".to_string()),
+        },
+        action: action.into(),
+        assets: assets.iter().map(|a| a.to_string()).collect(),
+        columns: vec![],
+        conditions: steward_model::GrantConditions { aggregate_only: Some(3), ..Default::default() },
+        expires_at_ms: ends_ms,
+    }
+}
+
+#[tokio::test]
+async fn a_live_grant_covers_its_subject_without_an_sop_but_never_lifts_a_hard_guardrail() {
+    let mut h = Harness::new();
+    let far = u64::MAX / 2;
+    h.grants = steward_access::ActiveGrants::new([
+        live_grant("scout", "bob", true, "sql.read", &["finance/ledger"], far),
+        live_grant("scout", "bob", false, "sql.read", &["finance/invoices"], 1),
+        live_grant("copilot", "alice", false, "sql.read", &["hr/salaries"], far),
+        live_grant("copilot", "alice", false, "iam.provision_identity", &["platform/iam"], far),
+    ]);
+    let finance = finance_sop(escalate("finance: ask the team"));
+    let plugins = FakePlugins::none().sop(finance);
+
+    let scout = h.agent_token("bob", "scout");
+    let out = h.decide(&plugins, &scout, "sql.read", &["finance/ledger"]).await;
+    assert_eq!(out.decision, Decision::Allow, "{:?}", out.reasons);
+    assert!(out.decided_by.contains(&Voter::Rule { id: "access-grant:ar-scout-sql.read".into() }), "{:?}", out.decided_by);
+    assert_eq!(out.grants.len(), 1);
+    assert_eq!(out.grants[0].conditions.aggregate_only, Some(3));
+    assert_eq!(plugins.total_sop_calls(), 0, "a granted asset does not go to its SOP");
+    let json = serde_json::to_value(&out).unwrap();
+    assert_eq!(json["grants"][0]["access_request"], "ar-scout-sql.read");
+
+    // Ended, another action, another session, or the human alone: not covered.
+    let out = h.decide(&plugins, &scout, "sql.read", &["finance/invoices"]).await;
+    assert_eq!(out.decision, Decision::Escalate);
+    assert!(out.grants.is_empty());
+    let out = h.decide(&plugins, &scout, "sql.preview", &["finance/ledger"]).await;
+    assert_ne!(out.decision, Decision::Allow);
+    let mut other_session = h.agent_claims("bob", "scout");
+    other_session.sid = Some("session-2".into());
+    let out = h.decide(&plugins, &h.sign(&other_session), "sql.read", &["finance/ledger"]).await;
+    assert_eq!(out.decision, Decision::Escalate);
+    let out = h.decide(&plugins, &h.token("bob"), "sql.read", &["finance/ledger"]).await;
+    assert_eq!(out.decision, Decision::Escalate);
+
+    // The hard guardrails run first: an asset ACL and a forbidden action stand.
+    let copilot = h.agent_token("alice", "copilot");
+    let out = h.decide(&plugins, &copilot, "sql.read", &["hr/salaries"]).await;
+    assert_denied(&out, ReasonCode::ForbiddenAsset);
+    let out = h.decide(&plugins, &copilot, "iam.provision_identity", &["platform/iam"]).await;
+    assert_eq!(out.decision, Decision::Deny);
+    assert!(out.grants.is_empty());
 }
 
 #[tokio::test]

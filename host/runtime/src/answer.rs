@@ -137,3 +137,36 @@ mod tests {
         assert!(verdict(Verdict::Escalate { reason: Reason::new(ReasonCode::Other, "p", " ") }).is_err());
     }
 }
+
+/// An SOP's access verdict as the host keeps it: reasons cut to size,
+/// conditions bounded (dropping one would loosen the grant, so too many
+/// fails closed).
+pub fn access_verdict(v: model::AccessVerdict) -> Result<model::AccessVerdict, String> {
+    match v {
+        model::AccessVerdict::Deny { reason } | model::AccessVerdict::Escalate { reason } if reason.message.trim().is_empty() => {
+            Err("a deny or escalate without a reason message".into())
+        }
+        model::AccessVerdict::Deny { mut reason } => {
+            reason.message = truncate(reason.message, MAX_REASON_BYTES);
+            Ok(model::AccessVerdict::Deny { reason })
+        }
+        model::AccessVerdict::Escalate { mut reason } => {
+            reason.message = truncate(reason.message, MAX_REASON_BYTES);
+            Ok(model::AccessVerdict::Escalate { reason })
+        }
+        model::AccessVerdict::Approve { conditions } => {
+            let count = conditions.masked.len() + conditions.row_filters.len();
+            if count > MAX_OBLIGATIONS {
+                return Err(format!("{count} conditions (at most {MAX_OBLIGATIONS})"));
+            }
+            let longest = conditions.masked.iter().map(|m| m.column.len()).chain(conditions.row_filters.iter().map(String::len)).max().unwrap_or(0);
+            if longest > MAX_OBLIGATION_BYTES {
+                return Err(format!("a condition of {longest} bytes (at most {MAX_OBLIGATION_BYTES})"));
+            }
+            if conditions.aggregate_only == Some(0) {
+                return Err("aggregate-only over groups of at least 0 rows".into());
+            }
+            Ok(model::AccessVerdict::Approve { conditions })
+        }
+    }
+}

@@ -95,6 +95,38 @@ pub mod v0_3 {
     pub use steward::guardrail::{catalog, context, gate, log};
 }
 
+/// The 0.4.0 `sop` world: 0.2.0's plus `review-access` and the `access`
+/// interface's types. Its log, catalog and context imports are served by
+/// the same code under the 0.4.0 names.
+pub mod v0_4 {
+    wasmtime::component::bindgen!({
+        path: "../../wit/v0.4.0",
+        world: "sop",
+        exports: { default: async },
+        with: {
+            "steward:guardrail/types": super::wit,
+        },
+    });
+    pub use steward::guardrail::{access, catalog, context, log};
+}
+
+/// The 0.4.0 `tool` world: 0.3.0's under the 0.4.0 names.
+pub mod v0_4_tool {
+    wasmtime::component::bindgen!({
+        path: "../../wit/v0.4.0",
+        world: "tool",
+        exports: { default: async },
+        imports: { "steward:guardrail/gate": async },
+        with: {
+            "steward:guardrail/types": super::wit,
+            "steward:guardrail/log": super::v0_4::log,
+            "steward:guardrail/catalog": super::v0_4::catalog,
+            "steward:guardrail/context": super::v0_4::context,
+        },
+    });
+    pub use steward::guardrail::gate;
+}
+
 pub use sop::steward::guardrail::{catalog, context, log, types as wit};
 
 use crate::answer::cut;
@@ -143,6 +175,7 @@ macro_rules! same_log_and_catalog {
 
 same_log_and_catalog!(v0_1);
 same_log_and_catalog!(v0_3);
+same_log_and_catalog!(v0_4);
 
 impl PluginState {
     fn log(&mut self, level: log::Level, message: String, fields: impl Iterator<Item = (String, String)>) {
@@ -237,6 +270,32 @@ impl v0_3::gate::Host for PluginState {
     }
 }
 
+impl v0_4_tool::gate::Host for PluginState {
+    async fn query(&mut self, sql: String, mode: v0_4_tool::gate::QueryMode, intent: Option<String>) -> Result<String, v0_4_tool::gate::CallError> {
+        let preview = mode == v0_4_tool::gate::QueryMode::Preview;
+        self.call_back(CallBack::Query { sql, preview, intent }).await.map_err(call_error_to_v0_4)
+    }
+
+    async fn decide(&mut self, action: String, assets: Vec<String>, intent: Option<String>) -> Result<String, v0_4_tool::gate::CallError> {
+        self.call_back(CallBack::Decide { action, assets, intent }).await.map_err(call_error_to_v0_4)
+    }
+
+    async fn catalog(&mut self, path: Option<String>) -> Result<String, v0_4_tool::gate::CallError> {
+        self.call_back(CallBack::Catalog { path }).await.map_err(call_error_to_v0_4)
+    }
+
+    async fn alternatives(&mut self, sql: String, intent: Option<String>) -> Result<String, v0_4_tool::gate::CallError> {
+        self.call_back(CallBack::Alternatives { sql, intent }).await.map_err(call_error_to_v0_4)
+    }
+}
+
+fn call_error_to_v0_4(e: CallBackError) -> v0_4_tool::gate::CallError {
+    match e {
+        CallBackError::Refused(m) => v0_4_tool::gate::CallError::Refused(m),
+        CallBackError::InvalidArguments(m) => v0_4_tool::gate::CallError::InvalidArguments(m),
+    }
+}
+
 fn call_error_to_wit(e: CallBackError) -> v0_3::gate::CallError {
     match e {
         CallBackError::Refused(m) => v0_3::gate::CallError::Refused(m),
@@ -281,6 +340,24 @@ impl PluginState {
 impl context::Host for PluginState {
     fn current(&mut self) -> Option<context::RequestContext> {
         self.context.as_deref().map(context_to_wit)
+    }
+}
+
+impl v0_4::context::Host for PluginState {
+    fn current(&mut self) -> Option<v0_4::context::RequestContext> {
+        // The same record under the 0.4.0 name.
+        self.context.as_deref().map(context_to_wit).map(|c| v0_4::context::RequestContext {
+            received_at_ms: c.received_at_ms,
+            attributes: c.attributes.into_iter().map(|a| v0_4::context::Attribute { key: a.key, value: a.value }).collect(),
+            on_behalf_of_attributes: c.on_behalf_of_attributes.into_iter().map(|a| v0_4::context::Attribute { key: a.key, value: a.value }).collect(),
+            query: c.query.map(|q| v0_4::context::QuerySummary {
+                statement: q.statement,
+                sql: q.sql,
+                tables: q.tables,
+                output_columns: q.output_columns,
+                aggregated: q.aggregated,
+            }),
+        })
     }
 }
 
@@ -389,10 +466,8 @@ pub fn column_sample_to_wit(c: &model::ColumnSample) -> wit::ColumnSample {
     }
 }
 
-/// A plugin's verdict, attributed to `source`. Reasons without a message
-/// are refused as garbage by the caller.
-pub fn verdict_from_wit(v: wit::Verdict, source: &str) -> model::Verdict {
-    let reason = |r: wit::Reason| model::Reason {
+fn reason_from_wit(r: wit::Reason, source: &str) -> model::Reason {
+    model::Reason {
         code: match r.code {
             wit::ReasonCode::NotPermitted => model::ReasonCode::NotPermitted,
             wit::ReasonCode::OutsideTask => model::ReasonCode::OutsideTask,
@@ -404,29 +479,66 @@ pub fn verdict_from_wit(v: wit::Verdict, source: &str) -> model::Verdict {
         },
         message: r.message,
         source: source.to_string(),
-    };
+    }
+}
+
+/// A plugin's verdict, attributed to `source`. Reasons without a message
+/// are refused as garbage by the caller.
+pub fn verdict_from_wit(v: wit::Verdict, source: &str) -> model::Verdict {
     match v {
         wit::Verdict::Allow(obligations) => model::Verdict::Allow {
             obligations: obligations.into_iter().map(obligation_from_wit).collect(),
         },
-        wit::Verdict::Deny(r) => model::Verdict::Deny { reason: reason(r) },
-        wit::Verdict::Escalate(r) => model::Verdict::Escalate { reason: reason(r) },
+        wit::Verdict::Deny(r) => model::Verdict::Deny { reason: reason_from_wit(r, source) },
+        wit::Verdict::Escalate(r) => model::Verdict::Escalate { reason: reason_from_wit(r, source) },
+    }
+}
+
+fn mask_method_from_wit(m: wit::MaskMethod) -> model::MaskMethod {
+    match m {
+        wit::MaskMethod::Null => model::MaskMethod::Null,
+        wit::MaskMethod::Hash => model::MaskMethod::Hash,
+        wit::MaskMethod::LastFour => model::MaskMethod::LastFour,
+        wit::MaskMethod::Redact => model::MaskMethod::Redact,
     }
 }
 
 fn obligation_from_wit(o: wit::Obligation) -> model::Obligation {
     match o {
         wit::Obligation::MaxRows(rows) => model::Obligation::MaxRows { rows },
-        wit::Obligation::MaskColumn(m) => model::Obligation::MaskColumn {
-            column: m.column,
-            method: match m.method {
-                wit::MaskMethod::Null => model::MaskMethod::Null,
-                wit::MaskMethod::Hash => model::MaskMethod::Hash,
-                wit::MaskMethod::LastFour => model::MaskMethod::LastFour,
-                wit::MaskMethod::Redact => model::MaskMethod::Redact,
-            },
-        },
+        wit::Obligation::MaskColumn(m) => model::Obligation::MaskColumn { column: m.column, method: mask_method_from_wit(m.method) },
         wit::Obligation::RowFilter(predicate) => model::Obligation::RowFilter { predicate },
         wit::Obligation::NotifyOwner(message) => model::Obligation::NotifyOwner { message },
+    }
+}
+
+/// An access request as a 0.4.0 SOP sees it.
+pub fn review_to_wit(r: &model::AccessReview) -> v0_4::access::AccessRequest {
+    v0_4::access::AccessRequest {
+        id: r.id.clone(),
+        principal: principal_to_wit(&r.principal),
+        requested_by: r.requested_by.clone(),
+        action: action_to_wit(&r.action),
+        assets: r.assets.iter().map(asset_to_wit).collect(),
+        columns: r.columns.clone(),
+        purpose: r.purpose.clone(),
+        duration_seconds: r.duration_secs,
+    }
+}
+
+/// A 0.4.0 SOP's access verdict, attributed to `source`.
+pub fn access_verdict_from_wit(v: v0_4::access::AccessVerdict, source: &str) -> model::AccessVerdict {
+    use v0_4::access::AccessVerdict as W;
+    match v {
+        W::Approve(c) => model::AccessVerdict::Approve {
+            conditions: model::GrantConditions {
+                masked: c.masked.into_iter().map(|m| model::ColumnMask { column: m.column, method: mask_method_from_wit(m.method) }).collect(),
+                row_filters: c.row_filters,
+                aggregate_only: c.aggregate_only,
+                max_rows: c.max_rows,
+            },
+        },
+        W::Deny(r) => model::AccessVerdict::Deny { reason: reason_from_wit(r, source) },
+        W::Escalate(r) => model::AccessVerdict::Escalate { reason: reason_from_wit(r, source) },
     }
 }

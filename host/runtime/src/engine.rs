@@ -264,6 +264,13 @@ fn base_linker(engine: &Engine) -> wasmtime::Result<Linker<PluginState>> {
     bindings::v0_3::context::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut l, |s| s)?;
     bindings::v0_3::gate::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut l, |s| s)?;
     l.instance("steward:guardrail/types@0.3.0")?;
+    // 0.4.0: the same again, and the access interface (types only).
+    bindings::v0_4::log::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut l, |s| s)?;
+    bindings::v0_4::catalog::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut l, |s| s)?;
+    bindings::v0_4::context::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut l, |s| s)?;
+    bindings::v0_4_tool::gate::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut l, |s| s)?;
+    l.instance("steward:guardrail/types@0.4.0")?;
+    l.instance("steward:guardrail/access@0.4.0")?;
 
     use wasmtime_wasi_io::bindings::wasi::io;
     io::error::add_to_linker::<PluginState, HasTable>(&mut l, |s| s.ctx().table)?;

@@ -10,7 +10,7 @@ use crate::manifest::World;
 /// The package plugins implement.
 pub const PACKAGE: &str = "steward:guardrail";
 /// Package versions this host loads.
-pub const SUPPORTED_VERSIONS: &[&str] = &["0.1.0", "0.2.0", "0.3.0"];
+pub const SUPPORTED_VERSIONS: &[&str] = &["0.1.0", "0.2.0", "0.3.0", "0.4.0"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ComponentInfo {

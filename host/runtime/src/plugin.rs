@@ -31,6 +31,7 @@ use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 use crate::bindings::classifier::{Classifier, ClassifierPre};
 use crate::bindings::{self, scorer::Scorer, scorer::ScorerPre, sop::Sop, sop::SopPre, tool::Tool, tool::ToolPre};
 use crate::bindings::v0_3::{Tool as ToolV3, ToolPre as ToolV3Pre};
+use crate::bindings::v0_4::{Sop as SopV4, SopPre as SopV4Pre};
 use crate::tool::{Invocation, ToolDeclaration, ToolHost, ToolSpec};
 use crate::cases::{self, CaseFile};
 use crate::clock::{Expired, backstop_for, metered};
@@ -50,6 +51,8 @@ pub const SPOT_CHECK_MEAN: u32 = 16;
 
 enum Pre {
     Sop(SopPre<PluginState>),
+    /// An SOP built against 0.4.0: it reviews access requests too.
+    SopV4(SopV4Pre<PluginState>),
     Scorer(ScorerPre<PluginState>),
     Tool(ToolPre<PluginState>),
     /// A tool built against 0.3.0: it declares its action and may call back.
@@ -59,6 +62,7 @@ enum Pre {
 
 pub(crate) enum Exports {
     Sop(Sop),
+    SopV4(SopV4),
     Scorer(Scorer),
     Tool(Tool),
     ToolV3(ToolV3),
@@ -164,10 +168,12 @@ impl LoadedPlugin {
             LoadError::WrongWorld(format!("does not implement the `{}` world: {e}", manifest.world.as_str()))
         };
         let pre = match manifest.world {
+            // An SOP that exports `review-access` was built against 0.4.0.
+            World::Sop if exports(&component, runtime, "review-access") => Pre::SopV4(SopV4Pre::new(instance_pre).map_err(world_error)?),
             World::Sop => Pre::Sop(SopPre::new(instance_pre).map_err(world_error)?),
             World::Scorer => Pre::Scorer(ScorerPre::new(instance_pre).map_err(world_error)?),
             // A tool that exports `declare` was built against 0.3.0.
-            World::Tool if exports_declare(&component, runtime) => Pre::ToolV3(ToolV3Pre::new(instance_pre).map_err(world_error)?),
+            World::Tool if exports(&component, runtime, "declare") => Pre::ToolV3(ToolV3Pre::new(instance_pre).map_err(world_error)?),
             World::Tool => Pre::Tool(ToolPre::new(instance_pre).map_err(world_error)?),
             World::Classifier => Pre::Classifier(ClassifierPre::new(instance_pre).map_err(world_error)?),
         };
@@ -317,6 +323,7 @@ impl LoadedPlugin {
     async fn instantiate(&self, store: &mut Store<PluginState>) -> wasmtime::Result<Exports> {
         match &self.pre {
             Pre::Sop(pre) => pre.instantiate_async(store).await.map(Exports::Sop),
+            Pre::SopV4(pre) => pre.instantiate_async(store).await.map(Exports::SopV4),
             Pre::Scorer(pre) => pre.instantiate_async(store).await.map(Exports::Scorer),
             Pre::Tool(pre) => pre.instantiate_async(store).await.map(Exports::Tool),
             Pre::ToolV3(pre) => pre.instantiate_async(store).await.map(Exports::ToolV3),
@@ -462,6 +469,7 @@ impl LoadedPlugin {
         let (verdict, kept) = self
             .call(lease, Some(policy), Some(request.context.clone()), "evaluate", async |store, exports| match exports {
                 Exports::Sop(sop) => sop.call_evaluate(store, &wit_request).await,
+                Exports::SopV4(sop) => sop.call_evaluate(store, &wit_request).await,
                 _ => wasmtime::bail!("not an sop"),
             })
             .await?;
@@ -469,6 +477,33 @@ impl LoadedPlugin {
         let verdict = answer::verdict(verdict).map_err(|m| self.fail(PluginFailure::InvalidOutput(m)))?;
         self.finish(kept, Some(policy)).await?;
         Ok(verdict)
+    }
+
+    /// Whether the SOP reviews access requests (it was built against 0.4.0
+    /// or later); older SOPs do not take part.
+    pub fn reviews_access(&self) -> bool {
+        matches!(self.pre, Pre::SopV4(_))
+    }
+
+    /// Ask an SOP built against 0.4.0 to review an access request for
+    /// assets it governs; `Ok(None)` when the SOP is older and does not
+    /// take part. Fails closed like every call.
+    pub async fn review_access(&self, review: &model::AccessReview, policy: &Arc<Policy>) -> Result<Option<model::AccessVerdict>, PluginError> {
+        self.expect_world(World::Sop)?;
+        if !self.reviews_access() {
+            return Ok(None);
+        }
+        let wit_review = bindings::review_to_wit(review);
+        // Reviews run on fresh instances: they are rare, and nothing of one
+        // requester's request may stay in an instance another one reuses.
+        let (verdict, _) = self
+            .call(Lease::Fresh, Some(policy), None, "review-access", async |store, exports| match exports {
+                Exports::SopV4(sop) => sop.call_review_access(store, &wit_review).await,
+                _ => wasmtime::bail!("not a 0.4.0 sop"),
+            })
+            .await?;
+        let verdict = bindings::access_verdict_from_wit(verdict, &format!("plugin:{}", self.label));
+        answer::access_verdict(verdict).map(Some).map_err(|m| self.fail(PluginFailure::InvalidOutput(m)))
     }
 
     /// Ask a scorer plugin how significant `asset` is for `action`, on an
@@ -680,9 +715,10 @@ impl LoadedPlugin {
     }
 }
 
-/// Whether `component` exports `declare` (a 0.3.0 tool).
-fn exports_declare(component: &Component, runtime: &Runtime) -> bool {
-    component.component_type().exports(runtime.engine()).any(|(name, _)| name == "declare")
+/// Whether `component` exports `name` (`declare`: a 0.3.0 tool;
+/// `review-access`: a 0.4.0 SOP).
+fn exports(component: &Component, runtime: &Runtime, name: &str) -> bool {
+    component.component_type().exports(runtime.engine()).any(|(export, _)| export == name)
 }
 
 /// Name the imports of `component` the host does not provide.

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use steward_model::{Obligation, Principal};
+use steward_model::{GrantConditions, Obligation, Principal};
 use steward_policy::{ColumnEffect, MaskSpec, Policy, PrincipalRecord};
 
 use crate::mask;
@@ -72,6 +72,15 @@ pub struct Plan {
     pub max_rows: Option<u64>,
     /// Rows a preview returns at most.
     pub preview_rows: u64,
+}
+
+fn mask_spec(method: steward_model::MaskMethod) -> MaskSpec {
+    match method {
+        steward_model::MaskMethod::Null => MaskSpec::Null,
+        steward_model::MaskMethod::Hash => MaskSpec::Hash,
+        steward_model::MaskMethod::LastFour => MaskSpec::LastFour,
+        steward_model::MaskMethod::Redact => MaskSpec::Redact,
+    }
 }
 
 fn strictest(a: Treatment, b: Treatment) -> Treatment {
@@ -176,12 +185,7 @@ impl Plan {
             match obligation {
                 Obligation::MaxRows { rows } => self.max_rows = Some(self.max_rows.map_or(*rows as u64, |m| m.min(*rows as u64))),
                 Obligation::MaskColumn { column, method } => {
-                    let spec = match method {
-                        steward_model::MaskMethod::Null => MaskSpec::Null,
-                        steward_model::MaskMethod::Hash => MaskSpec::Hash,
-                        steward_model::MaskMethod::LastFour => MaskSpec::LastFour,
-                        steward_model::MaskMethod::Redact => MaskSpec::Redact,
-                    };
+                    let spec = mask_spec(*method);
                     for (&t, table) in &mut self.tables {
                         let def = schema.table(t);
                         for (i, c) in def.columns.iter().enumerate() {
@@ -206,6 +210,47 @@ impl Plan {
                     }
                 }
                 Obligation::NotifyOwner { .. } => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Fold in a time-bounded grant's conditions (`because` names it) on
+    /// the tables of `asset` (or under it, for a folder): columns outside
+    /// `columns` (when given) withheld, masks, row filters, aggregate-only
+    /// and a row cap. Only ever tightens.
+    pub fn apply_grant(&mut self, schema: &Schema, asset: &str, columns: Option<&[String]>, conditions: &GrantConditions, because: &str) -> Result<(), Violation> {
+        let under = |path: &str| path == asset || path.strip_prefix(asset).is_some_and(|rest| rest.starts_with('/'));
+        if let Some(rows) = conditions.max_rows {
+            self.max_rows = Some(self.max_rows.map_or(rows as u64, |m| m.min(rows as u64)));
+        }
+        for (&t, table) in &mut self.tables {
+            let def = schema.table(t);
+            if !under(&def.asset) {
+                continue;
+            }
+            for (i, c) in def.columns.iter().enumerate() {
+                if columns.is_some_and(|granted| !granted.iter().any(|g| g.eq_ignore_ascii_case(&c.name))) {
+                    let withheld = Treatment { effect: ColumnEffect::Deny, because: format!("{because}:columns") };
+                    table.treatments[i] = strictest(table.treatments[i].clone(), withheld);
+                }
+                if let Some(m) = conditions.masked.iter().find(|m| m.column.eq_ignore_ascii_case(&c.name)) {
+                    let masked = Treatment { effect: ColumnEffect::Mask(mask_spec(m.method)), because: format!("{because}:mask") };
+                    table.treatments[i] = strictest(table.treatments[i].clone(), masked);
+                }
+            }
+            for predicate in &conditions.row_filters {
+                crate::compile::check_filter(schema, self.dialect, t, predicate)
+                    .map_err(|e| Violation { code: "row-filter", message: format!("the row filter of {because} ({predicate}) does not fit {}: {e}", def.asset) })?;
+                let entry = (format!("{because}:row-filter"), predicate.clone());
+                if !table.filters.contains(&entry) {
+                    table.filters.push(entry);
+                }
+            }
+            if let Some(k) = conditions.aggregate_only
+                && table.min_group.as_ref().is_none_or(|(_, have)| (k as u64) > *have)
+            {
+                table.min_group = Some((format!("{because}:aggregate-only"), k as u64));
             }
         }
         Ok(())
