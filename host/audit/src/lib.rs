@@ -17,7 +17,7 @@ mod store;
 mod verify;
 mod writer;
 
-pub use record::{AuditRecord, QueryRecord, RecordType};
+pub use record::{AccessRecord, AuditRecord, QueryRecord, RecordType};
 pub use store::{Durability, StoredRecord, open, tail};
 pub use checkpoint::{Checkpoint, CheckpointError, Witness};
 pub use verify::{Problem, ProblemKind, VerifyReport, verify, verify_with_checkpoints};

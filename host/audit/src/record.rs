@@ -23,6 +23,10 @@ pub enum RecordType {
     /// What the shadow-mode SOPs would have decided on the decision named
     /// by `parent`, evaluated after its answer left. Friction figures skip it.
     Shadow,
+    /// A step of an access request (submitted, reviewed by an SOP,
+    /// approved, denied, revoked, expired, or an attempt refused), named in
+    /// `access`. Friction figures skip it.
+    Access,
 }
 
 impl RecordType {
@@ -73,6 +77,31 @@ pub struct AuditRecord {
     /// what came back (a count and a hash, never the values).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query: Option<QueryRecord>,
+    /// For an access record: the request and the step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<AccessRecord>,
+}
+
+/// One step of an access request, as the audit log keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccessRecord {
+    /// The access request's id.
+    pub request: String,
+    /// `submitted`, `reviewed`, `approved`, `denied`, `revoked`, `expired`,
+    /// or `refused` (an attempt the host turned down).
+    pub step: String,
+    /// The request's state after the step.
+    pub state: String,
+    /// The owner team it is routed to.
+    pub team: String,
+    /// Who the grant is (or would be) for: `agent for human`, or a name.
+    pub subject: String,
+    /// The request's digest (what an approval is bound to).
+    pub digest: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "steward_model::GrantConditions::is_empty")]
+    pub conditions: steward_model::GrantConditions,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

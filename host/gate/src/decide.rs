@@ -22,7 +22,8 @@ impl Gate {
             let mut outcome = match &caller.identity {
                 Ok(principal) => {
                     let plugins = self.registry.current();
-                    let ctx = Context { policy: &caller.generation.policy, plugins: &*plugins };
+                    let grants = self.grants.live.load();
+                    let ctx = Context { policy: &caller.generation.policy, plugins: &*plugins, grants: &grants };
                     steward_pipeline::decide(&ctx, principal, input, request_id).await
                 }
                 Err(e) => steward_pipeline::unauthenticated(input, request_id, e),
@@ -115,5 +116,6 @@ pub fn audit_record(outcome: &Outcome, latency_us: u64) -> AuditRecord {
         risk: outcome.risk,
         latency_us,
         query: None,
+        access: None,
     }
 }

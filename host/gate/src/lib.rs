@@ -5,6 +5,7 @@
 //! written before the answer leaves, naming the door it came through. No
 //! door holds a rule of its own.
 
+pub mod access;
 pub mod alternatives;
 pub mod catalog;
 mod decide;
@@ -112,6 +113,8 @@ impl Caller {
 pub struct DataPlane {
     pub warehouse: Warehouse,
     pub budgets: BudgetStore,
+    /// Access requests and the time-bounded grants they become.
+    pub access: Arc<dyn steward_access::AccessStore>,
     /// Rows one query returns at most.
     pub max_rows: u64,
 }
@@ -129,6 +132,7 @@ pub struct Gate {
     pub plans: steward_sql::PlanCache,
     memo: memo::Memo,
     shadows: shadow::Shadows,
+    grants: access::Grants,
 }
 
 impl Gate {
@@ -144,6 +148,7 @@ impl Gate {
             plans: steward_sql::PlanCache::default(),
             memo: memo::Memo::default(),
             shadows: shadow::Shadows::new(shadow::DEFAULT_PER_SECOND),
+            grants: access::Grants::new(data.access),
         }
     }
 

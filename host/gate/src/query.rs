@@ -225,7 +225,8 @@ async fn run(gate: &Gate, caller: &Caller, input: &QueryInput, request_id: Strin
         return answer;
     }
 
-    let ctx = Context { policy, plugins: &*plugins };
+    let grants = gate.live_grants();
+    let ctx = Context { policy, plugins: &*plugins, grants: &grants };
     let decide = DecideInput { action: action.to_string(), assets, intent: input.intent.clone(), query: Some(query_summary(&prepared.shape, &input.sql)) };
     let decided = steward_pipeline::decide(&ctx, &principal, &decide, answer.outcome.request_id.clone()).await;
     answer.outcome = decided;
@@ -260,6 +261,15 @@ async fn run(gate: &Gate, caller: &Caller, input: &QueryInput, request_id: Strin
     if let Err(v) = plan.apply(&schema, &answer.outcome.obligations) {
         answer.deny(ReasonCode::NotPermitted, "data-policy", v.message);
         return answer;
+    }
+    // Time-bounded grants carry their conditions onto their own assets.
+    for grant in &answer.outcome.grants {
+        for asset in &grant.assets {
+            if let Err(v) = plan.apply_grant(&schema, asset, grant.columns_on(asset), &grant.conditions, &grant.voter_id()) {
+                answer.deny(ReasonCode::NotPermitted, "data-policy", v.message);
+                return answer;
+            }
+        }
     }
     let enforced = tracing::debug_span!("rewrite")
         .in_scope(|| gate.plans.enforce(&input.sql, prepared, &schema, policy, generation.number, &viewer, &plan, Some(gate.max_rows)));

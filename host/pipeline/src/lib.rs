@@ -204,6 +204,19 @@ async fn run_stages<P: Plugins>(ctx: &Context<'_, P>, principal: Principal, inpu
     Ok(tracing::debug_span!("output").in_scope(|| output::combine(votes.verdicts, &ceiling)))
 }
 
+/// The hard ceiling `principal` stands under for `action` on `assets`
+/// (stages parse, score and hard guardrails, exactly as a request runs
+/// them): what no grant and no plugin may lift. An access request is held
+/// against it before anything is granted. `Err` is the deny; an
+/// `escalate` ceiling means every use would need a human anyway.
+pub async fn ceiling<P: Plugins>(ctx: &Context<'_, P>, principal: &Principal, action: &str, assets: &[String]) -> Result<(Action, Vec<Asset>, guardrails::Ceiling), Reason> {
+    let mut voters = Vec::new();
+    let (action, mut assets) = parse::resolve(ctx.policy, action, assets, None)?;
+    score::apply(ctx.plugins, ctx.policy, principal, &action, &mut assets, &mut voters).await?;
+    let ceiling = guardrails::check(ctx.policy, principal, &action, &assets, &mut voters)?;
+    Ok((action, assets, ceiling))
+}
+
 /// What plugins see through `steward:guardrail@0.2.0`'s `context`: now as
 /// the time the request arrived, the caller's (and its human's) attributes
 /// from the policy, and the query, if there is one.

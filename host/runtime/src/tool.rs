@@ -38,7 +38,7 @@ pub struct ToolDeclaration {
 }
 
 /// Names a tool plugin may not take: the MCP door's built-in tools.
-pub const RESERVED_NAMES: &[&str] = &["query", "decide", "catalog"];
+pub const RESERVED_NAMES: &[&str] = &["query", "decide", "catalog", "request_access"];
 
 /// One call-back, as the tool asked it.
 #[derive(Debug, Clone, PartialEq)]

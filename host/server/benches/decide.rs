@@ -67,14 +67,14 @@ fn main() {
             .await;
             report(&format!("one SOP plugin call ({isolation:?} instance)"), samples);
 
-            let ctx = Context { policy: &policy, plugins: &*set };
+            let ctx = Context { policy: &policy, plugins: &*set, grants: steward_access::ActiveGrants::none() };
             report(&format!("decision, pipeline with one SOP call ({isolation:?})"), time_allowed(&ctx, &generation, &token, &input, now).await);
         }
 
         // The rest on one registry with the SOP on reused instances.
         let registry = registry_with_finance_sop(&policy, Isolation::Reuse).await;
         let set = registry.current();
-        let ctx = Context { policy: &policy, plugins: &*set };
+        let ctx = Context { policy: &policy, plugins: &*set, grants: steward_access::ActiveGrants::none() };
 
         // Revocations are checked on every verification, cache hits too.
         // None of these 100,000 covers the token timed.

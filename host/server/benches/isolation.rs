@@ -76,7 +76,7 @@ fn main() {
             source.manifest.mode = Mode::Enforce;
             registry.activate(registry.prove(source, &policy).await.unwrap_or_else(|e| panic!("{name}: {e}"))).await;
             let set = registry.current();
-            let ctx = Context { policy: &policy, plugins: &*set };
+            let ctx = Context { policy: &policy, plugins: &*set, grants: steward_access::ActiveGrants::none() };
             let mut figures = Vec::new();
             for callers in [1, CALLERS] {
                 let mut turn = 0usize;

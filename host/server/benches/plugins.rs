@@ -108,7 +108,7 @@ fn main() {
         // no-plugin set: what the pipeline costs without any plugin call.
         let empty = Registry::new(Runtime::new(RuntimeConfig::default()).unwrap());
         let empty_set = empty.current();
-        let ctx = Context { policy: &policy, plugins: &*empty_set };
+        let ctx = Context { policy: &policy, plugins: &*empty_set, grants: steward_access::ActiveGrants::none() };
         let (base50, base99) = time(|| async {
             let outcome = support::decide(&ctx, &generation.verifier, &token, &input, now).await;
             assert_eq!(outcome.decision, Decision::Deny, "no SOP, no grant: denied");
@@ -130,7 +130,7 @@ fn main() {
                 assert_eq!(v.decision(), Decision::Allow);
             })
             .await;
-            let ctx = Context { policy: &policy, plugins: &*set };
+            let ctx = Context { policy: &policy, plugins: &*set, grants: steward_access::ActiveGrants::none() };
             let (dec50, dec99) = time(|| async {
                 let outcome = support::decide(&ctx, &generation.verifier, &token, &input, now).await;
                 assert_eq!(outcome.decision, Decision::Allow);

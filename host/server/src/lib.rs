@@ -120,13 +120,16 @@ pub async fn build_state(config: &ServerConfig) -> anyhow::Result<Arc<AppState>>
     };
     let warehouse = Warehouse::open(&warehouse_spec, config.query_deadline).await.with_context(|| format!("opening the warehouse {warehouse_spec}"))?;
     let budgets = BudgetStore::open(&config.data.join("budgets.db")).context("opening the budget store")?;
-    let data = DataPlane { warehouse, budgets, max_rows: config.max_rows };
+    let access_store: Arc<dyn steward_access::AccessStore> =
+        Arc::new(steward_access::SqliteAccessStore::open(&config.data.join("access.db")).context("opening the access-request store")?);
+    let data = DataPlane { warehouse, budgets, access: access_store, max_rows: config.max_rows };
     let uploads = crate::uploads::UploadStore::new(config.data.join("uploads"));
     let access = Access { admin_token, revocations: revocations.clone(), revocation_store: revocation_store.clone() };
     let gate = Gate::new(generation, Registry::new(runtime), audit, data).with_shadow_rate(config.shadow_per_second);
     let state = AppState::new(gate, access, config.policies.clone(), uploads);
     revocations::spawn_poller(revocation_store, revocations);
     state.gate.policy.load().check_sql(state.gate.dialect()).context("checking the policy's SQL")?;
+    state.gate.refresh_grants().await.map_err(anyhow::Error::msg).context("reading the live grants")?;
     Ok(Arc::new(state))
 }
 
@@ -193,6 +196,7 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     let live = state.gate.registry.current().slots().count();
     tracing::info!(live, refused = refused.len(), restored_uploads = restored, dir = %config.plugins.display(), "plugins loaded");
     watch::spawn(state.clone(), watcher, config.watch_every);
+    spawn_access_sweeper(state.clone());
     warm_schema(&state).await;
     let listener = tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
     tracing::info!(addr = %listener.local_addr()?, "steward listening");
@@ -205,6 +209,25 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
         Err(e) => tracing::error!(error = %e, "no audit checkpoint at shutdown"),
     }
     Ok(())
+}
+
+/// How often grants past their end and undecided requests past their time
+/// are ended (and the live grants read again if another host changed them).
+pub const ACCESS_SWEEP: Duration = Duration::from_secs(1);
+
+fn spawn_access_sweeper(state: Arc<AppState>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(ACCESS_SWEEP);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match state.gate.sweep_access().await {
+                Ok(0) => {}
+                Ok(ended) => tracing::info!(ended, "access requests and grants ended"),
+                Err(e) => tracing::warn!(error = %e, "access sweep failed; retrying"),
+            }
+        }
+    });
 }
 
 /// Classify the warehouse's columns before the first query, for at most

@@ -136,6 +136,17 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Access requests: ask for access, and (as an owner) approve, deny or
+    /// revoke it, through a running server, with your own token.
+    Access {
+        #[command(subcommand)]
+        command: AccessCommand,
+        #[arg(long, global = true, env = "STEWARD_URL", default_value = "http://127.0.0.1:8080")]
+        server: String,
+        /// Your token (an agent's, a human's or a service's).
+        #[arg(long, global = true, env = "STEWARD_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
     /// Revoke credentials (in force within a second, cached tokens too),
     /// list and lift revocations, through a running server's admin API.
     Revoke {
@@ -148,6 +159,78 @@ enum Command {
         /// var/admin.token).
         #[arg(long, global = true, env = "STEWARD_TOKEN", hide_env_values = true)]
         token: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccessCommand {
+    /// Ask for access: by hand, or from a draft (the draft-access-request
+    /// tool's output) with --draft FILE ("-": standard input).
+    Request {
+        #[arg(long = "asset")]
+        assets: Vec<String>,
+        /// asset.column (repeat).
+        #[arg(long = "column")]
+        columns: Vec<String>,
+        #[arg(long)]
+        action: Option<String>,
+        #[arg(long)]
+        purpose: Option<String>,
+        #[arg(long)]
+        days: Option<u64>,
+        /// For an agent: this session only.
+        #[arg(long)]
+        session_only: bool,
+        /// For a human: on behalf of this agent of yours.
+        #[arg(long)]
+        agent: Option<String>,
+        #[arg(long, conflicts_with_all = ["assets", "columns", "action", "purpose", "days"])]
+        draft: Option<PathBuf>,
+    },
+    /// Requests you asked for, are asked for, or decide.
+    List {
+        #[arg(long)]
+        state: Option<String>,
+        /// mine or to-decide.
+        #[arg(long)]
+        role: Option<String>,
+    },
+    /// One request, with its digest.
+    Show { id: String },
+    /// Approve a request you were shown (its --digest, from `show`), with
+    /// conditions of your own.
+    Approve {
+        id: String,
+        #[arg(long)]
+        digest: Option<String>,
+        /// column:method (null, hash, last-four, redact); repeat.
+        #[arg(long = "mask")]
+        masks: Vec<String>,
+        /// A SQL predicate rows must match; repeat.
+        #[arg(long = "row-filter")]
+        row_filters: Vec<String>,
+        /// Aggregates only, over groups of at least this many rows.
+        #[arg(long)]
+        aggregate_only: Option<u32>,
+        #[arg(long)]
+        max_rows: Option<u32>,
+        /// Grant it for fewer seconds than asked.
+        #[arg(long)]
+        seconds: Option<u64>,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Deny a pending request.
+    Deny {
+        id: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// End a grant now (or withdraw a pending request).
+    Revoke {
+        id: String,
+        #[arg(long)]
+        note: Option<String>,
     },
 }
 
@@ -490,6 +573,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Plugin { command } => plugin_command(command),
         Command::Revoke { command, server, token } => revoke_command(command, &server, token),
+        Command::Access { command, server, token } => access_command(command, &server, token),
         Command::Catalog { server, token, json } => {
             let answer = steward::client::ApiClient::new(&server, &token).send("GET", "/v1/catalog", None)?;
             if json {
@@ -561,6 +645,86 @@ fn revoke_command(command: RevokeCommand, server: &str, token: Option<String>) -
         RevokeCommand::List => client.send("GET", "/admin/revocations", None),
         RevokeCommand::Lift { kind, id } => client.send("DELETE", &format!("/admin/revocations/{}/{}", steward::client::encode(&kind), steward::client::encode(&id)), None),
     }?;
+    println!("{}", serde_json::to_string_pretty(&answer)?);
+    Ok(())
+}
+
+fn access_command(command: AccessCommand, server: &str, token: Option<String>) -> anyhow::Result<()> {
+    use serde_json::{Value, json};
+    let token = token.context("pass --token (or STEWARD_TOKEN): access requests are made and decided with your own token")?;
+    let client = steward::client::ApiClient::new(server, &token);
+    let path = |id: &str, what: &str| format!("/v1/access-requests/{}{what}", steward::client::encode(id));
+    let answer = match command {
+        AccessCommand::Request { assets, columns, action, purpose, days, session_only, agent, draft } => {
+            let mut body = match draft {
+                Some(file) => {
+                    let text = if file.as_os_str() == "-" {
+                        std::io::read_to_string(std::io::stdin()).context("reading the draft from standard input")?
+                    } else {
+                        std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?
+                    };
+                    serde_json::from_str::<Value>(&text).context("the draft is not JSON")?
+                }
+                None => {
+                    let purpose = purpose.context("say what the access is for: --purpose")?;
+                    json!({ "assets": assets, "columns": columns, "action": action, "purpose": purpose, "duration_days": days })
+                }
+            };
+            if let Some(map) = body.as_object_mut() {
+                let target = match map.get_mut("draft").and_then(Value::as_object_mut) {
+                    Some(d) => d,
+                    None => map,
+                };
+                if session_only {
+                    target.insert("session_only".into(), json!(true));
+                }
+                if let Some(a) = agent {
+                    target.insert("agent".into(), json!(a));
+                }
+                target.retain(|_, v| !v.is_null());
+            }
+            client.send("POST", "/v1/access-requests", Some(body))?
+        }
+        AccessCommand::List { state, role } => {
+            let mut query = Vec::new();
+            if let Some(s) = state {
+                query.push(format!("state={}", steward::client::encode(&s)));
+            }
+            if let Some(r) = role {
+                query.push(format!("role={}", steward::client::encode(&r)));
+            }
+            let q = if query.is_empty() { String::new() } else { format!("?{}", query.join("&")) };
+            client.send("GET", &format!("/v1/access-requests{q}"), None)?
+        }
+        AccessCommand::Show { id } => client.send("GET", &path(&id, ""), None)?,
+        AccessCommand::Approve { id, digest, masks, row_filters, aggregate_only, max_rows, seconds, note } => {
+            let Some(digest) = digest else {
+                let shown = client.send("GET", &path(&id, ""), None)?;
+                println!("{}", serde_json::to_string_pretty(&shown)?);
+                let digest = shown.get("digest").and_then(Value::as_str).unwrap_or("DIGEST");
+                bail!("read the request above; to approve exactly it, run again with --digest {digest}");
+            };
+            let mut masked = Vec::new();
+            for m in masks {
+                let (column, method) = m.split_once(':').context("--mask column:method (null, hash, last-four, redact)")?;
+                masked.push(json!({ "column": column, "method": method }));
+            }
+            let mut conditions = json!({ "masked": masked, "row_filters": row_filters });
+            if let Some(k) = aggregate_only {
+                conditions["aggregate_only"] = json!(k);
+            }
+            if let Some(n) = max_rows {
+                conditions["max_rows"] = json!(n);
+            }
+            let mut body = json!({ "digest": digest, "conditions": conditions, "note": note });
+            if let Some(secs) = seconds {
+                body["duration_seconds"] = json!(secs);
+            }
+            client.send("POST", &path(&id, "/approve"), Some(body))?
+        }
+        AccessCommand::Deny { id, note } => client.send("POST", &path(&id, "/deny"), Some(json!({ "note": note })))?,
+        AccessCommand::Revoke { id, note } => client.send("POST", &path(&id, "/revoke"), Some(json!({ "note": note })))?,
+    };
     println!("{}", serde_json::to_string_pretty(&answer)?);
     Ok(())
 }

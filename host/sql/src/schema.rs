@@ -201,6 +201,15 @@ impl Schema {
         self.by_asset.get(asset).copied()
     }
 
+    /// The tables of `asset`: itself, or every table under it for a folder.
+    pub fn tables_under<'a>(&'a self, asset: &'a str) -> impl Iterator<Item = TableId> + 'a {
+        self.tables
+            .iter()
+            .enumerate()
+            .filter(move |(_, t)| t.asset == asset || t.asset.strip_prefix(asset).is_some_and(|rest| rest.starts_with('/')))
+            .map(|(i, _)| i)
+    }
+
     pub fn table_mut(&mut self, id: TableId) -> &mut TableDef {
         self.generation = SCHEMA_GENERATIONS.fetch_add(1, Ordering::Relaxed);
         &mut self.tables[id]

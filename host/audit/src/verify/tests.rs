@@ -28,6 +28,7 @@ fn record(i: u64) -> AuditRecord {
         risk: Some(0.2),
         latency_us: 10,
         query: None,
+        access: None,
     }
 }
 

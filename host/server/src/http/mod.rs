@@ -1,7 +1,8 @@
 //! The HTTP surface: `/v1/decide`, `/v1/query`, `/v1/catalog` and
-//! `/v1/tools` for agents, `/mcp`
+//! `/v1/tools` for agents, `/v1/access-requests` for agents and owners, `/mcp`
 //! (the MCP door), `/admin/*` for operators, `/healthz`.
 
+pub(crate) mod access;
 mod admin;
 mod catalog;
 
@@ -38,6 +39,11 @@ pub fn router(state: Arc<AppState>, mcp: crate::mcp::McpConfig) -> Router {
         .route("/v1/catalog", get(catalog::catalog))
         .route("/v1/tools", get(tools::list))
         .route("/v1/tools/{name}", post(tools::invoke))
+        .route("/v1/access-requests", post(access::submit).get(access::list))
+        .route("/v1/access-requests/{id}", get(access::show))
+        .route("/v1/access-requests/{id}/approve", post(access::approve))
+        .route("/v1/access-requests/{id}/deny", post(access::deny))
+        .route("/v1/access-requests/{id}/revoke", post(access::revoke))
         .route("/v1/openapi.json", get(openapi))
         .route("/healthz", get(|| async { "ok" }))
         .layer(DefaultBodyLimit::max(AGENT_BODY_LIMIT))

@@ -5,7 +5,10 @@
 //! - `decide`: an action on assets, the same as `/v1/decide`;
 //! - `catalog`: the warehouse as a tree of what the caller may know
 //!   exists, or one entry in full; the same entries are MCP resources
-//!   (`steward://catalog/PATH`, listed in pages).
+//!   (`steward://catalog/PATH`, listed in pages);
+//! - `request_access`: submit an access request (the `draft-access-request`
+//!   tool's output, or the fields by hand), the same as
+//!   `POST /v1/access-requests`.
 //!
 //! Beside them, every tool plugin offered to the caller
 //! ([`steward_gate::Gate::tools_for`]): it runs as the caller, and so do
@@ -54,7 +57,7 @@ impl StewardMcp {
             "query" => could("sql.read") || could("sql.preview"),
             // Asking what would be decided, and browsing what one may know
             // exists, are open to every caller.
-            "decide" | "catalog" => true,
+            "decide" | "catalog" | "request_access" => true,
             _ => false,
         }
     }
@@ -124,6 +127,13 @@ impl StewardMcp {
                 Ok(args) => self.catalog_call(caller, args.path.as_deref()).await,
                 Err(e) => self.refuse(caller, "catalog", ReasonCode::Other, format!("bad arguments for catalog: {e}")).await,
             },
+            "request_access" if self.shown(caller, "request_access") => match crate::http::access::draft_of(arguments) {
+                Ok(draft) => match self.state.gate.submit_access(caller, &draft, Door::Mcp { tool: "request_access" }).await {
+                    Ok(requests) => CallToolResult::structured(json!({ "requests": requests })),
+                    Err(e) => CallToolResult::structured_error(json!({ "error": e.to_string() })),
+                },
+                Err(e) => self.refuse(caller, "request_access", ReasonCode::Other, format!("bad arguments for request_access: {e}")).await,
+            },
             plugin if self.state.gate.registry.current().tool(plugin).is_some() => {
                 let door = Door::McpTool(clip(plugin, 80).into());
                 let out = self.state.gate.invoke_tool(caller, plugin, &arguments, door).await;
@@ -185,6 +195,25 @@ fn tools() -> Vec<Tool> {
                 },
                 "required": ["action", "assets"],
                 "additionalProperties": false
+            })),
+        ),
+        Tool::new(
+            "request_access",
+            "Ask the owners for access you were denied: pass the draft the draft-access-request tool returned (as \"draft\"), or \
+             the assets, columns, action, purpose and duration yourself. The owners' SOP decides first; what it sends on waits for \
+             a human of the owning team. The answer lists each request (one per owner team), its state and what happens next; an \
+             approved request is a grant your next request uses.",
+            schema(json!({
+                "type": "object",
+                "properties": {
+                    "draft": {"type": "object", "description": "The draft-access-request tool's `draft`."},
+                    "assets": {"type": "array", "items": {"type": "string"}, "maxItems": 16},
+                    "columns": {"type": "array", "items": {"type": "string"}, "description": "asset.column"},
+                    "action": {"type": "string", "default": "sql.read"},
+                    "purpose": {"type": "string", "description": "Why the access is needed (the business task)."},
+                    "duration_days": {"type": "integer", "minimum": 1, "maximum": 90, "default": 7},
+                    "session_only": {"type": "boolean", "description": "A grant for this session only."}
+                }
             })),
         ),
         Tool::new(

@@ -210,6 +210,7 @@ impl Call {
             risk: None,
             latency_us: self.started.elapsed().as_micros() as u64,
             query: None,
+            access: None,
         }
     }
 
