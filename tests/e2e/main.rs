@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod access;
 mod alternatives;
 mod audit;
 mod boundary;

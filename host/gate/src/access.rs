@@ -144,6 +144,12 @@ fn subject_label(r: &AccessRequest) -> String {
     }
 }
 
+/// Whether `principal` may see `r`: they asked for it, it is for them (or
+/// their agent), or they decide for its team.
+fn sees(policy: &Policy, principal: &Principal, r: &AccessRequest) -> bool {
+    r.requested_by == principal.id || r.subject.involves(&principal.id) || policy.team(&r.team).is_some_and(|t| t.decides(&principal.id))
+}
+
 /// The subject of a request as a principal the pipeline can hold to its
 /// ceiling (roles from the policy).
 fn subject_principal(policy: &Policy, r: &AccessRequest) -> Principal {
@@ -277,7 +283,7 @@ impl Gate {
         let (action, assets, ceiling) = match steward_pipeline::ceiling(&ctx, &subject, &r.action, &r.assets).await {
             Ok(c) => c,
             Err(reason) => {
-                let why = format!("no one may grant this: {}", reason.message);
+                let why = format!("this request cannot be decided: {}", reason.message);
                 r.end(State::Denied, "host", now, why.clone());
                 return (Decision::Deny, vec![Reason::new(reason.code, reason.source, why)], Vec::new());
             }
@@ -336,6 +342,16 @@ impl Gate {
                 }
             }
         }
+        // The SOPs spoke; now the hard guardrails, which no approval lifts.
+        let ceiling = match ceiling {
+            Ok(c) => c,
+            Err(reason) => {
+                let why = format!("no one may grant this: {}", reason.message);
+                r.end(State::Denied, "host", now, why.clone());
+                voters.push(Voter::Rule { id: reason.source.clone() });
+                return (Decision::Deny, vec![Reason::new(reason.code, reason.source, why)], voters);
+            }
+        };
         if !denies.is_empty() {
             let why = denies.iter().map(|d| d.message.as_str()).collect::<Vec<_>>().join("; ");
             r.end(State::Denied, denies[0].source.as_str(), now, why);
@@ -413,17 +429,30 @@ impl Gate {
         Ok(RequestView::of(r))
     }
 
-    async fn visible_request(&self, policy: &Policy, principal: &Principal, id: &str) -> Result<AccessRequest, AccessError> {
+    async fn stored_request(&self, id: &str) -> Result<AccessRequest, AccessError> {
         if id.len() > 128 {
             return Err(AccessError::NotFound(steward_model::clip(id, 64)));
         }
         let key = id.to_string();
-        let r = self.store(move |s| s.get(&key)).await?.ok_or_else(|| AccessError::NotFound(steward_model::clip(id, 64)))?;
-        let sees = r.requested_by == principal.id
-            || r.subject.involves(&principal.id)
-            || policy.team(&r.team).is_some_and(|t| t.decides(&principal.id));
-        if !sees {
+        self.store(move |s| s.get(&key)).await?.ok_or_else(|| AccessError::NotFound(steward_model::clip(id, 64)))
+    }
+
+    async fn visible_request(&self, policy: &Policy, principal: &Principal, id: &str) -> Result<AccessRequest, AccessError> {
+        let r = self.stored_request(id).await?;
+        if !sees(policy, principal, &r) {
             return Err(AccessError::NotFound(steward_model::clip(id, 64)));
+        }
+        Ok(r)
+    }
+
+    /// The request `principal` wants to decide (approve with `digest`, or
+    /// deny), if they may. A refusal is recorded with its real reason; a
+    /// caller who may not see the request is answered as if there were none.
+    async fn decidable(&self, policy: &Policy, principal: &Principal, id: &str, digest: Option<&str>, door: &Door) -> Result<AccessRequest, AccessError> {
+        let r = self.stored_request(id).await?;
+        if let Err(e) = r.check_decider(policy, principal, digest, unix_millis()) {
+            let recorded = self.refused(principal, &r, e.into(), door).await;
+            return Err(if sees(policy, principal, &r) { recorded } else { AccessError::NotFound(steward_model::clip(id, 64)) });
         }
         Ok(r)
     }
@@ -468,11 +497,8 @@ impl Gate {
     pub async fn approve_access(&self, caller: &Caller, id: &str, input: &ApproveInput, door: Door) -> Result<RequestView, AccessError> {
         let principal = caller.identity.as_ref().map_err(|e| AccessError::Unauthenticated(e.to_string()))?.clone();
         let policy = caller.generation.policy.clone();
-        let mut r = self.visible_request(&policy, &principal, id).await?;
+        let mut r = self.decidable(&policy, &principal, id, Some(&input.digest), &door).await?;
         let now = unix_millis();
-        if let Err(e) = r.check_decider(&policy, &principal, Some(&input.digest), now) {
-            return Err(self.refused(&principal, &r, e.into(), &door).await);
-        }
         if let Some(secs) = input.duration_seconds {
             if secs == 0 || secs > r.duration_secs {
                 let e = AccessError::Invalid(format!("duration_seconds: at least 1 and at most the {} seconds asked for", r.duration_secs));
@@ -483,7 +509,8 @@ impl Gate {
         let plugins = self.registry.current();
         let live = self.live_grants();
         let ctx = Context { policy: &policy, plugins: &*plugins, grants: &live };
-        if let Err(reason) = steward_pipeline::ceiling(&ctx, &subject_principal(&policy, &r), &r.action, &r.assets).await {
+        let held = steward_pipeline::ceiling(&ctx, &subject_principal(&policy, &r), &r.action, &r.assets).await;
+        if let Err(reason) | Ok((_, _, Err(reason))) = held {
             let e = AccessError::Forbidden(format!("no one may grant this: {}", reason.message));
             return Err(self.refused(&principal, &r, e, &door).await);
         }
@@ -509,10 +536,7 @@ impl Gate {
     pub async fn deny_access(&self, caller: &Caller, id: &str, input: &NoteInput, door: Door) -> Result<RequestView, AccessError> {
         let principal = caller.identity.as_ref().map_err(|e| AccessError::Unauthenticated(e.to_string()))?.clone();
         let policy = caller.generation.policy.clone();
-        let mut r = self.visible_request(&policy, &principal, id).await?;
-        if let Err(e) = r.check_decider(&policy, &principal, None, unix_millis()) {
-            return Err(self.refused(&principal, &r, e.into(), &door).await);
-        }
+        let mut r = self.decidable(&policy, &principal, id, None, &door).await?;
         let why = note(input.note.as_deref());
         r.end(State::Denied, &principal.id, unix_millis(), why.clone());
         let stored = r.clone();

@@ -207,13 +207,19 @@ async fn run_stages<P: Plugins>(ctx: &Context<'_, P>, principal: Principal, inpu
 /// The hard ceiling `principal` stands under for `action` on `assets`
 /// (stages parse, score and hard guardrails, exactly as a request runs
 /// them): what no grant and no plugin may lift. An access request is held
-/// against it before anything is granted. `Err` is the deny; an
+/// against it before anything is granted. The outer `Err` is a request
+/// that cannot be resolved; the inner one the guardrails' deny. An
 /// `escalate` ceiling means every use would need a human anyway.
-pub async fn ceiling<P: Plugins>(ctx: &Context<'_, P>, principal: &Principal, action: &str, assets: &[String]) -> Result<(Action, Vec<Asset>, guardrails::Ceiling), Reason> {
+pub async fn ceiling<P: Plugins>(
+    ctx: &Context<'_, P>,
+    principal: &Principal,
+    action: &str,
+    assets: &[String],
+) -> Result<(Action, Vec<Asset>, Result<guardrails::Ceiling, Reason>), Reason> {
     let mut voters = Vec::new();
     let (action, mut assets) = parse::resolve(ctx.policy, action, assets, None)?;
     score::apply(ctx.plugins, ctx.policy, principal, &action, &mut assets, &mut voters).await?;
-    let ceiling = guardrails::check(ctx.policy, principal, &action, &assets, &mut voters)?;
+    let ceiling = guardrails::check(ctx.policy, principal, &action, &assets, &mut voters);
     Ok((action, assets, ceiling))
 }
 
