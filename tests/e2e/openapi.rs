@@ -63,6 +63,29 @@ fn every_v1_answer_matches_the_openapi_document() {
     }
     let (status, text) = server.post_raw("/v1/tools/explore", &scout, "{\"arguments\": 7}");
     sample("/v1/tools/{name}", "post", (status, serde_json::from_str(&text).unwrap_or(Value::Null)));
+    // Access requests: submitted, read, listed, decided, refused.
+    let json_of = |(status, text): (u16, String)| (status, serde_json::from_str::<Value>(&text).unwrap_or(Value::Null));
+    let ask = |body: Value| json_of(server.post_raw("/v1/access-requests", &scout, &body.to_string()));
+    let (status, submitted) = ask(json!({"assets": ["finance/ledger"], "columns": ["amount"], "purpose": "q3 review", "duration_days": 3}));
+    let first = submitted["requests"][0].clone();
+    sample("/v1/access-requests", "post", (status, submitted));
+    sample("/v1/access-requests", "post", ask(json!({"draft": {"assets": ["finance/invoices"], "purpose": "task: invoice check", "duration_days": 1}})));
+    sample("/v1/access-requests", "post", ask(json!({"assets": ["finance/ledger"], "purpose": "x", "duration_days": 900})));
+    sample("/v1/access-requests", "post", json_of(server.post_raw("/v1/access-requests", "nope", "{}")));
+    let (id, digest) = (first["id"].as_str().unwrap().to_string(), first["digest"].as_str().unwrap().to_string());
+    sample("/v1/access-requests", "get", json_of(server.get_as("/v1/access-requests", &alice)));
+    sample("/v1/access-requests", "get", json_of(server.get_as("/v1/access-requests?role=nobody", &alice)));
+    sample("/v1/access-requests/{id}", "get", json_of(server.get_as(&format!("/v1/access-requests/{id}"), &bob)));
+    sample("/v1/access-requests/{id}", "get", json_of(server.get_as("/v1/access-requests/ar-none", &bob)));
+    let approve = |who: &str, body: Value| json_of(server.post_raw(&format!("/v1/access-requests/{id}/approve"), who, &body.to_string()));
+    sample("/v1/access-requests/{id}/approve", "post", approve(&scout, json!({"digest": digest})));
+    sample("/v1/access-requests/{id}/approve", "post", approve(&alice, json!({"digest": "0"})));
+    sample("/v1/access-requests/{id}/approve", "post", approve(&alice, json!({"digest": digest, "conditions": {"aggregate_only": 5, "masked": [{"column": "amount", "method": "redact"}]}})));
+    sample("/v1/access-requests/{id}/approve", "post", approve(&alice, json!({"digest": digest})));
+    sample("/v1/access-requests/{id}/revoke", "post", json_of(server.post_raw(&format!("/v1/access-requests/{id}/revoke"), &alice, "{}")));
+    let (_, other) = ask(json!({"assets": ["finance/ledger"], "purpose": "another", "duration_days": 2}));
+    let other = other["requests"][0]["id"].as_str().unwrap().to_string();
+    sample("/v1/access-requests/{id}/deny", "post", json_of(server.post_raw(&format!("/v1/access-requests/{other}/deny"), &alice, "{\"note\": \"not now\"}")));
     let statuses: Vec<u64> = samples.iter().map(|s| s["status"].as_u64().unwrap()).collect();
     assert!(statuses.contains(&200) && statuses.contains(&401) && statuses.contains(&400), "{statuses:?}");
 
