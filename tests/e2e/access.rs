@@ -31,6 +31,14 @@ principal = { id = "carol", kind = "human" }
 action = "sql.read"
 assets = ["hr/employees"]
 expect = "escalate"
+
+[[case]]
+name = "it approves what it is asked"
+principal = { id = "carol", kind = "human" }
+action = "sql.read"
+assets = ["hr/employees"]
+purpose = "anything"
+expect_access = "approve"
 "#;
 
 fn records(server: &Server) -> Vec<Value> {
@@ -208,6 +216,11 @@ fn the_owners_sop_grants_inside_the_ceiling_and_a_revocation_ends_it_on_the_next
 #[test]
 fn no_sop_and_no_owner_grants_beyond_the_hard_guardrails_or_their_own_request() {
     let server = Server::start(Options { plugins: &["finance-sop", "significance-scorer"], ..Default::default() });
+    // Its access cases run at load like its other cases: a wrong one refuses it.
+    let wrong = GENEROUS_CASE.replace("expect_access = \"approve\"", "expect_access = \"deny\"");
+    let (status, body) = server.upload("generous-sop", GENEROUS_SOP, &wrong, true);
+    assert_eq!(status, 422, "{body}");
+    assert!(body.to_string().contains("expected deny, got approve"), "{body}");
     let (status, body) = server.upload("generous-sop", GENEROUS_SOP, GENEROUS_CASE, true);
     assert_eq!(status, 200, "{body}");
     let copilot = agent_token("alice", "copilot", "t1");

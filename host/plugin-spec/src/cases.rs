@@ -39,12 +39,42 @@ pub struct Case {
     pub context: Option<model::RequestContext>,
     /// `sop`: "allow" | "deny" | "escalate".
     pub expect: Option<model::Decision>,
+    /// `sop` (0.4.0): an access-request case instead: what `review-access`
+    /// answers for the principal asking for `action` on `assets`.
+    pub expect_access: Option<AccessExpect>,
+    /// An access case's purpose (default: empty).
+    #[serde(default)]
+    pub purpose: String,
+    /// An access case's duration (default: 7 days).
+    pub duration_seconds: Option<u64>,
+    /// An access case's columns, `asset.column`.
+    #[serde(default)]
+    pub columns: Vec<String>,
     /// `scorer`: the significance must fall in [min, max].
     pub expect_significance: Option<[f32; 2]>,
     /// `classifier`: the column to classify.
     pub column: Option<CaseColumn>,
     /// `classifier`: the tags expected, in any order; `[]` means not PII.
     pub expect_tags: Option<Vec<String>>,
+}
+
+/// What an SOP's access review must answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccessExpect {
+    Approve,
+    Deny,
+    Escalate,
+}
+
+impl AccessExpect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccessExpect::Approve => "approve",
+            AccessExpect::Deny => "deny",
+            AccessExpect::Escalate => "escalate",
+        }
+    }
 }
 
 /// A column sample, for a classifier case.

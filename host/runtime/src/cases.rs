@@ -17,7 +17,7 @@ use crate::manifest::World;
 use crate::plugin::{Instance, Lease, LoadedPlugin};
 use crate::{LoadError, PluginFailure};
 
-pub use steward_plugin_spec::cases::{Case, CaseColumn, CaseFile, CasePrincipal, CasesError};
+pub use steward_plugin_spec::cases::{AccessExpect, Case, CaseColumn, CaseFile, CasePrincipal, CasesError};
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CaseOutcome {
@@ -147,6 +147,35 @@ async fn check(plugin: &LoadedPlugin, lease: Lease<'_>, case: &Case, policy: &Ar
         World::Tool | World::Classifier => None,
     };
     Ok(match plugin.world() {
+        World::Sop if case.expect_access.is_some() => {
+            let request = request.as_ref().expect("built above");
+            let expect = case.expect_access.expect("checked by the guard");
+            if !plugin.reviews_access() {
+                return Err(bad("an access case (expect_access) needs an SOP built against steward:guardrail@0.4.0 (review-access)".into()));
+            }
+            let review = model::AccessReview {
+                id: format!("ar-{}", request.request_id),
+                principal: request.principal.clone(),
+                requested_by: request.principal.id.clone(),
+                action: request.action.clone(),
+                assets: request.assets.clone(),
+                columns: case.columns.clone(),
+                purpose: case.purpose.clone(),
+                duration_secs: case.duration_seconds.unwrap_or(7 * 86_400),
+            };
+            match plugin.review_access(&review, policy).await {
+                Ok(Some(v)) => {
+                    let (got, said) = match &v {
+                        model::AccessVerdict::Approve { conditions } => (AccessExpect::Approve, format!("approve with {conditions:?}")),
+                        model::AccessVerdict::Deny { reason } => (AccessExpect::Deny, format!("deny: {}", reason.message)),
+                        model::AccessVerdict::Escalate { reason } => (AccessExpect::Escalate, format!("escalate: {}", reason.message)),
+                    };
+                    if got == expect { (true, said, None) } else { (false, format!("expected {}, got {said}", expect.as_str()), None) }
+                }
+                Ok(None) => (false, "the plugin does not review access requests".into(), None),
+                Err(e) => (false, format!("expected {}, plugin failed: {e}", expect.as_str()), Some(e.failure.clone())),
+            }
+        }
         World::Sop => {
             let request = request.as_ref().expect("built above");
             let expect = case.expect.ok_or_else(|| bad("an sop case needs `expect`".into()))?;
