@@ -1,7 +1,9 @@
 //! In-process figures: the cost of one plugin call (reused and fresh
 //! instance), decision latency through the whole pipeline for a request
 //! that calls one Rust SOP plugin, with and without the audit append, and
-//! what holding 100,000 revocations adds to each token check.
+//! what holding 100,000 revocations adds to each token check, and what
+//! 10,000 live time-bounded grants (approved access requests) add to a
+//! decision they do not cover and cost one they do.
 //!
 //! Run with `cargo bench -p steward --bench decide` after `make plugins`.
 //! Prints p50/p99/mean in microseconds; asserts nothing.
@@ -93,6 +95,38 @@ fn main() {
             report(&format!("decision with one SOP call, {count} revocations held"), time_allowed(&ctx, &generation, &token, &input, now).await);
         }
 
+        // Time-bounded grants: none, then 10,000 live ones (1,000 agents of
+        // 200 humans, and 20 of copilot-for-alice's own on other assets, so
+        // its lookup scans its own list), read from a real store.
+        let dir = tempfile_dir();
+        let store = steward_access::SqliteAccessStore::open(&dir.join("access.db")).unwrap();
+        let started = Instant::now();
+        for i in 0..10_000 {
+            let own = i < 20;
+            let (agent, human, asset) =
+                if own { ("copilot".to_string(), "alice".to_string(), format!("lab/other-{i}")) } else { (format!("agent-{}", i % 1000), format!("human-{}", i % 200), "finance/ledger".to_string()) };
+            steward_access::AccessStore::insert(&store, &bench_grant(i, &agent, &human, &asset)).unwrap();
+        }
+        println!("10,000 grants written to the store in {:.1} ms", started.elapsed().as_secs_f64() * 1e3);
+        let started = Instant::now();
+        let live = steward_access::AccessStore::live_grants(&store, support::unix_seconds() * 1000).unwrap();
+        let index = steward_access::ActiveGrants::new(live.iter().filter_map(steward_access::ActiveGrant::of));
+        println!("{} live grants read and indexed in {:.1} ms", index.len(), started.elapsed().as_secs_f64() * 1e3);
+        for (label, grants) in [("no live grants", steward_access::ActiveGrants::none()), ("10,000 live grants", &index)] {
+            let ctx = Context { policy: &policy, plugins: &*set, grants };
+            report(&format!("decision with one SOP call, {label}"), time_allowed(&ctx, &generation, &token, &input, now).await);
+        }
+        // A decision a grant covers (no SOP call): copilot for alice on the
+        // invoices, among the 10,000.
+        let covered = steward_access::ActiveGrants::new(
+            live.iter().filter_map(steward_access::ActiveGrant::of).chain(steward_access::ActiveGrant::of(&bench_grant(10_001, "copilot", "alice", "finance/invoices"))),
+        );
+        let ctx = Context { policy: &policy, plugins: &*set, grants: &covered };
+        let invoices = steward_pipeline::DecideInput { action: "sql.read".into(), assets: vec!["finance/invoices".into()], intent: None, query: None };
+        report("decision covered by a grant, 10,001 live grants", time_allowed(&ctx, &generation, &token, &invoices, now).await);
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+
         // The same decision followed by its durable audit append, one at a
         // time (no group commit helps a single caller).
         let dir = tempfile_dir();
@@ -125,6 +159,32 @@ async fn time_allowed<P: steward_pipeline::Plugins>(
         assert_eq!(outcome.decision, Decision::Allow);
     })
     .await
+}
+
+/// An approved access request: `agent` for `human` may read `asset` for a day.
+fn bench_grant(i: usize, agent: &str, human: &str, asset: &str) -> steward_access::AccessRequest {
+    let now_ms = support::unix_seconds() * 1000;
+    let mut r = steward_access::AccessRequest {
+        id: format!("ar-bench-{i}"),
+        team: "finance-team".into(),
+        subject: steward_access::Subject { principal: agent.into(), kind: steward_model::IdentityKind::Agent, on_behalf_of: Some(human.into()), session_id: None },
+        requested_by: agent.into(),
+        action: "sql.read".into(),
+        assets: vec![asset.into()],
+        columns: Vec::new(),
+        purpose: "bench".into(),
+        duration_secs: 86_400,
+        conditions: Default::default(),
+        state: steward_access::State::Pending,
+        submitted_at_ms: now_ms,
+        decide_by_ms: now_ms + 1000,
+        approval: None,
+        expires_at_ms: None,
+        history: Vec::new(),
+    };
+    let digest = r.digest();
+    r.approve("bench-owner", digest, &Default::default(), now_ms, String::new());
+    r
 }
 
 fn tempfile_dir() -> PathBuf {
