@@ -75,14 +75,14 @@ fn mcp_tools_go_through_the_gate_in_both_protocol_revisions() {
         }
         // Listed as policy says: the ETL service holds no read or preview
         // grant, so it is not shown `query`.
-        assert_eq!(tools(&r[0]), ["catalog", "decide", "query"], "{mode}: bob");
-        assert_eq!(tools(&r[1]), ["catalog", "decide", "query"], "{mode}: scout for bob");
-        assert_eq!(tools(&r[2]), ["catalog", "decide"], "{mode}: nightly-etl");
+        assert_eq!(tools(&r[0]), ["catalog", "decide", "query", "request_access"], "{mode}: bob");
+        assert_eq!(tools(&r[1]), ["catalog", "decide", "query", "request_access"], "{mode}: scout for bob");
+        assert_eq!(tools(&r[2]), ["catalog", "decide", "request_access"], "{mode}: nightly-etl");
         // carol reads hr; copilot acting for her holds no read grant of its
         // own on hr, and no preview grant she shares: an agent, its human
         // and another agent (scout, above) each see what policy says.
-        assert_eq!(tools(&r[10]), ["catalog", "decide", "query"], "{mode}: carol");
-        assert_eq!(tools(&r[11]), ["catalog", "decide"], "{mode}: copilot for carol");
+        assert_eq!(tools(&r[10]), ["catalog", "decide", "query", "request_access"], "{mode}: carol");
+        assert_eq!(tools(&r[11]), ["catalog", "decide", "request_access"], "{mode}: copilot for carol");
 
         // A masked, row-filtered answer.
         let masked = &r[3];
