@@ -15,4 +15,6 @@ mod store;
 
 pub use active::{ActiveGrant, ActiveGrants};
 pub use request::{AccessRequest, Approval, Draft, DraftError, State, Step, Subject};
-pub use store::{AccessStore, ListQuery, SqliteAccessStore, StoreError};
+pub use store::{AccessStore, ListQuery, StoreError};
+#[cfg(feature = "sqlite")]
+pub use store::SqliteAccessStore;

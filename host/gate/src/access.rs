@@ -25,6 +25,9 @@ use steward_runtime::LoadedPlugin;
 
 use crate::{Caller, Door, Gate, unix_millis};
 
+/// What a step came to: the decision, its reasons, who voted.
+type Said = (Decision, Vec<Reason>, Vec<Voter>);
+
 /// Pending requests one principal may have submitted at once.
 pub const MAX_PENDING_PER_PRINCIPAL: u64 = 20;
 /// Requests a list answers at most.
@@ -228,7 +231,7 @@ impl Gate {
             let stored = r.clone();
             if self.store(move |s| s.update(&stored, was)).await? {
                 ended += 1;
-                self.record_access(None, &r, "expired", Decision::Deny, vec![Reason::new(ReasonCode::Other, "access", why)], Vec::new(), &Door::Http).await;
+                self.record_access(None, &r, "expired", (Decision::Deny, vec![Reason::new(ReasonCode::Other, "access", why)], Vec::new()), &Door::Http).await;
             }
         }
         self.refresh_grants().await?;
@@ -256,14 +259,14 @@ impl Gate {
         for mut r in requests {
             let stored = r.clone();
             self.store(move |s| s.insert(&stored)).await?;
-            self.record_access(Some(&principal), &r, "submitted", Decision::Escalate, Vec::new(), Vec::new(), &door).await;
-            let (decision, reasons, voters) = self.review(&policy, &mut r).await;
+            self.record_access(Some(&principal), &r, "submitted", (Decision::Escalate, Vec::new(), Vec::new()), &door).await;
+            let said = self.review(&policy, &mut r).await;
             let stored = r.clone();
             if !self.store(move |s| s.update(&stored, State::Pending)).await? {
                 return Err(AccessError::Conflict(format!("access request {} changed while it was reviewed; read it again", r.id)));
             }
             granted |= r.state == State::Approved;
-            self.record_access(Some(&principal), &r, "reviewed", decision, reasons, voters, &door).await;
+            self.record_access(Some(&principal), &r, "reviewed", said, &door).await;
             out.push(RequestView::of(r));
         }
         if granted {
@@ -274,7 +277,7 @@ impl Gate {
 
     /// The owners' SOPs on `r`, then the ceiling: approved (a grant),
     /// denied, or left pending for the team's humans.
-    async fn review(&self, policy: &Arc<Policy>, r: &mut AccessRequest) -> (Decision, Vec<Reason>, Vec<Voter>) {
+    async fn review(&self, policy: &Arc<Policy>, r: &mut AccessRequest) -> Said {
         let now = unix_millis();
         let plugins = self.registry.current();
         let subject = subject_principal(policy, r);
@@ -369,7 +372,7 @@ impl Gate {
             // cannot grant it alone.
             escalations.push(reason.clone());
         }
-        if let Err(why) = self.check_conditions(policy, r, &conditions).await {
+        if let Err(why) = self.check_conditions(r, &conditions).await {
             escalations.push(Reason::new(ReasonCode::PluginFailure, "access", format!("the SOPs' conditions cannot be enforced ({why}); the team decides")));
         }
         if escalations.is_empty() {
@@ -387,7 +390,7 @@ impl Gate {
 
     /// Whether `conditions` can be enforced on `r`'s assets: bounded, row
     /// filters that parse against each table they apply to.
-    async fn check_conditions(&self, policy: &Arc<Policy>, r: &AccessRequest, conditions: &GrantConditions) -> Result<(), String> {
+    async fn check_conditions(&self, r: &AccessRequest, conditions: &GrantConditions) -> Result<(), String> {
         if conditions.masked.len() + conditions.row_filters.len() > MAX_CONDITIONS {
             return Err(format!("at most {MAX_CONDITIONS} masks and row filters"));
         }
@@ -401,7 +404,6 @@ impl Gate {
         let plugins = self.registry.current();
         let schema = self.schemas.get(&self.warehouse, &generation, &plugins).await;
         let dialect = self.dialect();
-        let _ = policy;
         for asset in &r.assets {
             let tables: Vec<_> = schema.tables_under(asset).collect();
             for predicate in &conditions.row_filters {
@@ -499,11 +501,11 @@ impl Gate {
         let policy = caller.generation.policy.clone();
         let mut r = self.decidable(&policy, &principal, id, Some(&input.digest), &door).await?;
         let now = unix_millis();
-        if let Some(secs) = input.duration_seconds {
-            if secs == 0 || secs > r.duration_secs {
-                let e = AccessError::Invalid(format!("duration_seconds: at least 1 and at most the {} seconds asked for", r.duration_secs));
-                return Err(self.refused(&principal, &r, e, &door).await);
-            }
+        if let Some(secs) = input.duration_seconds
+            && (secs == 0 || secs > r.duration_secs)
+        {
+            let e = AccessError::Invalid(format!("duration_seconds: at least 1 and at most the {} seconds asked for", r.duration_secs));
+            return Err(self.refused(&principal, &r, e, &door).await);
         }
         // The grant stays under the subject's ceiling.
         let plugins = self.registry.current();
@@ -514,7 +516,7 @@ impl Gate {
             let e = AccessError::Forbidden(format!("no one may grant this: {}", reason.message));
             return Err(self.refused(&principal, &r, e, &door).await);
         }
-        if let Err(why) = self.check_conditions(&policy, &r, &input.conditions).await {
+        if let Err(why) = self.check_conditions(&r, &input.conditions).await {
             return Err(self.refused(&principal, &r, AccessError::Invalid(format!("conditions: {why}")), &door).await);
         }
         let shown = r.digest();
@@ -528,7 +530,7 @@ impl Gate {
             return Err(self.refused(&principal, &r, e, &door).await);
         }
         self.refresh_grants().await?;
-        self.record_access(Some(&principal), &r, "approved", Decision::Allow, Vec::new(), vec![Voter::Rule { id: format!("owner:{}", principal.id) }], &door).await;
+        self.record_access(Some(&principal), &r, "approved", (Decision::Allow, Vec::new(), vec![Voter::Rule { id: format!("owner:{}", principal.id) }]), &door).await;
         Ok(RequestView::of(r))
     }
 
@@ -544,7 +546,7 @@ impl Gate {
             return Err(self.refused(&principal, &r, AccessError::Conflict("the request was decided by someone else just now".into()), &door).await);
         }
         let reason = Reason::new(ReasonCode::NotPermitted, format!("owner:{}", principal.id), if why.is_empty() { "denied by the owners".to_string() } else { why });
-        self.record_access(Some(&principal), &r, "denied", Decision::Deny, vec![reason], vec![Voter::Rule { id: format!("owner:{}", principal.id) }], &door).await;
+        self.record_access(Some(&principal), &r, "denied", (Decision::Deny, vec![reason], vec![Voter::Rule { id: format!("owner:{}", principal.id) }]), &door).await;
         Ok(RequestView::of(r))
     }
 
@@ -568,19 +570,21 @@ impl Gate {
         if was == State::Approved {
             self.refresh_grants().await?;
         }
-        self.record_access(Some(&principal), &r, "revoked", Decision::Deny, Vec::new(), vec![Voter::Rule { id: format!("principal:{}", principal.id) }], &door).await;
+        self.record_access(Some(&principal), &r, "revoked", (Decision::Deny, Vec::new(), vec![Voter::Rule { id: format!("principal:{}", principal.id) }]), &door).await;
         Ok(RequestView::of(r))
     }
 
     /// Record an attempt the host refused, and hand the error back.
     async fn refused(&self, principal: &Principal, r: &AccessRequest, e: AccessError, door: &Door) -> AccessError {
         let reason = Reason::new(ReasonCode::NotPermitted, "access", e.to_string());
-        self.record_access(Some(principal), r, "refused", Decision::Deny, vec![reason], Vec::new(), door).await;
+        self.record_access(Some(principal), r, "refused", (Decision::Deny, vec![reason], Vec::new()), door).await;
         e
     }
 
-    /// One access record: `actor` took `step` on `r`.
-    async fn record_access(&self, actor: Option<&Principal>, r: &AccessRequest, step: &str, decision: Decision, reasons: Vec<Reason>, decided_by: Vec<Voter>, door: &Door) {
+    /// One access record: `actor` took `step` on `r`, with what it came to
+    /// (`said`: the decision, its reasons, who voted).
+    async fn record_access(&self, actor: Option<&Principal>, r: &AccessRequest, step: &str, said: Said, door: &Door) {
+        let (decision, reasons, decided_by) = said;
         let record = AuditRecord {
             record_type: RecordType::Access,
             request_id: self.next_request_id(),

@@ -60,11 +60,12 @@ async fn answer<T: serde::Serialize>(state: &AppState, caller: &Caller, ok: Stat
     }
 }
 
-fn body<T: DeserializeOwned + Default>(body: Result<Json<T>, JsonRejection>) -> Result<T, Response> {
+/// A body that may be left out (no JSON at all: the defaults).
+fn body<T: DeserializeOwned + Default>(body: Result<Json<T>, JsonRejection>) -> Result<T, String> {
     match body {
         Ok(Json(v)) => Ok(v),
         Err(JsonRejection::MissingJsonContentType(_)) => Ok(T::default()),
-        Err(e) => Err(super::error(StatusCode::BAD_REQUEST, format!("bad request body: {}", e.body_text()))),
+        Err(e) => Err(format!("bad request body: {}", e.body_text())),
     }
 }
 
@@ -113,7 +114,7 @@ pub async fn deny(State(state): State<Arc<AppState>>, Path(id): Path<String>, he
     let caller = state.gate.authenticate(super::bearer(&headers));
     let input = match body(input) {
         Ok(i) => i,
-        Err(r) => return r,
+        Err(e) => return super::error(StatusCode::BAD_REQUEST, e),
     };
     let result = state.gate.deny_access(&caller, &id, &input, Door::Http).await;
     answer(&state, &caller, StatusCode::OK, result).await
@@ -123,7 +124,7 @@ pub async fn revoke(State(state): State<Arc<AppState>>, Path(id): Path<String>, 
     let caller = state.gate.authenticate(super::bearer(&headers));
     let input = match body(input) {
         Ok(i) => i,
-        Err(r) => return r,
+        Err(e) => return super::error(StatusCode::BAD_REQUEST, e),
     };
     let result = state.gate.revoke_access(&caller, &id, &input, Door::Http).await;
     answer(&state, &caller, StatusCode::OK, result).await
