@@ -41,16 +41,9 @@ purpose = "anything"
 expect_access = "approve"
 "#;
 
-fn records(server: &Server) -> Vec<Value> {
-    let conn = rusqlite::Connection::open(server.audit_db()).unwrap();
-    let mut statement = conn.prepare("SELECT body FROM audit ORDER BY seq").unwrap();
-    let bodies = statement.query_map([], |row| row.get::<_, String>(0)).unwrap();
-    bodies.map(|b| serde_json::from_str(&b.unwrap()).unwrap()).collect()
-}
-
 /// The access records of one request, as (step, state, principal).
 fn steps(server: &Server, id: &str) -> Vec<(String, String, String)> {
-    records(server)
+    server.records()
         .into_iter()
         .filter(|r| r["type"] == "access" && r["access"]["request"] == id)
         .map(|r| (r["access"]["step"].as_str().unwrap().to_string(), r["access"]["state"].as_str().unwrap().to_string(), r["principal"].as_str().unwrap().to_string()))

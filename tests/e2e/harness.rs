@@ -237,6 +237,14 @@ impl Server {
         std::fs::read_to_string(self.data.path().join("server.log")).unwrap_or_default()
     }
 
+    /// Every audit record so far, in order, as JSON.
+    pub fn records(&self) -> Vec<Value> {
+        let conn = rusqlite::Connection::open(self.audit_db()).unwrap();
+        let mut statement = conn.prepare("SELECT body FROM audit ORDER BY seq").unwrap();
+        let bodies = statement.query_map([], |row| row.get::<_, String>(0)).unwrap();
+        bodies.map(|b| serde_json::from_str(&b.unwrap()).unwrap()).collect()
+    }
+
     pub fn audit_db(&self) -> PathBuf {
         self.data.path().join("var/audit.db")
     }

@@ -41,13 +41,6 @@ fn tool_names(server: &Server, token: &str) -> Vec<String> {
 
 /// Every audit record, oldest first (each answer was recorded before it
 /// left).
-fn records(server: &Server) -> Vec<Value> {
-    let conn = rusqlite::Connection::open(server.audit_db()).unwrap();
-    let mut statement = conn.prepare("SELECT body FROM audit ORDER BY seq").unwrap();
-    let bodies = statement.query_map([], |row| row.get::<_, String>(0)).unwrap();
-    bodies.map(|b| serde_json::from_str(&b.unwrap()).unwrap()).collect()
-}
-
 fn children_of<'a>(records: &'a [Value], parent: &str) -> Vec<&'a Value> {
     records.iter().filter(|r| r["parent"] == parent).collect()
 }
@@ -77,7 +70,7 @@ fn a_tool_runs_as_its_caller_and_each_call_back_names_its_parent() {
     let regions: Vec<&Value> = output["rows"].as_array().unwrap().iter().map(|r| &r[1]).collect();
     assert!(!regions.is_empty() && regions.iter().all(|r| *r == "emea"), "{regions:?}");
 
-    let all = records(&server);
+    let all = server.records();
     let invocation = all.iter().find(|r| r["request_id"] == body["request_id"]).expect("the invocation is recorded");
     assert_eq!(invocation["tool"], "query-tool");
     assert_eq!(invocation["door"], "http");
@@ -104,7 +97,7 @@ fn identity_laundering_through_a_tool_is_refused_and_recorded() {
     let got = &body["output"]["got"];
     assert_eq!(got["decide"]["decision"], "deny", "agents never read salaries: {got}");
     assert!(got["query"]["row_filters"].to_string().contains("sales-own-region"), "bob's row filter: {got}");
-    let all = records(&server);
+    let all = server.records();
     let nested = children_of(&all, body["request_id"].as_str().unwrap());
     assert_eq!(nested.len(), 2);
     for n in &nested {
@@ -116,7 +109,7 @@ fn identity_laundering_through_a_tool_is_refused_and_recorded() {
     let got = &body["output"]["got"];
     assert_eq!(got["query"]["decision"], "deny", "{got}");
     assert!(got["query"]["rows"].as_array().is_none_or(Vec::is_empty));
-    let all = records(&server);
+    let all = server.records();
     let nested = children_of(&all, body["request_id"].as_str().unwrap());
     assert_eq!(nested.len(), 1);
     assert_eq!((&nested[0]["decision"], &nested[0]["principal"]), (&json!("deny"), &json!("scout")));
@@ -135,7 +128,7 @@ fn identity_laundering_through_a_tool_is_refused_and_recorded() {
     // refused, and each refusal is recorded under the invocation.
     let (_, body) = invoke(&server, &scout, "laundering-tool", json!({"attempt": "flood"}));
     assert_eq!(body["output"]["got"], json!({"answered": 4, "refused": 16}), "{body}");
-    let all = records(&server);
+    let all = server.records();
     let nested = children_of(&all, body["request_id"].as_str().unwrap());
     assert_eq!(nested.len(), 20);
     let refused = nested.iter().filter(|r| r["reasons"].to_string().contains("limits.max_calls")).count();
@@ -152,7 +145,7 @@ fn identity_laundering_through_a_tool_is_refused_and_recorded() {
     let (_, other) = invoke(&server, &copilot_for_bob, "laundering-tool", json!({"attempt": "remember"}));
     assert_eq!(first["output"]["got"]["remembered"]["turn"], "turn-1", "{first}");
     assert_eq!(other["output"]["got"]["remembered"]["on_behalf_of"], "bob", "bob's agent got alice's instance: {other}");
-    let all = records(&server);
+    let all = server.records();
     for (answer, turn, human) in [(&second, "turn-2", "alice"), (&other, "turn-3", "bob")] {
         let nested = children_of(&all, answer["request_id"].as_str().unwrap());
         assert_eq!(nested.len(), 1);
@@ -177,7 +170,7 @@ fn a_tools_deadline_counts_its_call_backs() {
     // asked for more first, that call-back would have been refused.
     assert_eq!(decision(&body), "deny", "{body}");
     assert!(body["reasons"].to_string().contains("the backstop"), "{body}");
-    let all = records(&server);
+    let all = server.records();
     let nested = children_of(&all, body["request_id"].as_str().unwrap());
     assert!(!nested.is_empty() && nested.len() <= 2, "{nested:?}");
     assert!(nested[0]["reasons"].to_string().contains("past its deadline"), "{}", nested[0]);
@@ -205,7 +198,7 @@ fn a_tool_not_offered_is_refused_and_recorded() {
     let (status, body) = invoke(&server, &scout, "query-tool", json!({"sql": "SELECT region FROM sales.orders"}));
     assert_eq!((status, decision(&body)), (200, "deny"), "{body}");
     assert!(body.get("output").is_none());
-    let all = records(&server);
+    let all = server.records();
     let record = all.iter().find(|r| r["request_id"] == body["request_id"]).unwrap();
     assert_eq!((&record["decision"], &record["tool"]), (&json!("deny"), &json!("query-tool")));
     assert!(children_of(&all, body["request_id"].as_str().unwrap()).is_empty(), "nothing ran");
@@ -286,7 +279,7 @@ fn the_shipped_data_user_tools_through_the_mcp_sdk() {
 
     // Every call-back of every invocation is recorded as the caller, under
     // its invocation.
-    let all = records(&server);
+    let all = server.records();
     let invocations: Vec<&Value> = all.iter().filter(|r| r["door"] == "mcp" && ["suggest-alternatives", "explore", "draft-access-request"].contains(&r["tool"].as_str().unwrap_or(""))).collect();
     assert_eq!(invocations.len(), 6, "{invocations:?}");
     for inv in invocations {
