@@ -55,12 +55,7 @@ impl ActiveGrant {
     /// Whether the grant covers `asset_path`: one of its assets, or under a
     /// folder it names.
     pub fn covers_asset(&self, asset_path: &str) -> bool {
-        self.assets.iter().any(|a| asset_path == a || asset_path.strip_prefix(a.as_str()).is_some_and(|rest| rest.starts_with('/')))
-    }
-
-    /// The asset of the grant covering `asset_path`.
-    pub fn asset_for(&self, asset_path: &str) -> Option<&str> {
-        self.assets.iter().map(String::as_str).find(|a| asset_path == *a || asset_path.strip_prefix(a).is_some_and(|rest| rest.starts_with('/')))
+        self.assets.iter().any(|a| steward_model::is_within(asset_path, a))
     }
 
     /// The columns granted on `asset` (`None`: all of them).

@@ -235,7 +235,7 @@ impl AccessRequest {
         if purpose.chars().count() > MAX_PURPOSE_CHARS {
             return Err(bad(format!("the purpose is longer than {MAX_PURPOSE_CHARS} characters")));
         }
-        let purpose: String = purpose.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+        let purpose = steward_model::printable(purpose);
         let duration_secs = duration(draft)?;
 
         if draft.assets.is_empty() {
@@ -369,6 +369,11 @@ impl AccessRequest {
         self.history.push(Step { at_ms, step: step.into(), by: by.to_string(), note });
     }
 
+    /// The columns asked for on `asset`, as asked (`asset.column`).
+    pub fn qualified_columns_of<'a>(&'a self, asset: &'a str) -> impl Iterator<Item = &'a String> + 'a {
+        self.columns.iter().filter(move |c| column_of(c, asset).is_some())
+    }
+
     /// The columns asked for on `asset` (bare names; empty: all).
     pub fn columns_of<'a>(&'a self, asset: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         self.columns.iter().filter_map(move |c| column_of(c, asset))
@@ -397,15 +402,12 @@ fn column(c: &str, assets: &[String], policy: &Policy) -> Result<String, DraftEr
     if c.len() > MAX_NAME_BYTES {
         return Err(bad("a column name is longer than 256 bytes"));
     }
-    let qualified = match assets.iter().find(|a| column_of(c, a).is_some()) {
-        Some(_) => c.to_string(),
-        None if assets.len() == 1 && !c.contains('/') && !c.contains('.') => format!("{}.{c}", assets[0]),
+    let (asset, name) = match assets.iter().find_map(|a| column_of(c, a).map(|n| (a, n))) {
+        Some(found) => found,
+        // A bare name belongs to the one asset asked for.
+        None if assets.len() == 1 && !c.contains('/') && !c.contains('.') => (&assets[0], c),
         None => return Err(bad(format!("column {:?}: name it as asset.column, for one of the assets asked for", steward_model::clip(c, 64)))),
     };
-    let (asset, name) = assets
-        .iter()
-        .find_map(|a| column_of(&qualified, a).map(|n| (a, n)))
-        .ok_or_else(|| bad(format!("column {:?} is not of an asset asked for", steward_model::clip(c, 64))))?;
     if name.is_empty() || !name.chars().all(|ch| ch.is_alphanumeric() || ch == '_') {
         return Err(bad(format!("column {:?}: a column name is letters, digits and _", steward_model::clip(c, 64))));
     }

@@ -68,20 +68,18 @@ pub struct RequestView {
 
 impl RequestView {
     fn of(request: AccessRequest) -> RequestView {
+        let digest = request.digest();
         let next = match request.state {
             State::Pending => format!(
-                "waiting for {}: a member or delegate approves with POST /v1/access-requests/{}/approve {{\"digest\": \"{}\"}} (steward access approve {})",
-                request.team,
-                request.id,
-                request.digest(),
-                request.id
+                "waiting for {}: a member or delegate approves with POST /v1/access-requests/{}/approve {{\"digest\": \"{digest}\"}} (steward access approve {})",
+                request.team, request.id, request.id
             ),
             State::Approved => "granted: the next request of its principal uses it, until it expires or is revoked".into(),
             State::Denied => "denied: ask again with a narrower request or a clearer purpose".into(),
             State::Revoked => "revoked: ask again if the access is still needed".into(),
             State::Expired => "expired: ask again if the access is still needed".into(),
         };
-        RequestView { digest: request.digest(), request, next }
+        RequestView { digest, request, next }
     }
 }
 
@@ -136,7 +134,7 @@ impl Grants {
 }
 
 fn note(text: Option<&str>) -> String {
-    text.map(|t| steward_model::clip(t.trim(), 500).chars().map(|c| if c.is_control() { ' ' } else { c }).collect()).unwrap_or_default()
+    text.map(|t| steward_model::printable(&steward_model::clip(t.trim(), 500))).unwrap_or_default()
 }
 
 fn subject_label(r: &AccessRequest) -> String {
@@ -281,8 +279,8 @@ impl Gate {
         let now = unix_millis();
         let plugins = self.registry.current();
         let subject = subject_principal(policy, r);
-        let live = self.live_grants();
-        let ctx = Context { policy, plugins: &*plugins, grants: &live };
+        // The ceiling reads no grants.
+        let ctx = Context { policy, plugins: &*plugins, grants: ActiveGrants::none() };
         let (action, assets, ceiling) = match steward_pipeline::ceiling(&ctx, &subject, &r.action, &r.assets).await {
             Ok(c) => c,
             Err(reason) => {
@@ -316,7 +314,7 @@ impl Gate {
                 principal: subject.clone(),
                 requested_by: r.requested_by.clone(),
                 action: action.clone(),
-                columns: r.columns.iter().filter(|c| assets.iter().any(|a| c.starts_with(&format!("{}.", a.path)))).cloned().collect(),
+                columns: assets.iter().flat_map(|a| r.qualified_columns_of(&a.path)).cloned().collect(),
                 assets,
                 purpose: r.purpose.clone(),
                 duration_secs: r.duration_secs,
@@ -509,8 +507,7 @@ impl Gate {
         }
         // The grant stays under the subject's ceiling.
         let plugins = self.registry.current();
-        let live = self.live_grants();
-        let ctx = Context { policy: &policy, plugins: &*plugins, grants: &live };
+        let ctx = Context { policy: &policy, plugins: &*plugins, grants: ActiveGrants::none() };
         let held = steward_pipeline::ceiling(&ctx, &subject_principal(&policy, &r), &r.action, &r.assets).await;
         if let Err(reason) | Ok((_, _, Err(reason))) = held {
             let e = AccessError::Forbidden(format!("no one may grant this: {}", reason.message));

@@ -23,6 +23,18 @@ pub fn clip(s: &str, max: usize) -> String {
 }
 
 pub use access::{AccessReview, AccessVerdict, ColumnMask, GrantConditions};
+/// Whether the catalog path `path` is `folder` itself or below it
+/// (`finance/ledger` is within `finance`; `financeX/ledger` is not).
+pub fn is_within(path: &str, folder: &str) -> bool {
+    path.strip_prefix(folder).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// `text` with every control character (newlines, escapes) made a space:
+/// what a caller wrote, safe to keep on one line of a record or a log.
+pub fn printable(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+}
+
 pub use failure::{PluginError, PluginFailure, TrapCause};
 pub use ids::RequestIds;
 
@@ -312,6 +324,14 @@ pub enum Voter {
 #[cfg(test)]
 mod tests {
     use super::Decision::*;
+
+    #[test]
+    fn a_path_is_within_itself_and_the_folders_above_it_only() {
+        assert!(super::is_within("finance/ledger", "finance/ledger"));
+        assert!(super::is_within("finance/ledger", "finance"));
+        assert!(!super::is_within("financeX/ledger", "finance"));
+        assert!(!super::is_within("finance", "finance/ledger"));
+    }
 
     #[test]
     fn deny_overrides_and_escalate_beats_allow() {

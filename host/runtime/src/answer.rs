@@ -50,21 +50,22 @@ pub fn truncate(text: String, max: usize) -> String {
     text
 }
 
+/// The reason of a deny or escalate as the host keeps it: cut to size;
+/// one without a message is an unusable answer.
+fn reason_kept(mut reason: model::Reason) -> Result<model::Reason, String> {
+    if reason.message.trim().is_empty() {
+        return Err("a deny or escalate without a reason message".into());
+    }
+    reason.message = truncate(reason.message, MAX_REASON_BYTES);
+    Ok(reason)
+}
+
 /// A verdict as the host keeps it: reasons cut to size, obligations
 /// bounded. `Err` is why the answer is unusable (the call fails closed).
 pub fn verdict(v: model::Verdict) -> Result<model::Verdict, String> {
     match v {
-        model::Verdict::Deny { reason } | model::Verdict::Escalate { reason } if reason.message.trim().is_empty() => {
-            Err("a deny or escalate without a reason message".into())
-        }
-        model::Verdict::Deny { mut reason } => {
-            reason.message = truncate(reason.message, MAX_REASON_BYTES);
-            Ok(model::Verdict::Deny { reason })
-        }
-        model::Verdict::Escalate { mut reason } => {
-            reason.message = truncate(reason.message, MAX_REASON_BYTES);
-            Ok(model::Verdict::Escalate { reason })
-        }
+        model::Verdict::Deny { reason } => Ok(model::Verdict::Deny { reason: reason_kept(reason)? }),
+        model::Verdict::Escalate { reason } => Ok(model::Verdict::Escalate { reason: reason_kept(reason)? }),
         model::Verdict::Allow { obligations } => {
             if obligations.len() > MAX_OBLIGATIONS {
                 return Err(format!("{} obligations (at most {MAX_OBLIGATIONS})", obligations.len()));
@@ -111,6 +112,30 @@ pub fn tool_text(what: &str, text: String) -> Result<String, String> {
     Ok(text)
 }
 
+/// An SOP's access verdict as the host keeps it: reasons cut to size,
+/// conditions bounded (dropping one would loosen the grant, so too many
+/// fails closed).
+pub fn access_verdict(v: model::AccessVerdict) -> Result<model::AccessVerdict, String> {
+    match v {
+        model::AccessVerdict::Deny { reason } => Ok(model::AccessVerdict::Deny { reason: reason_kept(reason)? }),
+        model::AccessVerdict::Escalate { reason } => Ok(model::AccessVerdict::Escalate { reason: reason_kept(reason)? }),
+        model::AccessVerdict::Approve { conditions } => {
+            let count = conditions.masked.len() + conditions.row_filters.len();
+            if count > MAX_OBLIGATIONS {
+                return Err(format!("{count} conditions (at most {MAX_OBLIGATIONS})"));
+            }
+            let longest = conditions.masked.iter().map(|m| m.column.len()).chain(conditions.row_filters.iter().map(String::len)).max().unwrap_or(0);
+            if longest > MAX_OBLIGATION_BYTES {
+                return Err(format!("a condition of {longest} bytes (at most {MAX_OBLIGATION_BYTES})"));
+            }
+            if conditions.aggregate_only == Some(0) {
+                return Err("aggregate-only over groups of at least 0 rows".into());
+            }
+            Ok(model::AccessVerdict::Approve { conditions })
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use model::{Obligation, Reason, ReasonCode, Verdict};
@@ -135,38 +160,5 @@ mod tests {
         let fine = vec![Obligation::MaxRows { rows: 1 }; MAX_OBLIGATIONS];
         assert!(verdict(Verdict::Allow { obligations: fine }).is_ok());
         assert!(verdict(Verdict::Escalate { reason: Reason::new(ReasonCode::Other, "p", " ") }).is_err());
-    }
-}
-
-/// An SOP's access verdict as the host keeps it: reasons cut to size,
-/// conditions bounded (dropping one would loosen the grant, so too many
-/// fails closed).
-pub fn access_verdict(v: model::AccessVerdict) -> Result<model::AccessVerdict, String> {
-    match v {
-        model::AccessVerdict::Deny { reason } | model::AccessVerdict::Escalate { reason } if reason.message.trim().is_empty() => {
-            Err("a deny or escalate without a reason message".into())
-        }
-        model::AccessVerdict::Deny { mut reason } => {
-            reason.message = truncate(reason.message, MAX_REASON_BYTES);
-            Ok(model::AccessVerdict::Deny { reason })
-        }
-        model::AccessVerdict::Escalate { mut reason } => {
-            reason.message = truncate(reason.message, MAX_REASON_BYTES);
-            Ok(model::AccessVerdict::Escalate { reason })
-        }
-        model::AccessVerdict::Approve { conditions } => {
-            let count = conditions.masked.len() + conditions.row_filters.len();
-            if count > MAX_OBLIGATIONS {
-                return Err(format!("{count} conditions (at most {MAX_OBLIGATIONS})"));
-            }
-            let longest = conditions.masked.iter().map(|m| m.column.len()).chain(conditions.row_filters.iter().map(String::len)).max().unwrap_or(0);
-            if longest > MAX_OBLIGATION_BYTES {
-                return Err(format!("a condition of {longest} bytes (at most {MAX_OBLIGATION_BYTES})"));
-            }
-            if conditions.aggregate_only == Some(0) {
-                return Err("aggregate-only over groups of at least 0 rows".into());
-            }
-            Ok(model::AccessVerdict::Approve { conditions })
-        }
     }
 }

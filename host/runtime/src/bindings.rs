@@ -251,57 +251,42 @@ impl v0_3::context::Host for PluginState {
     }
 }
 
-impl v0_3::gate::Host for PluginState {
-    async fn query(&mut self, sql: String, mode: v0_3::gate::QueryMode, intent: Option<String>) -> Result<String, v0_3::gate::CallError> {
-        let preview = mode == v0_3::gate::QueryMode::Preview;
-        self.call_back(CallBack::Query { sql, preview, intent }).await.map_err(call_error_to_wit)
-    }
+/// The `gate` call-backs under one package version's names (0.3.0,
+/// 0.4.0): the same calls, served by [`PluginState::call_back`].
+macro_rules! gate_call_backs {
+    ($version:ident) => {
+        impl $version::gate::Host for PluginState {
+            async fn query(&mut self, sql: String, mode: $version::gate::QueryMode, intent: Option<String>) -> Result<String, $version::gate::CallError> {
+                let preview = mode == $version::gate::QueryMode::Preview;
+                self.call_back(CallBack::Query { sql, preview, intent }).await.map_err(Into::into)
+            }
 
-    async fn decide(&mut self, action: String, assets: Vec<String>, intent: Option<String>) -> Result<String, v0_3::gate::CallError> {
-        self.call_back(CallBack::Decide { action, assets, intent }).await.map_err(call_error_to_wit)
-    }
+            async fn decide(&mut self, action: String, assets: Vec<String>, intent: Option<String>) -> Result<String, $version::gate::CallError> {
+                self.call_back(CallBack::Decide { action, assets, intent }).await.map_err(Into::into)
+            }
 
-    async fn catalog(&mut self, path: Option<String>) -> Result<String, v0_3::gate::CallError> {
-        self.call_back(CallBack::Catalog { path }).await.map_err(call_error_to_wit)
-    }
+            async fn catalog(&mut self, path: Option<String>) -> Result<String, $version::gate::CallError> {
+                self.call_back(CallBack::Catalog { path }).await.map_err(Into::into)
+            }
 
-    async fn alternatives(&mut self, sql: String, intent: Option<String>) -> Result<String, v0_3::gate::CallError> {
-        self.call_back(CallBack::Alternatives { sql, intent }).await.map_err(call_error_to_wit)
-    }
+            async fn alternatives(&mut self, sql: String, intent: Option<String>) -> Result<String, $version::gate::CallError> {
+                self.call_back(CallBack::Alternatives { sql, intent }).await.map_err(Into::into)
+            }
+        }
+
+        impl From<CallBackError> for $version::gate::CallError {
+            fn from(e: CallBackError) -> $version::gate::CallError {
+                match e {
+                    CallBackError::Refused(m) => $version::gate::CallError::Refused(m),
+                    CallBackError::InvalidArguments(m) => $version::gate::CallError::InvalidArguments(m),
+                }
+            }
+        }
+    };
 }
 
-impl v0_4_tool::gate::Host for PluginState {
-    async fn query(&mut self, sql: String, mode: v0_4_tool::gate::QueryMode, intent: Option<String>) -> Result<String, v0_4_tool::gate::CallError> {
-        let preview = mode == v0_4_tool::gate::QueryMode::Preview;
-        self.call_back(CallBack::Query { sql, preview, intent }).await.map_err(call_error_to_v0_4)
-    }
-
-    async fn decide(&mut self, action: String, assets: Vec<String>, intent: Option<String>) -> Result<String, v0_4_tool::gate::CallError> {
-        self.call_back(CallBack::Decide { action, assets, intent }).await.map_err(call_error_to_v0_4)
-    }
-
-    async fn catalog(&mut self, path: Option<String>) -> Result<String, v0_4_tool::gate::CallError> {
-        self.call_back(CallBack::Catalog { path }).await.map_err(call_error_to_v0_4)
-    }
-
-    async fn alternatives(&mut self, sql: String, intent: Option<String>) -> Result<String, v0_4_tool::gate::CallError> {
-        self.call_back(CallBack::Alternatives { sql, intent }).await.map_err(call_error_to_v0_4)
-    }
-}
-
-fn call_error_to_v0_4(e: CallBackError) -> v0_4_tool::gate::CallError {
-    match e {
-        CallBackError::Refused(m) => v0_4_tool::gate::CallError::Refused(m),
-        CallBackError::InvalidArguments(m) => v0_4_tool::gate::CallError::InvalidArguments(m),
-    }
-}
-
-fn call_error_to_wit(e: CallBackError) -> v0_3::gate::CallError {
-    match e {
-        CallBackError::Refused(m) => v0_3::gate::CallError::Refused(m),
-        CallBackError::InvalidArguments(m) => v0_3::gate::CallError::InvalidArguments(m),
-    }
-}
+gate_call_backs!(v0_3);
+gate_call_backs!(v0_4_tool);
 
 impl PluginState {
     /// One call-back of the current invocation, as its caller: refused
@@ -337,49 +322,38 @@ impl PluginState {
     }
 }
 
-impl context::Host for PluginState {
-    fn current(&mut self) -> Option<context::RequestContext> {
-        self.context.as_deref().map(context_to_wit)
-    }
+/// The `context` import under one package version's names (0.2.0,
+/// 0.4.0): the request being decided, as that version's record.
+macro_rules! request_context {
+    ($context:ident) => {
+        impl $context::Host for PluginState {
+            fn current(&mut self) -> Option<$context::RequestContext> {
+                let c = self.context.as_deref()?;
+                let attributes = |m: &std::collections::BTreeMap<String, String>| {
+                    m.iter().map(|(k, v)| $context::Attribute { key: k.clone(), value: v.clone() }).collect()
+                };
+                Some($context::RequestContext {
+                    received_at_ms: c.received_at_ms,
+                    attributes: attributes(&c.attributes),
+                    on_behalf_of_attributes: attributes(&c.on_behalf_of_attributes),
+                    query: c.query.as_ref().map(|q| $context::QuerySummary {
+                        statement: q.statement.clone(),
+                        sql: q.sql.clone(),
+                        tables: q.tables.clone(),
+                        output_columns: q.output_columns.clone(),
+                        aggregated: q.aggregated,
+                    }),
+                })
+            }
+        }
+    };
 }
 
-impl v0_4::context::Host for PluginState {
-    fn current(&mut self) -> Option<v0_4::context::RequestContext> {
-        // The same record under the 0.4.0 name.
-        self.context.as_deref().map(context_to_wit).map(|c| v0_4::context::RequestContext {
-            received_at_ms: c.received_at_ms,
-            attributes: c.attributes.into_iter().map(|a| v0_4::context::Attribute { key: a.key, value: a.value }).collect(),
-            on_behalf_of_attributes: c.on_behalf_of_attributes.into_iter().map(|a| v0_4::context::Attribute { key: a.key, value: a.value }).collect(),
-            query: c.query.map(|q| v0_4::context::QuerySummary {
-                statement: q.statement,
-                sql: q.sql,
-                tables: q.tables,
-                output_columns: q.output_columns,
-                aggregated: q.aggregated,
-            }),
-        })
-    }
-}
+request_context!(context);
+use v0_4::context as context_v0_4;
+request_context!(context_v0_4);
 
 impl wit::Host for PluginState {}
-
-fn context_to_wit(c: &model::RequestContext) -> context::RequestContext {
-    let attributes = |m: &std::collections::BTreeMap<String, String>| {
-        m.iter().map(|(k, v)| context::Attribute { key: k.clone(), value: v.clone() }).collect()
-    };
-    context::RequestContext {
-        received_at_ms: c.received_at_ms,
-        attributes: attributes(&c.attributes),
-        on_behalf_of_attributes: attributes(&c.on_behalf_of_attributes),
-        query: c.query.as_ref().map(|q| context::QuerySummary {
-            statement: q.statement.clone(),
-            sql: q.sql.clone(),
-            tables: q.tables.clone(),
-            output_columns: q.output_columns.clone(),
-            aggregated: q.aggregated,
-        }),
-    }
-}
 
 pub fn request_to_wit(r: &model::Request) -> wit::Request {
     wit::Request {

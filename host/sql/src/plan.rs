@@ -183,7 +183,7 @@ impl Plan {
     pub fn apply(&mut self, schema: &Schema, obligations: &[Obligation]) -> Result<(), Violation> {
         for obligation in obligations {
             match obligation {
-                Obligation::MaxRows { rows } => self.max_rows = Some(self.max_rows.map_or(*rows as u64, |m| m.min(*rows as u64))),
+                Obligation::MaxRows { rows } => self.cap_rows(*rows as u64),
                 Obligation::MaskColumn { column, method } => {
                     let spec = mask_spec(*method);
                     for (&t, table) in &mut self.tables {
@@ -215,18 +215,22 @@ impl Plan {
         Ok(())
     }
 
+    /// At most `rows` rows (the tighter of this and any cap already set).
+    fn cap_rows(&mut self, rows: u64) {
+        self.max_rows = Some(self.max_rows.map_or(rows, |m| m.min(rows)));
+    }
+
     /// Fold in a time-bounded grant's conditions (`because` names it) on
     /// the tables of `asset` (or under it, for a folder): columns outside
     /// `columns` (when given) withheld, masks, row filters, aggregate-only
     /// and a row cap. Only ever tightens.
     pub fn apply_grant(&mut self, schema: &Schema, asset: &str, columns: Option<&[String]>, conditions: &GrantConditions, because: &str) -> Result<(), Violation> {
-        let under = |path: &str| path == asset || path.strip_prefix(asset).is_some_and(|rest| rest.starts_with('/'));
         if let Some(rows) = conditions.max_rows {
-            self.max_rows = Some(self.max_rows.map_or(rows as u64, |m| m.min(rows as u64)));
+            self.cap_rows(rows as u64);
         }
         for (&t, table) in &mut self.tables {
             let def = schema.table(t);
-            if !under(&def.asset) {
+            if !steward_model::is_within(&def.asset, asset) {
                 continue;
             }
             for (i, c) in def.columns.iter().enumerate() {

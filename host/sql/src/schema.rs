@@ -206,7 +206,7 @@ impl Schema {
         self.tables
             .iter()
             .enumerate()
-            .filter(move |(_, t)| t.asset == asset || t.asset.strip_prefix(asset).is_some_and(|rest| rest.starts_with('/')))
+            .filter(move |(_, t)| steward_model::is_within(&t.asset, asset))
             .map(|(i, _)| i)
     }
 
