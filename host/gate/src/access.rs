@@ -125,11 +125,15 @@ pub(crate) struct Grants {
     pub(crate) store: Arc<dyn AccessStore>,
     pub(crate) live: arc_swap::ArcSwap<ActiveGrants>,
     version: AtomicU64,
+    /// Held from counting a caller's pending requests to storing new ones,
+    /// so concurrent submissions cannot pass the cap together (within this
+    /// host; hosts sharing a store need the store to count).
+    submitting: tokio::sync::Mutex<()>,
 }
 
 impl Grants {
     pub(crate) fn new(store: Arc<dyn AccessStore>) -> Grants {
-        Grants { store, live: arc_swap::ArcSwap::from_pointee(ActiveGrants::default()), version: AtomicU64::new(u64::MAX) }
+        Grants { store, live: arc_swap::ArcSwap::from_pointee(ActiveGrants::default()), version: AtomicU64::new(u64::MAX), submitting: tokio::sync::Mutex::new(()) }
     }
 }
 
@@ -245,6 +249,7 @@ impl Gate {
         let now = unix_millis();
         let requests = AccessRequest::from_draft(draft, &policy, &principal, now, || format!("ar-{}", self.next_request_id()))
             .map_err(|e| AccessError::Invalid(e.to_string()))?;
+        let counting = self.grants.submitting.lock().await;
         let who = principal.id.clone();
         let pending = self.store(move |s| s.pending_by(&who)).await?;
         if pending + requests.len() as u64 > MAX_PENDING_PER_PRINCIPAL {
@@ -252,11 +257,12 @@ impl Gate {
                 "you have {pending} access requests waiting (at most {MAX_PENDING_PER_PRINCIPAL}): wait for the owners, or withdraw one (revoke)"
             )));
         }
+        let stored = requests.clone();
+        self.store(move |s| stored.iter().try_for_each(|r| s.insert(r))).await?;
+        drop(counting);
         let mut out = Vec::with_capacity(requests.len());
         let mut granted = false;
         for mut r in requests {
-            let stored = r.clone();
-            self.store(move |s| s.insert(&stored)).await?;
             self.record_access(Some(&principal), &r, "submitted", (Decision::Escalate, Vec::new(), Vec::new()), &door).await;
             let said = self.review(&policy, &mut r).await;
             let stored = r.clone();
